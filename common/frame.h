@@ -1,8 +1,10 @@
 /*
  * frame.h - the transport: a 4-byte big-endian length, then exactly that many
  * bytes holding one CBOR data item. Lengths of 0 or above the cap are errors.
- * Writes use send(MSG_NOSIGNAL) on sockets (write(2) otherwise) so no SIGPIPE is
- * ever raised in the caller's process; EINTR and short transfers are retried.
+ * Writes use send(MSG_NOSIGNAL) on sockets (write(2) with SIGPIPE blocked and
+ * consumed otherwise) so no SIGPIPE is ever raised in the caller's process;
+ * EINTR and short transfers are retried, and an O_NONBLOCK fd is waited for
+ * with poll(2) by the blocking calls. A max_frame of 0 means CPS_MAX_FRAME.
  */
 #ifndef CPS_COMMON_FRAME_H
 #define CPS_COMMON_FRAME_H

@@ -47,7 +47,8 @@ enum cps_overlay {
     CPS_OVERLAY_FUSE = 1u << 1,
     CPS_OVERLAY_BIND = 1u << 2,
 };
-/* Name <-> value. Names are static strings; parse returns 0 or -EINVAL. */
+/* Name <-> value. Names are static strings ("unknown" for a value that is not
+ * exactly one known choice); parse returns 0 or -EINVAL. */
 const char *cps__backend_name(enum cps_backend b);
 int cps__backend_parse(const char *name, size_t len, enum cps_backend *out);
 const char *cps__overlay_name(enum cps_overlay o);
