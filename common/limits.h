@@ -21,4 +21,8 @@
 #define CPS_MAX_TIMINGS     64              /* entries of exit.timings */
 #define CPS_MAX_CAPS        16              /* entries of hello.backends / hello.overlay_modes */
 
+/* For quoting a limit inside a string literal. */
+#define CPS_STRINGIFY_(x) #x
+#define CPS_STRINGIFY(x)  CPS_STRINGIFY_(x)
+
 #endif

@@ -189,7 +189,10 @@ int cps__msg_encode(const struct cps_msg *msg, uint8_t **out, size_t *out_len,
  * Decode one frame payload (borrowed). Returns 0 and fills *msg (free with
  * cps__msg_free), or -EPROTO / -EMSGSIZE / -ENOMEM with err->stage "decode" and a
  * message naming the rule and the field, e.g. "job.argv[3]: text contains NUL".
- * On failure *msg holds nothing to free.
+ * A hello whose "protocol" is not CPS_PROTOCOL_VERSION gives -EPROTONOSUPPORT
+ * ("helper speaks protocol 2, this side speaks 1") before any other rule is
+ * applied. -EMSGSIZE: len is 0 or above CPS_MAX_FRAME. On failure *msg holds
+ * nothing to free.
  */
 int cps__msg_decode(const uint8_t *buf, size_t len, struct cps_msg *msg, struct cps_error *err);
 
@@ -205,5 +208,8 @@ int cps__msg_send_error(int fd, const struct cps_error *e, struct cps_error *err
  * components, no trailing slash (except "/" itself), no NUL, <= CPS_MAX_PATH.
  * Returns true when path[0..len) follows it. */
 bool cps__path_is_normal(const char *path, size_t len);
+/* The same rule, saying why: NULL when path[0..len) follows it, else a static
+ * phrase such as "path has a \"..\" component" for error messages. */
+const char *cps__path_problem(const char *path, size_t len);
 
 #endif
