@@ -199,6 +199,10 @@ int cps__msg_decode(const uint8_t *buf, size_t len, struct cps_msg *msg, struct 
 /* Free everything msg owns; leaves *msg zeroed. Safe on a zeroed msg. */
 void cps__msg_free(struct cps_msg *msg);
 
+/* True when a and b (borrowed) carry the same message: the same fields as the
+ * wire would carry them (output chunk fields are ignored when missing). */
+bool cps__msg_equal(const struct cps_msg *a, const struct cps_msg *b);
+
 /* Convenience: encode + cps__frame_write. */
 int cps__msg_send(int fd, const struct cps_msg *msg, struct cps_error *err);
 /* Convenience: send an error frame built from err (borrowed). */

@@ -264,7 +264,7 @@ static void encode_output(struct out *o, const struct cps_output *out)
 
 static void encode_exit(struct out *o, const struct cps_exit *e)
 {
-    put_head(o, M_MAP, 11 + (e->limit != NULL));
+    put_head(o, M_MAP, 10 + (e->limit != NULL));
     put_text_kv(o, "type", "exit");
     if (e->signaled)
         put_uint(o, "signal", e->signal);

@@ -279,7 +279,12 @@ static bool open_container(struct walk *w, size_t pos, bool is_map, bool indefin
         /* Every declared item takes at least one byte: a count above the bytes
          * left (counting the items other open containers still expect) is a
          * lie, and believing it is what makes cbor_load allocate gigabytes. */
-        if (items > left || w->outstanding + items > left) {
+        /* The slot this container fills is one of the outstanding items
+         * and is being consumed now: it needs no further bytes. */
+        uint64_t others = w->outstanding;
+        if (w->depth > 0 && !w->stack[w->depth - 1].indefinite)
+            others--;
+        if (items > left || others + items > left) {
             violate(w,
                     "frame: %s at byte %zu declares %" PRIu64 " items but only %zu bytes are left",
                     what, pos, items, left);
