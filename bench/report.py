@@ -1,0 +1,378 @@
+#!/usr/bin/env python3
+"""Render bench/RESULTS.md from the JSON files bench-driver wrote.
+
+Every figure printed here comes from a file of the run; a figure that is not
+there is printed as "n/a" with the reason, never guessed.
+"""
+import argparse
+import datetime
+import glob
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+
+USERS = [("nobody", "unprivileged (uid 65534)"), ("root", "root")]
+
+
+def load(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def pct(v, p):
+    """Nearest-rank percentile, as the driver computes it."""
+    if not v:
+        return None
+    s = sorted(v)
+    k = max(1, min(len(s), int(-(-p * len(s) // 100))))
+    return s[k - 1]
+
+
+def ms(us):
+    return "n/a" if us is None else f"{us / 1000:.2f}"
+
+
+def ratio(a, b):
+    return "n/a" if a is None or not b else f"{a / b:.2f}x"
+
+
+def sh(cmd):
+    try:
+        return subprocess.run(cmd, shell=True, capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def machine():
+    cpu = ""
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem = ""
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal"):
+                mem = f"{int(line.split()[1]) // 1024} MiB"
+                break
+    return [
+        ("date", datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")),
+        ("kernel", platform.release()),
+        ("CPU", cpu),
+        ("cores (nproc)", str(os.cpu_count())),
+        ("memory", mem),
+        ("OS", sh(". /etc/os-release && echo $PRETTY_NAME")),
+        ("bubblewrap", sh("bwrap --version")),
+        ("gcc", sh("gcc --version | head -n1")),
+        ("commit", sh("git -C %s rev-parse --short HEAD" % os.path.dirname(__file__))),
+    ]
+
+
+def overhead_section(out, user, res):
+    d = load(os.path.join(res, user, "overhead.json"))
+    if not d:
+        out.append(f"No overhead results for {user}.\n")
+        return {}
+    med = {v["name"]: pct(v["wall_us"], 50) for v in d["variants"]}
+    bare, bw = med.get("bare"), med.get("bwrap")
+    bw_over = bw - bare if bw is not None and bare is not None else None
+    out.append(f"{d['n']} rounds (+{d['warmup']} warm-up), variants interleaved and rotated "
+               "round by round. Overhead = median − bare median.\n")
+    out.append("| variant | runs ok | fails | median ms | p90 ms | overhead ms | × bare "
+               "| overhead ÷ bwrap's overhead |")
+    out.append("|---|---|---|---|---|---|---|---|")
+    head = {}
+    for v in d["variants"]:
+        m, p90 = med[v["name"]], pct(v["wall_us"], 90)
+        over = m - bare if m is not None and bare is not None else None
+        head[v["name"]] = (m, over)
+        out.append(f"| {v['name']} | {len(v['wall_us'])} | {v['fails']} | {ms(m)} | {ms(p90)} | "
+                   f"{ms(over) if v['name'] != 'bare' else '—'} | {ratio(m, bare)} | "
+                   f"{ratio(over, bw_over) if v['name'] not in ('bare',) else '—'} |")
+    errs = [(v["name"], v["first_error"]) for v in d["variants"] if v["fails"]]
+    for name, e in errs:
+        out.append(f"\n`{name}` first failure: `{e.strip()[:300]}`")
+    out.append("")
+    return {"med": med, "bw_over": bw_over, "head": head, "data": d}
+
+
+def stages_from_cli(res, user):
+    """Per-stage lists from the CLI's --json files, whatever their nesting."""
+    found = {}
+
+    def walk(o, prefix):
+        if isinstance(o, dict):
+            if "stage" in o and isinstance(o.get("usec", o.get("us")), int):
+                found.setdefault(prefix + o["stage"], []).append(o.get("usec", o.get("us")))
+                return
+            for k, v in o.items():
+                if k == "timings" and isinstance(v, dict):
+                    for sk, sv in v.items():
+                        if isinstance(sv, (int, float)):
+                            found.setdefault(prefix + sk, []).append(sv)
+                        else:
+                            walk(sv, prefix + sk + ".")
+                else:
+                    walk(v, prefix if k != "helper" else "helper.")
+        elif isinstance(o, list):
+            for x in o:
+                walk(x, prefix)
+
+    files = glob.glob(os.path.join(res, user, "cli-json", "*.json"))
+    for p in files:
+        d = load(p)
+        if d is not None:
+            walk(d, "")
+    return found, len(files)
+
+
+def stages_section(out, user, res, ov):
+    d = ov.get("data")
+    rows = []
+    if d:
+        for v in d["variants"]:
+            for st in v.get("stages", []):
+                rows.append((v["name"], st["name"], pct(st["usec"], 50), pct(st["usec"], 90),
+                             len(st["usec"])))
+    cli, nfiles = stages_from_cli(res, user)
+    for name, vals in cli.items():
+        rows.append(("cli --json", name, pct(vals, 50), pct(vals, 90), len(vals)))
+    if not rows:
+        out.append("No per-stage timings were reported (neither by the library variant nor in "
+                   f"the CLI's --json files: {nfiles} file(s) read).\n")
+        return []
+    out.append("Medians of the per-stage clock, same jobs as above (helper's own clock for the "
+               "library; the CLI's summary for `cli --json`), slowest first within each source.\n")
+    out.append("| source | stage | median µs | p90 µs | samples |")
+    out.append("|---|---|---|---|---|")
+    rows.sort(key=lambda r: (r[0], -(r[2] or 0)))
+    for r in rows:
+        out.append(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} | {r[4]} |")
+    out.append("")
+    return rows
+
+
+def lua_section(out, user, res, args):
+    d = load(os.path.join(res, user, "lua.json"))
+    cmp_ = load(os.path.join(res, user, "lua-compare.json")) or {}
+    if not d:
+        out.append(f"No Lua results for {user}.\n")
+        return {}
+    med = {v["name"]: pct(v["round_wall_us"], 50) for v in d["variants"]}
+    bare = med.get("bare")
+    out.append(f"{args.lua}: {d['jobs']} translation units, each one job, {d['par']} at once; "
+               f"{d['rounds']} round(s), variants interleaved. Wall = the whole batch.\n")
+    out.append("| variant | median wall s | × bare | job median ms | job p90 ms | failed jobs "
+               "| objects identical to bare |")
+    out.append("|---|---|---|---|---|---|---|")
+    for v in d["variants"]:
+        c = cmp_.get(v["name"])
+        ident = "—" if v["name"] == "bare" else (
+            f"{c['identical']}/{d['jobs']}" + (f" (differ: {c['differ']})" if c["differ"] else "")
+            + (f" (missing: {c['missing']})" if c["missing"] else "") if c else "not compared")
+        w = med[v["name"]]
+        out.append(f"| {v['name']} | {w / 1e6:.3f} | {ratio(w, bare)} | "
+                   f"{ms(pct(v['job_wall_us'], 50))} | {ms(pct(v['job_wall_us'], 90))} | "
+                   f"{v['fails']} | {ident} |")
+    for v in d["variants"]:
+        if v["fails"]:
+            out.append(f"\n`{v['name']}` first failure: `{v['first_error'].strip()[:300]}`")
+    out.append("")
+    return {"med": med, "cmp": cmp_, "jobs": d["jobs"]}
+
+
+def stream_section(out, user, res, args):
+    rows = {}
+    for p in sorted(glob.glob(os.path.join(res, user, "stream-*.json"))):
+        m = re.match(r"stream-(stdout|file)-(.+)-(\d+)\.json$", os.path.basename(p))
+        d = load(p)
+        if not m or not d:
+            continue
+        for v in d["variants"]:
+            rows.setdefault((m.group(1), m.group(2)), []).append(v)
+    if not rows:
+        out.append(f"No streaming results for {user}.\n")
+        return {}
+    mib = args.stream_bytes / (1 << 20)
+    out.append(f"One job producing {mib:.0f} MiB, one driver process per variant and run "
+               "(medians over runs). *driver maxrss*: ru_maxrss of the driver (for `lib-*` "
+               "this is the parent: the library runs inside the driver; for exec variants it "
+               "is only the reading end). *helper VmHWM*: the helper processes' peak RSS read "
+               "from /proc/PID/status by a 5 ms sampler. *children maxrss*: RUSAGE_CHILDREN "
+               "after reaping, the largest of the spawned process and everything it reaped "
+               "(an upper bound that includes the job itself).\n")
+    out.append("| kind | variant | runs ok | MiB/s | wall s | driver maxrss MiB "
+               "| helper VmHWM MiB | children maxrss MiB |")
+    out.append("|---|---|---|---|---|---|---|---|")
+    summary = {}
+    for (kind, name), vs in sorted(rows.items()):
+        ok = [v for v in vs if v["ok"] and v["bytes"] >= args.stream_bytes]
+        if not ok:
+            out.append(f"| {kind} | {name} | 0/{len(vs)} | n/a | n/a | n/a | n/a | n/a |")
+            continue
+        thr = statistics.median(v["bytes"] / (1 << 20) / (v["wall_us"] / 1e6) for v in ok)
+        wall = statistics.median(v["wall_us"] for v in ok) / 1e6
+        self_ = statistics.median(v["self_maxrss_kb"] for v in ok) / 1024
+        hwm = statistics.median(v["helper_hwm_kb"] for v in ok) / 1024
+        kids = statistics.median(v["children_maxrss_kb"] for v in ok) / 1024
+        hwm_s = f"{hwm:.1f}" if hwm else "n/a (no helper)"
+        summary[(kind, name)] = (thr, self_, hwm)
+        out.append(f"| {kind} | {name} | {len(ok)}/{len(vs)} | {thr:.0f} | {wall:.3f} | "
+                   f"{self_:.1f} | {hwm_s} | {kids:.1f} |")
+    for (kind, name), vs in sorted(rows.items()):
+        bad = [v for v in vs if not (v["ok"] and v["bytes"] >= args.stream_bytes)]
+        if bad:
+            out.append(f"\n`{kind} {name}` failed: bytes={bad[0]['bytes']} "
+                       f"`{bad[0]['error'].strip()[:300]}`")
+    out.append("")
+    return summary
+
+
+def conc_section(out, user, res):
+    levels = []
+    for p in glob.glob(os.path.join(res, user, "conc-*.json")):
+        d = load(p)
+        if d:
+            levels.append(d)
+    if not levels:
+        out.append(f"No concurrency results for {user}.\n")
+        return {}
+    levels.sort(key=lambda d: d["par"])
+    out.append("P jobs of `/bin/true` at once until all are done. Leftovers: mount table lines "
+               "of the driver's mount namespace (after − before), processes still running "
+               "whose command line names the bench's private helper path, entries left in "
+               "the jobs' build dirs when they returned.\n")
+    out.append("| at once | variant | jobs | jobs/s | fails | leftover mounts | leftover "
+               "processes | leftover files |")
+    out.append("|---|---|---|---|---|---|---|---|")
+    rates = {}
+    for d in levels:
+        for v in d["variants"]:
+            rate = d["jobs"] / (v["wall_us"] / 1e6) if v["wall_us"] else 0
+            rates[(v["name"], d["par"])] = rate
+            out.append(f"| {d['par']} | {v['name']} | {d['jobs']} | {rate:.1f} | {v['fails']} | "
+                       f"{v['leftover_mounts']} | {v['leftover_procs']} | "
+                       f"{v['leftover_files']} |")
+    names = sorted({k[0] for k in rates})
+    out.append("\nScaling at 2 (target ≥ 0.9): jobs/s at 2 ÷ (2 × jobs/s at 1): " + ", ".join(
+        f"{n} {rates[(n, 2)] / (2 * rates[(n, 1)]):.2f}" for n in names
+        if rates.get((n, 1)) and (n, 2) in rates))
+    for d in levels:
+        for v in d["variants"]:
+            if v["fails"]:
+                out.append(f"\n`{v['name']}` at {d['par']}: first failure "
+                           f"`{v['first_error'].strip()[:300]}`")
+    out.append("")
+    return rates
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--results", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--command", required=True)
+    ap.add_argument("--status", default="complete")
+    ap.add_argument("--missing", default="")
+    ap.add_argument("--quick", default="0")
+    ap.add_argument("--stream-bytes", type=int, default=1 << 30)
+    ap.add_argument("--lua", default="lua")
+    ap.add_argument("--lua-tus", default="?")
+    ap.add_argument("--helper", default="")
+    ap.add_argument("--bwrap-flags", default="")
+    args = ap.parse_args()
+
+    body = []
+    heads = {}
+    for user, title in USERS:
+        if not os.path.isdir(os.path.join(args.results, user)):
+            continue
+        body.append(f"## {title}\n")
+        body.append("### 1. Per-job overhead (`/bin/true`)\n")
+        ov = overhead_section(body, user, args.results)
+        body.append("### 2. Where the time goes (per-stage timings)\n")
+        st = stages_section(body, user, args.results, ov)
+        body.append("### 3. Real workload: Lua 5.4\n")
+        lua = lua_section(body, user, args.results, args)
+        body.append("### 4. Streaming\n")
+        stream = stream_section(body, user, args.results, args)
+        body.append("### 5. Concurrency\n")
+        conc = conc_section(body, user, args.results)
+        heads[user] = (ov, st, lua, stream, conc)
+
+    out = ["# Benchmark results\n",
+           "Produced by `bench/run.sh` (see bench/README.md); every number below was measured "
+           "in this one run. Medians of many runs; ratios are against the baselines of the same "
+           "run.\n"]
+    if args.quick == "1":
+        out.append("**Quick run (`--quick`): few samples, smaller streams; indicative only.**\n")
+    out.append("| | |\n|---|---|")
+    for k, v in machine():
+        out.append(f"| {k} | {v} |")
+    out.append(f"| command | `{args.command}` |")
+    out.append(f"| status | {args.status} |\n")
+    if args.missing.strip():
+        out.append("**Not measured, because these were missing:**\n")
+        out += [f"- {m}" for m in args.missing.strip().splitlines()]
+        out.append("")
+
+    # Headline: the unprivileged figures when they exist.
+    hu = "nobody" if "nobody" in heads else ("root" if "root" in heads else None)
+    if hu:
+        ov, st, lua, stream, conc = heads[hu]
+        out.append(f"## Headline ({dict(USERS)[hu]})\n")
+        med = ov.get("med", {})
+        bare, bw_over = med.get("bare"), ov.get("bw_over")
+        for name in sorted(med):
+            if name in ("bare",):
+                continue
+            over = med[name] - bare if bare is not None and med[name] is not None else None
+            out.append(f"- per-job overhead `{name}`: {ms(over)} ms over bare "
+                       f"({ratio(over, bw_over)} of bubblewrap's {ms(bw_over)} ms)")
+        if lua:
+            lb = lua["med"].get("bare")
+            for name, w in lua["med"].items():
+                if name != "bare":
+                    c = lua["cmp"].get(name)
+                    out.append(f"- Lua ({lua['jobs']} TUs, 2 at once) `{name}`: "
+                               f"{ratio(w, lb)} bare wall"
+                               + (f", objects identical {c['identical']}/{lua['jobs']}"
+                                  if c else ""))
+        for (kind, name), (thr, self_, hwm) in sorted(stream.items()):
+            if name.startswith("lib") or name == "cli":
+                out.append(f"- streaming {kind} `{name}`: {thr:.0f} MiB/s, driver maxrss "
+                           f"{self_:.1f} MiB, helper VmHWM "
+                           + (f"{hwm:.1f} MiB" if hwm else "n/a"))
+        if st:
+            top = sorted((r for r in st if r[2]), key=lambda r: -r[2])[:5]
+            out.append("- slowest stages: " + ", ".join(f"{r[1]} {r[2]} µs ({r[0]})"
+                                                        for r in top))
+        out.append("")
+    out.append("## How\n")
+    out.append(f"- bubblewrap baseline: `bwrap {args.bwrap_flags} --bind ROOT / --proc /proc "
+               "--dev /dev --chdir / -- /bin/true` on a root made before the run (static "
+               "`true`, `fill`, busybox). The same root is the library's and the CLI's "
+               "toolchain dir, so every variant execs the very same static binary.")
+    out.append("- unshare floor: `unshare -Urmpinu --fork ROOT/bin/true`.")
+    out.append("- Lua: each `.c` of Lua's `src/` preprocessed on the host with the flags of "
+               "Lua's Makefile (`gcc -std=gnu99 -O2 -Wall -Wextra -DLUA_COMPAT_5_3 "
+               "-DLUA_USE_LINUX -E`), then compiled with `gcc -std=gnu99 -O2 -Wall -Wextra "
+               "-x cpp-output -c X.i -o X.o`; sandboxed variants use the host gcc packaged by "
+               "`cachepot-dist-toolchain`; objects compared with `cmp`.")
+    out.append("- Unprivileged runs: every binary, root and toolchain copied under a fresh "
+               "`mktemp -d` (mode 755), driver run with `setpriv --reuid=65534 --regid=65534 "
+               "--clear-groups`.\n")
+    out += body
+    with open(args.out, "w") as f:
+        f.write("\n".join(out) + "\n")
+
+
+if __name__ == "__main__":
+    main()

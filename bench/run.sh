@@ -1,0 +1,277 @@
+#!/usr/bin/env bash
+# bench/run.sh [--quick]: build the project in Release (no sanitizers) in
+# build-bench/, then run every benchmark side by side, as root and as an
+# unprivileged user (uid 65534), and write bench/RESULTS.md.
+#
+# Variants (each a row; ratios are against the baselines of the same run):
+#   bare      the job's binary exec'd directly
+#   unshare   unshare -Urmpinu --fork (the namespace floor)
+#   bwrap     bubblewrap with cachepot's flags on an already prepared root
+#   cli       cachepot-dist-run (includes the CLI's own process start-up)
+#   lib-KIND  the library, one variant per kind bench-driver was built with
+#             ("cold"; issue 8 adds "warm": no change needed here)
+#
+# Environment: CPS_BENCH_BUILD_DIR (default build-bench), CPS_BENCH_KEEP=1
+# keeps the scratch dir, CPS_BENCH_USERS (default "nobody root").
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+bench=$top/bench
+cache=$bench/.cache
+build=${CPS_BENCH_BUILD_DIR:-$top/build-bench}
+quick=0
+[[ ${1:-} == --quick ]] && quick=1
+if ((quick)); then
+    N=30 ROUNDS=1 STREAM_RUNS=1 CONC_JOBS=16 STREAM_BYTES=$((256 << 20))
+else
+    N=200 ROUNDS=5 STREAM_RUNS=3 CONC_JOBS=64 STREAM_BYTES=$((1 << 30))
+fi
+CONC_LEVELS="1 2 4 8 16"
+USERS=${CPS_BENCH_USERS:-nobody root}
+LUA_CFLAGS="-std=gnu99 -O2 -Wall -Wextra -DLUA_COMPAT_5_3 -DLUA_USE_LINUX" # Lua's src/Makefile, linux
+LUA_CC="gcc -std=gnu99 -O2 -Wall -Wextra -x cpp-output -c {stem}.i -o {stem}.o"
+# cachepot's bubblewrap flags (../shared/DESIGN.md), on a root made in advance.
+BWRAP_FLAGS="--die-with-parent --cap-drop ALL --unshare-user --unshare-cgroup --unshare-ipc
+  --unshare-pid --unshare-net --unshare-uts"
+
+log() { echo "bench: $*" >&2; }
+
+# ---- 1. build ----------------------------------------------------------------
+status="complete"
+mkdir -p "$build"
+log "building the project + driver in $build (Release)"
+if ! { cmake -S "$bench" -B "$build" -DCMAKE_BUILD_TYPE=Release -DCPS_BENCH_BASELINE_ONLY=OFF &&
+    cmake --build "$build" -j "$(nproc)"; } >"$build/build.log" 2>&1; then
+    status="the project did not build, baselines only: $(grep -m1 -E 'error|Error' "$build/build.log" | cut -c1-300)"
+    log "$status"
+    build=$build-baseline
+    mkdir -p "$build"
+    cmake -S "$bench" -B "$build" -DCMAKE_BUILD_TYPE=Release -DCPS_BENCH_BASELINE_ONLY=ON >"$build/build.log"
+    cmake --build "$build" -j "$(nproc)" >>"$build/build.log"
+fi
+
+find_built() { find "$build" -name "$1" -type f -perm -u+x 2>/dev/null | head -n1; }
+helper=$(find_built cachepot-dist-sandbox)
+cli=$(find_built cachepot-dist-run)
+packager=$(find_built cachepot-dist-toolchain)
+[[ -z $packager && -x $top/scripts/cachepot-dist-toolchain ]] && packager=$top/scripts/cachepot-dist-toolchain
+lib_kinds=$("$build/bench-driver" 2>&1 | sed -n "s/^library kinds in this build: //p" || true)
+[[ $lib_kinds == \(none* ]] && lib_kinds=""
+missing=()
+[[ -n $helper ]] || missing+=("helper binary cachepot-dist-sandbox")
+[[ -n $cli ]] || missing+=("CLI cachepot-dist-run")
+[[ -n $packager ]] || missing+=("toolchain packager cachepot-dist-toolchain")
+[[ -n $lib_kinds ]] || missing+=("library (bench-driver built without it)")
+
+# ---- 2. a world-traversable scratch dir (uid 65534 cannot enter the repo) --------
+T=$(mktemp -d /tmp/cps-bench.XXXXXX)
+chmod 755 "$T"
+cleanup() { [[ ${CPS_BENCH_KEEP:-0} == 1 ]] && log "kept $T" || rm -rf "$T"; }
+trap cleanup EXIT
+mkdir -p "$T/bin" "$T/lib" "$T/results"
+cp "$build/bench-driver" "$build/bench-true" "$build/bench-fill" "$T/bin/"
+[[ -n $helper ]] && cp "$helper" "$T/bin/"
+[[ -n $cli ]] && cp "$cli" "$T/bin/"
+find "$build" \( -name 'libcachepot*.so*' -o -name 'libcps*.so*' \) -exec cp -P {} "$T/lib/" \;
+HELPER=$T/bin/cachepot-dist-sandbox
+CLI=$T/bin/cachepot-dist-run
+DRIVER=$T/bin/bench-driver
+
+# The prepared root for /bin/true and the streaming jobs: static binaries only.
+ROOT=$T/root
+mkdir -p "$ROOT"/{bin,proc,dev,tmp,out,src}
+cp "$build/bench-true" "$ROOT/bin/true"
+cp "$build/bench-fill" "$ROOT/bin/fill"
+cp /bin/busybox "$ROOT/bin/busybox"
+# Bare baseline of "produce a file, hand its bytes over": write it, then read it.
+cat >"$T/bin/fill-then-cat" <<'EOF'
+#!/bin/sh
+"$1" "$2" "$3" && exec cat "$3"
+EOF
+chmod 755 "$T/bin/fill-then-cat"
+chmod -R a+rX "$T"
+
+# ---- 3. Lua 5.4 from Debian's source package, preprocessed on the host -------------
+fetch_lua() {
+    local tarball
+    tarball=$(ls "$cache"/lua5.4_*.orig.tar.gz 2>/dev/null | head -n1 || true)
+    if [[ -z $tarball ]]; then
+        # A private apt configuration: no deb-src line needed in the system sources.
+        local src=$cache/apt
+        mkdir -p "$src/lists/partial"
+        printf '%s\n' 'Types: deb-src' 'URIs: http://deb.debian.org/debian' 'Suites: bookworm' \
+            'Components: main' 'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' \
+            >"$src/src.sources"
+        local opts=(-o Dir::Etc::SourceList=/dev/null -o "Dir::Etc::SourceParts=$src"
+            -o "Dir::State::Lists=$src/lists")
+        apt-get "${opts[@]}" update >&2
+        (cd "$cache" && apt-get "${opts[@]}" source --download-only lua5.4 >&2)
+        tarball=$(ls "$cache"/lua5.4_*.orig.tar.gz | head -n1)
+    fi
+    echo "$tarball"
+}
+mkdir -p "$cache"
+LUA_TAR=$(fetch_lua)
+mkdir -p "$T/lua"
+tar -xzf "$LUA_TAR" -C "$T/lua"
+lua_src=$(echo "$T"/lua/lua-*/src)
+LUA_I=$T/lua/i
+mkdir -p "$LUA_I"
+for c in "$lua_src"/*.c; do
+    stem=$(basename "$c" .c)
+    (cd "$lua_src" && gcc $LUA_CFLAGS -E "$stem.c" -o "$LUA_I/$stem.i")
+    echo "$stem" >>"$T/lua/stems"
+done
+log "Lua: $(wc -l <"$T/lua/stems") translation units from $(basename "$LUA_TAR")"
+
+# The packaged host gcc (the sandbox's toolchain for the Lua jobs).
+TC=""
+if [[ -n $packager ]]; then
+    if "$packager" --out "$T/gcc-tc" gcc >"$T/gcc-tc.log" 2>&1; then
+        TC=$T/gcc-tc
+        chmod -R a+rX "$TC"
+    else
+        missing+=("cachepot-dist-toolchain failed: $(tail -n1 "$T/gcc-tc.log")")
+    fi
+fi
+chmod -R a+rX "$T"
+
+# ---- 4. the runs ----------------------------------------------------------------
+as_user() {
+    local user=$1
+    shift
+    local envs=(PATH=/usr/sbin:/usr/bin:/sbin:/bin LD_LIBRARY_PATH="$T/lib"
+        CACHEPOT_SANDBOX_HELPER="$HELPER" HOME="$T/u-$user")
+    if [[ $user == root ]]; then
+        env -i "${envs[@]}" "$@"
+    else
+        setpriv --reuid=65534 --regid=65534 --clear-groups env -i "${envs[@]}" "$@"
+    fi
+}
+
+run_user() {
+    local user=$1 U=$T/u-$1 R=$T/results/$1
+    mkdir -p "$U/build" "$U/work" "$R"
+    [[ $user == root ]] || chown -R 65534:65534 "$U" "$R"
+    local common=(--build-base "$U/build" --match "$T/" --helper "$HELPER")
+
+    # Library variants: one per kind the driver knows.
+    local libv=() k
+    for k in $lib_kinds; do libv+=(--lib "lib-$k" "$k"); done
+    local have_cli=0
+    [[ -x $CLI ]] && have_cli=1
+
+    # (1)+(2) per-job overhead and the helper's stages.
+    log "[$user] overhead: $N rounds"
+    local W=$U/work/overhead
+    as_user "$user" mkdir -p "$W/cli"
+    local v=(--exec bare "$ROOT/bin/true"
+        --exec unshare "unshare -Urmpinu --fork $ROOT/bin/true"
+        --exec bwrap "bwrap $BWRAP_FLAGS --bind $ROOT / --proc /proc --dev /dev --chdir / --setenv PATH /bin -- /bin/true")
+    ((have_cli)) && v+=(--exec cli "$CLI --toolchain $ROOT --build-dir {build} --json {dir}/cli-{seq}.json --env PATH=/bin -- /bin/true")
+    as_user "$user" "$DRIVER" overhead -n "$N" "${common[@]}" --work "$W" --toolchain "$ROOT" \
+        --env "PATH=/bin" --argv /bin/true --json "$R/overhead.json" "${v[@]}" "${libv[@]}" ||
+        log "[$user] overhead failed"
+    ((have_cli)) && mkdir -p "$R/cli-json" && cp "$W"/cli/cli-*.json "$R/cli-json/" 2>/dev/null || true
+
+    # (3) Lua: every TU one job, 2 at once, bare vs sandboxed; objects compared.
+    W=$U/work/lua
+    local names=(bare bwrap) n
+    [[ -n $TC ]] && { ((have_cli)) && names+=(cli); for k in $lib_kinds; do names+=("lib-$k"); done; }
+    for n in src "${names[@]}"; do
+        as_user "$user" mkdir -p "$W/$n"
+        [[ $n == bare || $n == bwrap || $n == src ]] && as_user "$user" cp "$LUA_I"/*.i "$W/$n/"
+    done
+    if [[ -n $TC ]]; then
+        v=(--exec bare "$LUA_CC"
+            --exec bwrap "bwrap $BWRAP_FLAGS --ro-bind $TC / --bind {dir} /src --proc /proc --dev /dev --tmpfs /tmp --chdir /src --setenv PATH /usr/bin:/bin -- $LUA_CC")
+        ((have_cli)) && v+=(--exec cli "$CLI --toolchain $TC --build-dir {build} --input $W/src/{stem}.i:/src/{stem}.i --cwd /src --output {stem}.o --out-dir {dir} --env PATH=/usr/bin:/bin -- $LUA_CC")
+        v+=("${libv[@]}")
+        log "[$user] Lua: $ROUNDS rounds x ${#names[@]} variants, 2 jobs at once"
+        as_user "$user" "$DRIVER" batch -P 2 --rounds "$ROUNDS" "${common[@]}" --work "$W" \
+            --stems "$T/lua/stems" --toolchain "$TC" --env "PATH=/usr/bin:/bin" --cwd /src \
+            --in-host "$W/src/{stem}.i" --in-sandbox "/src/{stem}.i" --out-sandbox "/src/{stem}.o" \
+            --argv "$LUA_CC" --json "$R/lua.json" "${v[@]}" || log "[$user] Lua failed"
+    else
+        # No packaged toolchain: the bare compile alone, so its time is known.
+        log "[$user] Lua: no packaged toolchain, bare compile only"
+        as_user "$user" "$DRIVER" batch -P 2 --rounds "$ROUNDS" "${common[@]}" --work "$W" \
+            --stems "$T/lua/stems" --json "$R/lua.json" --exec bare "$LUA_CC" ||
+            log "[$user] Lua failed"
+    fi
+    # Byte-for-byte comparison with the bare objects.
+    {
+        echo "{"
+        local first=1
+        for n in "${names[@]}"; do
+            [[ $n == bare ]] && continue
+            local same=0 diff=() miss=()
+            while read -r stem; do
+                if [[ ! -f $W/$n/$stem.o ]]; then miss+=("$stem")
+                elif cmp -s "$W/bare/$stem.o" "$W/$n/$stem.o"; then same=$((same + 1))
+                else diff+=("$stem"); fi
+            done <"$T/lua/stems"
+            ((first)) || echo ","
+            first=0
+            printf '"%s": {"identical": %d, "differ": "%s", "missing": "%s"}' \
+                "$n" "$same" "${diff[*]:-}" "${miss[*]:-}"
+        done
+        echo "}"
+    } >"$R/lua-compare.json"
+
+    # (4) streaming, one driver process per variant and run (ru_maxrss is per
+    # process). Exec variants' stdout is read and counted by the driver; output
+    # files are counted (--count-file) when the variant returns.
+    W=$U/work/stream
+    stream_one() { # KIND NAME VARIANT-ARGS...
+        local kind=$1 name=$2 r=$3
+        shift 3
+        local extra=(--count-stdout --argv "/bin/fill $STREAM_BYTES")
+        [[ $kind == file ]] && extra=(--count-stdout --argv "/bin/fill $STREAM_BYTES /out/big"
+            --cwd /out --out-sandbox /out/big --discard-outputs --count-file "{build}/big")
+        as_user "$user" "$DRIVER" stream "${common[@]}" --toolchain "$ROOT" --env "PATH=/bin" \
+            "${extra[@]}" --json "$R/stream-$kind-$name-$r.json" "$@" ||
+            log "[$user] stream $kind $name failed"
+    }
+    local r
+    for r in $(seq 1 "$STREAM_RUNS"); do
+        log "[$user] streaming $STREAM_BYTES bytes, run $r/$STREAM_RUNS"
+        stream_one stdout bare "$r" --exec bare "$ROOT/bin/fill $STREAM_BYTES"
+        stream_one stdout bwrap "$r" --exec bwrap "bwrap $BWRAP_FLAGS --bind $ROOT / --proc /proc --dev /dev --chdir / -- /bin/fill $STREAM_BYTES"
+        ((have_cli)) && stream_one stdout cli "$r" --exec cli "$CLI --toolchain $ROOT --build-dir {build} -- /bin/fill $STREAM_BYTES"
+        for k in $lib_kinds; do stream_one stdout "lib-$k" "$r" --lib "lib-$k" "$k"; done
+        # Bare "produce a file, hand its bytes over": write it, then read it back.
+        stream_one file bare "$r" --exec bare "$T/bin/fill-then-cat $ROOT/bin/fill $STREAM_BYTES {build}/big-bare"
+        # bubblewrap writes into a bind-mounted host dir: no transfer at all.
+        stream_one file bwrap "$r" --exec bwrap "bwrap $BWRAP_FLAGS --bind $ROOT / --bind {build} /out --proc /proc --dev /dev --chdir / -- /bin/fill $STREAM_BYTES /out/big"
+        ((have_cli)) && stream_one file cli "$r" --exec cli "$CLI --toolchain $ROOT --build-dir {build} --cwd /out --output big --out-dir {build} -- /bin/fill $STREAM_BYTES /out/big"
+        for k in $lib_kinds; do stream_one file "lib-$k" "$r" --lib "lib-$k" "$k"; done
+    done
+
+    # (5) concurrency.
+    local sandboxed=(--exec bwrap "bwrap $BWRAP_FLAGS --bind $ROOT / --proc /proc --dev /dev --chdir / -- /bin/true")
+    ((have_cli)) && sandboxed+=(--exec cli "$CLI --toolchain $ROOT --build-dir {build} -- /bin/true")
+    sandboxed+=("${libv[@]}")
+    local p
+    for p in $CONC_LEVELS; do
+        local jobs=$CONC_JOBS
+        ((jobs < 4 * p)) && jobs=$((4 * p))
+        log "[$user] concurrency: $p at once, $jobs jobs per variant"
+        as_user "$user" "$DRIVER" conc -P "$p" -n "$jobs" "${common[@]}" --toolchain "$ROOT" \
+            --env "PATH=/bin" --argv /bin/true --json "$R/conc-$p.json" "${sandboxed[@]}" ||
+            log "[$user] concurrency $p failed"
+    done
+}
+
+for u in $USERS; do
+    run_user "$u"
+done
+
+# ---- 5. the report -----------------------------------------------------------------
+missing_txt=$(printf '%s\n' "${missing[@]+"${missing[@]}"}")
+cmdline="bench/run.sh${1:+ $1}"
+python3 "$bench/report.py" --results "$T/results" --out "$bench/RESULTS.md" --command "$cmdline" \
+    --status "$status" --missing "$missing_txt" --quick "$quick" --stream-bytes "$STREAM_BYTES" \
+    --lua "$(basename "$LUA_TAR")" --lua-tus "$(wc -l <"$T/lua/stems")" --helper "$HELPER" \
+    --bwrap-flags "$(echo $BWRAP_FLAGS)"
+log "wrote $bench/RESULTS.md"
