@@ -190,7 +190,7 @@ run_user() {
         log "[$user] Lua: $ROUNDS rounds x ${#names[@]} variants, 2 jobs at once"
         as_user "$user" "$DRIVER" batch -P 2 --rounds "$ROUNDS" "${common[@]}" --work "$W" \
             --stems "$T/lua/stems" --toolchain "$TC" --env "PATH=/usr/bin:/bin" --cwd /src \
-            --in-host "$W/src/{stem}.i" --in-sandbox "/src/{stem}.i" --out-sandbox "/src/{stem}.o" \
+            --in-host "$W/src/{stem}.i" --in-sandbox "/src/{stem}.i" --out-sandbox "{stem}.o" \
             --argv "$LUA_CC" --json "$R/lua.json" "${v[@]}" || log "[$user] Lua failed"
     else
         # No packaged toolchain: the bare compile alone, so its time is known.

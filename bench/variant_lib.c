@@ -1,12 +1,207 @@
 /*
- * variant_lib.c - variants that run the job through libcachepot-sandbox.
- * Built without the library (CPS_BENCH_HAVE_LIB undefined), no kind exists and
- * asking for one is an error.
+ * variant_lib.c - variants that run the job through libcachepot-sandbox,
+ * inside the driver process (so the driver is the "parent" whose memory the
+ * streaming mode reports). Built without the library (CPS_BENCH_HAVE_LIB
+ * undefined), no kind exists and asking for one is an error.
+ *
+ * Kinds are rows of the table at the end: "cold" spawns a fresh helper per
+ * job (cps_run). A pooled "warm" kind (issue 8) is one more row whose run
+ * function takes its helper from a pool; the modes and bench/run.sh pick up
+ * every kind listed by bench_lib_kinds() without further changes.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "driver.h"
+
+#ifdef CPS_BENCH_HAVE_LIB
+#include "cachepot-sandbox.h"
+
+struct lib_ctx {
+    const struct bench_job *job;
+    struct bench_result *res;
+    size_t err_have;
+};
+
+static int on_stream(void *user, enum cps_stream_id stream, const void *data, size_t len)
+{
+    struct lib_ctx *x = user;
+    if (stream == CPS_STDOUT) {
+        x->res->stdout_bytes += len;
+        return 0;
+    }
+    /* Keep the start of stderr: a failing compiler says why first. */
+    size_t room = sizeof(x->res->err) - 1 - x->err_have;
+    size_t n = len < room ? len : room;
+    memcpy(x->res->err + x->err_have, data, n);
+    x->err_have += n;
+    x->res->err[x->err_have] = '\0';
+    return 0;
+}
+
+static int on_output(void *user, const char *path, unsigned mode, uint64_t size, const void *data,
+                     size_t len, bool last)
+{
+    struct lib_ctx *x = user;
+    x->res->output_bytes += len;
+    return 0;
+}
+
+/* Build the job spec for one run (new). */
+static struct cps_job_spec *make_spec(const struct bench_job *job, struct cps_error *err)
+{
+    struct cps_job_spec *spec = cps_job_new();
+    char **argv = NULL, **env = NULL, *in_host = NULL, *in_sbx = NULL, *out = NULL;
+    int rc = -ENOMEM;
+    size_t argc = 0;
+    if (!spec)
+        goto fail;
+    argv = bench_expand(job->argv_tpl ? job->argv_tpl : "/bin/true", job);
+    if (!argv)
+        goto fail;
+    while (argv[argc])
+        argc++;
+    if ((rc = cps_job_set_toolchain(spec, bench_lib.toolchain, err)) < 0 ||
+        (rc = cps_job_set_build_dir(spec, job->build, err)) < 0 ||
+        (rc = cps_job_set_argv(spec, argc, (const char *const *)argv, err)) < 0)
+        goto fail;
+    if (job->cwd && (rc = cps_job_set_cwd(spec, job->cwd, err)) < 0)
+        goto fail;
+    if (bench_lib.env && (env = bench_expand(bench_lib.env, job))) {
+        for (char **e = env; *e; e++) {
+            char *eq = strchr(*e, '=');
+            if (!eq)
+                continue;
+            *eq = '\0';
+            if ((rc = cps_job_add_env(spec, *e, eq + 1, err)) < 0)
+                goto fail;
+        }
+    }
+    if (job->in_host_tpl && job->in_sbx_tpl) {
+        rc = -ENOMEM;
+        if (!(in_host = bench_expand1(job->in_host_tpl, job)) ||
+            !(in_sbx = bench_expand1(job->in_sbx_tpl, job)))
+            goto fail;
+        if ((rc = cps_job_add_input(spec, in_host, in_sbx, 0644, err)) < 0)
+            goto fail;
+    }
+    if (job->out_sbx_tpl) {
+        rc = -ENOMEM;
+        if (!(out = bench_expand1(job->out_sbx_tpl, job)))
+            goto fail;
+        if ((rc = cps_job_add_output(spec, out, err)) < 0)
+            goto fail;
+    }
+    rc = 0;
+fail:
+    bench_argv_free(argv);
+    bench_argv_free(env);
+    free(in_host);
+    free(in_sbx);
+    free(out);
+    if (rc < 0) {
+        if (rc == -ENOMEM)
+            snprintf(err->message, sizeof(err->message), "out of memory building the job");
+        cps_job_free(spec);
+        return NULL;
+    }
+    return spec;
+}
+
+static void add_stage(struct bench_result *res, const char *name, uint64_t usec)
+{
+    if (res->stagec == BENCH_MAX_STAGES)
+        return;
+    snprintf(res->stages[res->stagec].name, BENCH_STAGE_NAME, "%s", name);
+    res->stages[res->stagec++].usec = usec;
+}
+
+static int run_cold(struct bench_variant *v, const struct bench_job *job, struct bench_result *res)
+{
+    struct cps_error err = {0};
+    struct cps_result *r = NULL;
+    struct lib_ctx x = {.job = job, .res = res};
+    struct cps_job_spec *spec = make_spec(job, &err);
+    if (!spec) {
+        snprintf(res->err, sizeof(res->err), "job spec: %s: %s", err.stage, err.message);
+        return -EINVAL;
+    }
+    struct cps_run_options *opts = cps_run_options_new();
+    if (!opts) {
+        cps_job_free(spec);
+        return -ENOMEM;
+    }
+    opts->helper_path = bench_lib.helper;
+    opts->on_stream = on_stream;
+    opts->user = &x;
+    if (job->discard_outputs)
+        opts->on_output = on_output;
+    else
+        opts->out_dir = job->dir;
+
+    uint64_t t0 = bench_now_us();
+    int rc = cps_run(spec, opts, &r, &err);
+    res->wall_us = bench_now_us() - t0;
+    if (rc < 0) {
+        snprintf(res->err, sizeof(res->err), "cps_run: %s: %s (%s)%s%s", err.stage, err.message,
+                 strerror(-rc), err.hint[0] ? " hint: " : "", err.hint);
+    } else {
+        res->ok = r->exit_code == 0 && r->signal == 0;
+        if (!res->ok) {
+            char tail[BENCH_ERR_MAX];
+            snprintf(tail, sizeof(tail), "%s", res->err);
+            snprintf(res->err, sizeof(res->err), "exit %d signal %d limit '%s': %.400s",
+                     r->exit_code, r->signal, r->limit, tail);
+        }
+        for (size_t i = 0; i < r->timing_count; i++)
+            add_stage(res, r->timings[i].stage, r->timings[i].usec);
+        /* The library's own clock, prefixed so the report tells them apart. */
+        add_stage(res, "lib:spawn", r->spawn_us);
+        add_stage(res, "lib:setup", r->setup_us);
+        add_stage(res, "lib:run", r->run_us);
+        add_stage(res, "lib:outputs", r->outputs_us);
+        add_stage(res, "lib:total", r->total_us);
+        cps_result_free(r);
+    }
+    cps_run_options_free(opts);
+    cps_job_free(spec);
+    return rc < 0 ? rc : 0;
+}
+
+static const struct {
+    const char *kind;
+    bench_run_fn run;
+} kinds[] = {
+    {"cold", run_cold},
+};
+
+const char *bench_lib_kinds(void)
+{
+    static char list[256];
+    if (!list[0])
+        for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+            snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? " " : "",
+                     kinds[i].kind);
+    return list;
+}
+
+int bench_variant_lib(struct bench_variant *v, const char *name, const char *kind)
+{
+    memset(v, 0, sizeof(*v));
+    snprintf(v->name, sizeof(v->name), "%s", name);
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        if (strcmp(kinds[i].kind, kind) == 0) {
+            v->run = kinds[i].run;
+            return 0;
+        }
+    }
+    fprintf(stderr, "bench-driver: --lib %s %s: unknown kind (this build has: %s)\n", name, kind,
+            bench_lib_kinds());
+    return -EINVAL;
+}
+
+#else /* !CPS_BENCH_HAVE_LIB */
 
 const char *bench_lib_kinds(void)
 {
@@ -19,3 +214,5 @@ int bench_variant_lib(struct bench_variant *v, const char *name, const char *kin
             kind);
     return -EINVAL;
 }
+
+#endif
