@@ -14,12 +14,35 @@
  *
  * (The parent issue owns the rest of this header; struct cps_error is shared
  * with common/ and the helper and must stay as it is.)
+ *
+ * Typical use:
+ *
+ *     struct cps_job_spec *job = cps_job_new();
+ *     cps_job_set_toolchain(job, "/var/lib/tc/1f2e...", &err);
+ *     cps_job_set_argv(job, argc, argv, &err);
+ *     cps_job_add_input(job, "/tmp/a.i", "/build/a.i", 0644, &err);
+ *     cps_job_add_output(job, "a.o", &err);          // relative to the cwd (/build)
+ *     struct cps_run_options *opts = cps_run_options_new();
+ *     opts->out_dir = "/tmp/results";                // or set opts->on_output
+ *     struct cps_result *res;
+ *     if (cps_run(job, opts, &res, &err) == 0) { ... res->exit_code ...; cps_result_free(res); }
  */
 #ifndef CACHEPOT_SANDBOX_H
 #define CACHEPOT_SANDBOX_H
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
 #ifdef __cplusplus
 extern "C" {
+#endif
+
+/* Symbols of this header are the library's whole ABI; everything else is hidden. */
+#if defined(__GNUC__)
+#define CPS_API __attribute__((visibility("default")))
+#else
+#define CPS_API
 #endif
 
 #define CPS_ERROR_STAGE_MAX   32
@@ -38,6 +61,175 @@ struct cps_error {
     char message[CPS_ERROR_MESSAGE_MAX];
     char hint[CPS_ERROR_HINT_MAX];
 };
+
+/*
+ * Stages the library itself reports (the helper reports its own, e.g. "overlay"):
+ *   "job"      the job is invalid (checked before anything is spawned)
+ *   "input"    an input file could not be read, or changed while it was sent
+ *   "spawn"    the helper could not be started (socketpair, posix_spawn)
+ *   "hello"    the helper did not greet correctly (wrong protocol, not a helper)
+ *   "protocol" the helper sent something out of order or undecodable
+ *   "helper"   the helper exited or was killed before finishing the job
+ *   "output"   an output file could not be written to the out dir
+ *   "callback" a callback returned non-zero
+ *   "timeout"  the whole exchange took longer than cps_run_options.timeout_ms
+ *   "cancel"   the run was cancelled with cps_cancel()
+ */
+
+/* Library version ("0.1.0"); static string. */
+CPS_API const char *cps_version(void);
+
+/* ------------------------------------------------------------------------ */
+/* Job description. Not thread safe while being modified; a finished spec may be
+ * shared by any number of concurrent cps_run() calls (they only read it). */
+
+struct cps_job_spec;
+
+/* New empty job (new; NULL on ENOMEM). Defaults: cwd "/build", no env, helper's
+ * backend, overlay "auto", uid/gid and seccomp as the helper was started. */
+CPS_API struct cps_job_spec *cps_job_new(void);
+CPS_API void cps_job_free(struct cps_job_spec *job);
+
+/* Host directory holding the toolchain (the read-only root of the sandbox). Required. */
+CPS_API int cps_job_set_toolchain(struct cps_job_spec *job, const char *dir, struct cps_error *err);
+/* Host directory where the helper creates upper/ work/ target/. NULL (default):
+ * each run makes a fresh one under $TMPDIR (or /tmp) and removes it. One build
+ * dir serves one run at a time. */
+CPS_API int cps_job_set_build_dir(struct cps_job_spec *job, const char *dir, struct cps_error *err);
+/* The command (argv copied; argc >= 1). argv[0] is looked up with the job's PATH. */
+CPS_API int cps_job_set_argv(struct cps_job_spec *job, size_t argc, const char *const *argv,
+                             struct cps_error *err);
+/* Add one environment variable of the compiler (its environment is exactly these). */
+CPS_API int cps_job_add_env(struct cps_job_spec *job, const char *name, const char *value,
+                            struct cps_error *err);
+/* Working directory inside the sandbox (absolute; created if missing). */
+CPS_API int cps_job_set_cwd(struct cps_job_spec *job, const char *path, struct cps_error *err);
+/* Copy host file host_path to sandbox_path (absolute, or relative to the cwd at
+ * run time) with permission bits mode. The file is read when the job runs. */
+CPS_API int cps_job_add_input(struct cps_job_spec *job, const char *host_path,
+                              const char *sandbox_path, unsigned mode, struct cps_error *err);
+/* Ask for a file back: absolute, or relative to the cwd. The path "as given"
+ * (leading "/" stripped, "." components dropped) names it in callbacks and in the
+ * out dir; ".." components are refused. */
+CPS_API int cps_job_add_output(struct cps_job_spec *job, const char *path, struct cps_error *err);
+
+/* Job limits; 0 means the helper's documented default. */
+enum cps_limit {
+    CPS_LIMIT_TIMEOUT_MS = 0,   /* compiler wall clock, from exec to exit */
+    CPS_LIMIT_MAX_OUTPUT_BYTES, /* stdout + stderr + output files */
+    CPS_LIMIT_CPU_SECONDS,      /* RLIMIT_CPU */
+    CPS_LIMIT_ADDRESS_SPACE,    /* RLIMIT_AS, bytes */
+    CPS_LIMIT_FILE_SIZE,        /* RLIMIT_FSIZE, bytes */
+    CPS_LIMIT_OPEN_FILES,       /* RLIMIT_NOFILE */
+    CPS_LIMIT_PROCESSES,        /* RLIMIT_NPROC / pids.max */
+    CPS_LIMIT_TMP_BYTES,        /* size of the sandbox's /tmp */
+};
+CPS_API int cps_job_set_limit(struct cps_job_spec *job, enum cps_limit which, uint64_t value,
+                              struct cps_error *err);
+/* "userns" or "bubblewrap"; NULL: the helper's default (CACHEPOT_SANDBOX). */
+CPS_API int cps_job_set_backend(struct cps_job_spec *job, const char *backend,
+                                struct cps_error *err);
+/* "auto", "native", "fuse" or "bind". */
+CPS_API int cps_job_set_overlay(struct cps_job_spec *job, const char *overlay,
+                                struct cps_error *err);
+/* uid / gid inside the sandbox (default: the worker's effective ids). */
+CPS_API void cps_job_set_uid(struct cps_job_spec *job, uint32_t uid);
+CPS_API void cps_job_set_gid(struct cps_job_spec *job, uint32_t gid);
+/* Default seccomp filter on (default) or off. */
+CPS_API void cps_job_set_seccomp(struct cps_job_spec *job, bool on);
+
+/* ------------------------------------------------------------------------ */
+/* Cancellation. A token may be fired from any thread (or several times); every
+ * cps_run() using it, running or started later, ends with -ECANCELED. Free it
+ * only when no run uses it any more. */
+
+struct cps_cancel_token;
+CPS_API struct cps_cancel_token *cps_cancel_token_new(void); /* new; NULL on error */
+CPS_API void cps_cancel(struct cps_cancel_token *token);
+CPS_API void cps_cancel_token_free(struct cps_cancel_token *token);
+
+/* ------------------------------------------------------------------------ */
+/* Run options. Allocated by the library (fields may be added at the end in later
+ * versions); the caller sets fields directly. Pointers are borrowed for the
+ * duration of cps_run(). Callbacks run on the thread that called cps_run(); a
+ * non-zero return ends the run (the job is cancelled, cps_run returns -ECANCELED
+ * with stage "callback"). */
+
+enum cps_stream_id { CPS_STDOUT = 1, CPS_STDERR = 2 };
+
+typedef int (*cps_stream_fn)(void *user, enum cps_stream_id stream, const void *data, size_t len);
+/* One chunk of output file `path` (as given to cps_job_add_output). Chunks of a
+ * file arrive in order; `last` is true on its final chunk (a 0-byte file is one
+ * call with len 0). size is the file's total size. */
+typedef int (*cps_output_fn)(void *user, const char *path, unsigned mode, uint64_t size,
+                             const void *data, size_t len, bool last);
+/* The output `path` was not produced by the compiler (not an error). */
+typedef int (*cps_missing_fn)(void *user, const char *path);
+
+struct cps_run_options {
+    /* Helper executable. NULL: $CACHEPOT_SANDBOX_HELPER, else the installed path. */
+    const char *helper_path;
+    /* Wall clock limit of the whole exchange (spawn to reap), 0 = none. On expiry
+     * the helper is killed and cps_run returns -ETIMEDOUT (stage "timeout"). */
+    uint64_t timeout_ms;
+    /* NULL or a token that cancels this run. */
+    struct cps_cancel_token *cancel;
+    /* stdout/stderr chunks as they arrive; NULL discards them. */
+    cps_stream_fn on_stream;
+    /* Output files: on_output if set; else written below out_dir if set (the path
+     * as given, leading "/" stripped, never outside out_dir, never through a
+     * symlink); else discarded. */
+    cps_output_fn on_output;
+    cps_missing_fn on_missing;
+    const char *out_dir;
+    void *user;
+};
+
+/* New options with the defaults above (new; NULL on ENOMEM). */
+CPS_API struct cps_run_options *cps_run_options_new(void);
+CPS_API void cps_run_options_free(struct cps_run_options *opts);
+
+/* ------------------------------------------------------------------------ */
+/* Result of a job that ran (its compiler exited, was killed, or timed out). */
+
+struct cps_result_timing {
+    char stage[32];
+    uint64_t usec;
+};
+
+struct cps_result {
+    int exit_code;  /* 0..255 when signal == 0 */
+    int signal;     /* > 0: the compiler was killed by this signal */
+    bool timed_out; /* the job's own timeout fired (signal is then SIGKILL) */
+    char limit[32]; /* "" or the limit that ended the job ("timeout", "output", ...) */
+    /* Resource usage of the compiler, measured by the helper. */
+    uint64_t wall_us, user_us, sys_us, max_rss_kb;
+    char backend[16]; /* backend that ran the job, "userns" or "bubblewrap" */
+    char overlay[16]; /* overlay mode that ran the job: "native", "fuse" or "bind" */
+    char helper_version[32];
+    /* Measured by the library: spawn = posix_spawn until hello; setup = job sent
+     * until the compiler ran, minus its run time; run = wall_us; outputs = first
+     * output frame until exit frame; total = the whole cps_run(). */
+    uint64_t spawn_us, setup_us, run_us, outputs_us, total_us;
+    uint64_t bytes_in;  /* input file bytes sent */
+    uint64_t bytes_out; /* stdout + stderr + output file bytes received */
+    size_t outputs_received, outputs_missing;
+    /* The helper's per-stage clock (exit.timings). */
+    struct cps_result_timing *timings;
+    size_t timing_count;
+};
+
+CPS_API void cps_result_free(struct cps_result *result);
+
+/*
+ * Run one job, blocking until the helper has finished and has been reaped.
+ * Returns 0 and *result (new) when the job ran, whatever its exit status; or a
+ * negative errno value with err filled and *result NULL: the helper's own error
+ * (stage from the helper), or one of the library stages listed above. The helper
+ * never outlives this call. job and opts are borrowed.
+ */
+CPS_API int cps_run(const struct cps_job_spec *job, const struct cps_run_options *opts,
+                    struct cps_result **result, struct cps_error *err);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,248 @@
+/* run_args.c - the command line of cachepot-dist-run. */
+#include "run_args.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
+
+static const char usage_text[] =
+    "Usage: cachepot-dist-run --toolchain DIR [--input HOST[:SANDBOX]]... [--output PATH]...\n"
+    "           [--out-dir DIR] [--cwd PATH] [--env K=V]... [--timeout SECONDS]\n"
+    "           [--sandbox userns|bubblewrap] [--overlay auto|native|fuse|bind]\n"
+    "           [--build-dir DIR] [--helper PATH] [--json FILE] [-v|--verbose]\n"
+    "           -- PROGRAM [ARG...]\n"
+    "\n"
+    "Run PROGRAM in the cachepot-dist-sandbox helper with DIR as its read-only root,\n"
+    "stream its stdout/stderr here, and copy the requested output files back.\n"
+    "\n"
+    "  --toolchain DIR      toolchain root (e.g. made by cachepot-dist-toolchain); required\n"
+    "  --input HOST[:SANDBOX]\n"
+    "                       copy host file HOST into the sandbox at SANDBOX (absolute, or\n"
+    "                       relative to --cwd); without :SANDBOX, at HOST's absolute path\n"
+    "  --output PATH        return the sandbox file PATH (relative to --cwd unless absolute);\n"
+    "                       it is written to OUT-DIR/PATH (leading / stripped); a missing\n"
+    "                       output is a warning\n"
+    "  --out-dir DIR        where outputs go (default: the current directory)\n"
+    "  --cwd PATH           working directory inside the sandbox (default: /build)\n"
+    "  --env K=V            environment variable of PROGRAM; its environment is exactly the\n"
+    "                       --env pairs, plus PATH=" DEFAULT_PATH " unless one sets PATH\n"
+    "  --timeout SECONDS    kill PROGRAM after SECONDS (fractions allowed); exit 124\n"
+    "  --sandbox userns|bubblewrap\n"
+    "                       sandbox backend (default: $CACHEPOT_SANDBOX, else userns)\n"
+    "  --overlay auto|native|fuse|bind\n"
+    "                       how the writable layer is made (default: auto)\n"
+    "  --build-dir DIR      scratch dir for upper/ work/ target/ (default: a fresh one\n"
+    "                       under $TMPDIR or /tmp, removed afterwards)\n"
+    "  --helper PATH        helper executable (overrides $CACHEPOT_SANDBOX_HELPER)\n"
+    "  --json FILE          write a summary (exit, timings, backend, overlay, bytes) to FILE\n"
+    "  -v, --verbose        log what happens (CACHEPOT_LOG=debug) and print a summary\n"
+    "  -h, --help           show this help\n"
+    "\n"
+    "Environment:\n"
+    "  CACHEPOT_SANDBOX         default backend of the helper: userns or bubblewrap\n"
+    "  CACHEPOT_SANDBOX_HELPER  path of the helper executable (default: the installed one,\n"
+    "                           " CPS_HELPER_INSTALL_PATH ")\n"
+    "  CACHEPOT_LOG             log level of the library and helper on stderr: error, warn\n"
+    "                           (default), info, debug, trace\n"
+    "\n"
+    "Exit status: PROGRAM's exit status; 128+N if it was killed by signal N; 124 if it\n"
+    "timed out; 125 if the sandbox could not be set up or the helper failed (the message\n"
+    "names the stage and a hint).\n";
+
+enum {
+    OPT_TOOLCHAIN = 256,
+    OPT_INPUT,
+    OPT_OUTPUT,
+    OPT_OUT_DIR,
+    OPT_CWD,
+    OPT_ENV,
+    OPT_TIMEOUT,
+    OPT_SANDBOX,
+    OPT_OVERLAY,
+    OPT_BUILD_DIR,
+    OPT_HELPER,
+    OPT_JSON,
+};
+
+static const struct option options[] = {
+    {"toolchain", required_argument, NULL, OPT_TOOLCHAIN},
+    {"input", required_argument, NULL, OPT_INPUT},
+    {"output", required_argument, NULL, OPT_OUTPUT},
+    {"out-dir", required_argument, NULL, OPT_OUT_DIR},
+    {"cwd", required_argument, NULL, OPT_CWD},
+    {"env", required_argument, NULL, OPT_ENV},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"sandbox", required_argument, NULL, OPT_SANDBOX},
+    {"overlay", required_argument, NULL, OPT_OVERLAY},
+    {"build-dir", required_argument, NULL, OPT_BUILD_DIR},
+    {"helper", required_argument, NULL, OPT_HELPER},
+    {"json", required_argument, NULL, OPT_JSON},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+static int usage_error(const char *what, const char *arg)
+{
+    fprintf(stderr, "cachepot-dist-run: %s%s\nTry 'cachepot-dist-run --help'.\n", what,
+            arg ? arg : "");
+    return -1;
+}
+
+static int lib_error(const struct cps_error *err)
+{
+    fprintf(stderr, "cachepot-dist-run: %s%s%s\n", err->message, err->hint[0] ? "; " : "",
+            err->hint);
+    return -1;
+}
+
+/* HOST alone means the same absolute path inside the sandbox. */
+static int add_input(struct cps_job_spec *job, const char *arg)
+{
+    struct cps_error err;
+    const char *colon = strrchr(arg, ':');
+    char *host, *sandbox;
+    int r;
+
+    if (colon) {
+        host = strndup(arg, (size_t)(colon - arg));
+        sandbox = strdup(colon + 1);
+    } else if (arg[0] == '/') {
+        host = strdup(arg);
+        sandbox = strdup(arg);
+    } else {
+        char cwd[PATH_MAX];
+        host = strdup(arg);
+        sandbox = NULL;
+        if (getcwd(cwd, sizeof(cwd)) && asprintf(&sandbox, "%s/%s", cwd, arg) < 0)
+            sandbox = NULL;
+    }
+    if (!host || !sandbox || !host[0] || !sandbox[0]) {
+        free(host);
+        free(sandbox);
+        return usage_error("--input needs HOST or HOST:SANDBOX: ", arg);
+    }
+    r = cps_job_add_input(job, host, sandbox, 0644, &err);
+    free(host);
+    free(sandbox);
+    return r < 0 ? lib_error(&err) : 0;
+}
+
+static int add_env(struct cps_job_spec *job, const char *arg, bool *has_path)
+{
+    struct cps_error err;
+    const char *eq = strchr(arg, '=');
+    char *name;
+    int r;
+
+    if (!eq || eq == arg)
+        return usage_error("--env needs K=V: ", arg);
+    name = strndup(arg, (size_t)(eq - arg));
+    if (!name)
+        return usage_error("out of memory", NULL);
+    if (strcmp(name, "PATH") == 0)
+        *has_path = true;
+    r = cps_job_add_env(job, name, eq + 1, &err);
+    free(name);
+    return r < 0 ? lib_error(&err) : 0;
+}
+
+static int parse_timeout(struct run_args *a, const char *arg)
+{
+    char *end;
+    double v;
+
+    errno = 0;
+    v = strtod(arg, &end);
+    if (errno || end == arg || *end || !isfinite(v) || v <= 0 || v > 1e7)
+        return usage_error("--timeout needs a positive number of seconds: ", arg);
+    a->timeout_s = v;
+    return 0;
+}
+
+static int one_option(int opt, struct run_args *a, struct cps_job_spec *job, bool *has_path)
+{
+    struct cps_error err;
+
+    switch (opt) {
+    case OPT_TOOLCHAIN:
+        a->toolchain = optarg;
+        return cps_job_set_toolchain(job, optarg, &err) < 0 ? lib_error(&err) : 0;
+    case OPT_INPUT:
+        return add_input(job, optarg);
+    case OPT_OUTPUT:
+        return cps_job_add_output(job, optarg, &err) < 0 ? lib_error(&err) : 0;
+    case OPT_OUT_DIR:
+        a->out_dir = optarg;
+        return 0;
+    case OPT_CWD:
+        a->cwd = optarg;
+        return cps_job_set_cwd(job, optarg, &err) < 0 ? lib_error(&err) : 0;
+    case OPT_ENV:
+        return add_env(job, optarg, has_path);
+    case OPT_TIMEOUT:
+        return parse_timeout(a, optarg);
+    case OPT_SANDBOX:
+        a->sandbox = optarg;
+        return cps_job_set_backend(job, optarg, &err) < 0 ? lib_error(&err) : 0;
+    case OPT_OVERLAY:
+        a->overlay = optarg;
+        return cps_job_set_overlay(job, optarg, &err) < 0 ? lib_error(&err) : 0;
+    case OPT_BUILD_DIR:
+        a->build_dir = optarg;
+        return cps_job_set_build_dir(job, optarg, &err) < 0 ? lib_error(&err) : 0;
+    case OPT_HELPER:
+        a->helper = optarg;
+        return 0;
+    case OPT_JSON:
+        a->json = optarg;
+        return 0;
+    case 'v':
+        a->verbose = true;
+        return 0;
+    default:
+        return usage_error("invalid option", NULL);
+    }
+}
+
+int run_args_parse(int argc, char **argv, struct run_args *a, struct cps_job_spec *job)
+{
+    struct cps_error err;
+    bool has_path = false;
+    int opt;
+
+    memset(a, 0, sizeof(*a));
+    a->out_dir = ".";
+    /* "+": stop at the first non-option, PROGRAM's own options are not ours. */
+    while ((opt = getopt_long(argc, argv, "+vh", options, NULL)) != -1) {
+        if (opt == 'h') {
+            fputs(usage_text, stdout);
+            return 1;
+        }
+        if (opt == '?')
+            return usage_error("invalid option", NULL);
+        if (one_option(opt, a, job, &has_path) < 0)
+            return -1;
+    }
+    if (!a->toolchain)
+        return usage_error("--toolchain DIR is required", NULL);
+    if (optind >= argc)
+        return usage_error("no PROGRAM given (put it after --)", NULL);
+    a->argc = argc - optind;
+    a->argv = argv + optind;
+    if (cps_job_set_argv(job, (size_t)a->argc, (const char *const *)argv + optind, &err) < 0)
+        return lib_error(&err);
+    if (!has_path && cps_job_add_env(job, "PATH", DEFAULT_PATH, &err) < 0)
+        return lib_error(&err);
+    if (a->timeout_s > 0 &&
+        cps_job_set_limit(job, CPS_LIMIT_TIMEOUT_MS, (uint64_t)ceil(a->timeout_s * 1000), &err) < 0)
+        return lib_error(&err);
+    return 0;
+}

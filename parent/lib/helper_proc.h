@@ -1,0 +1,45 @@
+/* helper_proc.h - starting the helper with posix_spawn, ending it, reaping it. */
+#ifndef CPS_PARENT_HELPER_PROC_H
+#define CPS_PARENT_HELPER_PROC_H
+
+#include <sys/types.h>
+
+#include "cachepot-sandbox.h"
+#include "proto.h"
+
+struct cps_helper_proc {
+    const char *path; /* borrowed */
+    pid_t pid;        /* > 0 until reaped */
+    int pidfd;        /* pidfd_open(2), or -1 where the kernel has none */
+    int sock;         /* our end of the socketpair, O_NONBLOCK */
+    bool reaped;
+    int status; /* wait status once reaped (-1: reaped by someone else) */
+};
+
+/* The helper to run: opts->helper_path > $CACHEPOT_SANDBOX_HELPER > the
+ * installed path. Returns a borrowed string. */
+const char *cps__helper_path(const struct cps_run_options *opts);
+
+/*
+ * Spawn the helper for job (borrowed; its uid/gid/backend/seccomp become the
+ * spawn-time options). Never forks: posix_spawn(3) with the helper's socket at
+ * fd 3, stdin/stdout on /dev/null, stderr inherited, every other fd closed, all
+ * signals unblocked and at their default. Returns 0 or -errno (stage "spawn").
+ */
+int cps__helper_spawn(const char *path, const struct cps_job *job, struct cps_helper_proc *p,
+                      struct cps_error *err);
+
+/* SIGKILL the helper if it has not been reaped yet. */
+void cps__helper_kill(struct cps_helper_proc *p);
+
+/* Has the helper exited? Non-blocking; reaps it when it has. */
+bool cps__helper_try_reap(struct cps_helper_proc *p);
+
+/* Wait for the helper to exit, killing it after timeout_ms (< 0: wait forever),
+ * reap it, close the fds. */
+void cps__helper_finish(struct cps_helper_proc *p, int timeout_ms);
+
+/* "exited with status 3" / "was killed by signal 9 (Killed)" into buf. */
+void cps__describe_status(int status, char *buf, size_t size);
+
+#endif
