@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "namespaces.h"
 #include "probe_host.h"
 
 #define STAGE "bubblewrap"
@@ -335,7 +336,7 @@ int cps__bwrap_argv(const struct cps_job *job, const struct cps_bwrap *bwrap, co
         add_u64(&b, job->gid);
     }
     add(&b, "--hostname");
-    add(&b, CPS_BWRAP_HOSTNAME);
+    add(&b, CPS_SANDBOX_HOSTNAME);
     add(&b, "--bind");
     add(&b, target);
     add(&b, "/");

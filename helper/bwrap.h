@@ -29,9 +29,6 @@
 #define CPS_BWRAP_MIN_MINOR 3
 #define CPS_BWRAP_MIN_MICRO 0
 
-/* Hostname inside the sandbox (bwrap --hostname). */
-#define CPS_BWRAP_HOSTNAME "cachepot"
-
 struct cps_bwrap_version {
     unsigned major;
     unsigned minor;
@@ -87,10 +84,11 @@ int cps__bwrap_probe(struct cps_bwrap *out, struct cps_error *err);
  *
  *   PATH --die-with-parent --new-session --cap-drop ALL --unshare-user
  *   --unshare-ipc --unshare-pid --unshare-net --unshare-uts --unshare-cgroup
- *   [--uid N] [--gid N] --hostname cachepot --bind TARGET / --proc /proc
+ *   [--uid N] [--gid N] --hostname HOST --bind TARGET / --proc /proc
  *   --dev /dev [--size BYTES] --tmpfs /tmp --chdir CWD [--clearenv]
  *   --setenv K V ... -- ARGV...
  *
+ * HOST is CPS_SANDBOX_HOSTNAME, the userns backend's hostname.
  * --uid/--gid appear when the job carries them (otherwise bwrap keeps the id
  * the helper has in its own namespace, which is the configured one).
  * --size (bwrap >= 0.8.0) appears when job->limits.tmp_bytes is non-zero: the

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "bwrap.h"
+#include "namespaces.h"
 
 #define BUSYBOX "/bin/busybox"
 
@@ -286,7 +287,7 @@ START_TEST(argv_full)
                                        "--gid",
                                        "1001",
                                        "--hostname",
-                                       "cachepot",
+                                       CPS_SANDBOX_HOSTNAME,
                                        "--bind",
                                        "/b/target",
                                        "/",
@@ -338,7 +339,7 @@ START_TEST(argv_old_bwrap_no_ids)
                                        "--unshare-uts",
                                        "--unshare-cgroup",
                                        "--hostname",
-                                       "cachepot",
+                                       CPS_SANDBOX_HOSTNAME,
                                        "--bind",
                                        "/t",
                                        "/",
@@ -559,7 +560,8 @@ static void run_in_root(const char *const *prefix, uid_t owner)
                   output);
     /* PID 2: bwrap is PID 1 of the new namespace (its reaper); only lo in the
      * new network namespace (2 header lines + 1). */
-    ck_assert_str_eq(output, "1000\n1000\ncachepot\n/work\n2\nbar baz\n3\ndev-ok\nhi\ndone\n");
+    ck_assert_str_eq(output, "1000\n1000\n" CPS_SANDBOX_HOSTNAME
+                             "\n/work\n2\nbar baz\n3\ndev-ok\nhi\ndone\n");
     free(output);
     cps__bwrap_argv_free(argv);
 
