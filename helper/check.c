@@ -1,5 +1,5 @@
 /* check.c - `--check`: run the probes, decide each backend x overlay mode, print the report. */
-#include "check.h"
+#include "check_main.h"
 
 #include <errno.h>
 #include <stdbool.h>

@@ -1,11 +1,14 @@
 /*
- * check.h - `cachepot-dist-sandbox --check [--json] [--tmpdir DIR]`: probe the
+ * check_main.h - `cachepot-dist-sandbox --check [--json] [--tmpdir DIR]`: probe the
  * host without running a job and say, for each backend x overlay mode, whether
  * it works here, why not, and what to change. docs/CHECK.md documents the
  * output (human and JSON) with samples.
+ *
+ * (Not named check.h: helper/ is on the include path of the unit tests, and
+ * a helper/check.h would shadow libcheck's <check.h>.)
  */
-#ifndef CPS_HELPER_CHECK_H
-#define CPS_HELPER_CHECK_H
+#ifndef CPS_HELPER_CHECK_MAIN_H
+#define CPS_HELPER_CHECK_MAIN_H
 
 /* Version of the JSON document's shape ("check_version"); bumped when a field
  * changes meaning or goes away (adding fields does not bump it). */
