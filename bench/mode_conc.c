@@ -2,14 +2,31 @@
  * mode_conc.c - P jobs at once, n jobs in total, per variant: jobs/s and
  * failures, then what the run left behind: mount table lines of this mount
  * namespace (a leaked mount shows here), processes still running whose command
- * line names our private helper path, and entries left in each job's build dir
- * when the job returned (counted by bench_run_one before it removes the dir).
+ * line names the bench's private directory or that are children of the driver
+ * (100 ms after the last job returned, see settle()), and entries left in each
+ * job's build dir when the job returned (counted by bench_run_one before it removes the dir).
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "driver.h"
+
+/*
+ * Give processes that are exiting when their job returned (bubblewrap's inner
+ * PID 1 dies by PR_SET_PDEATHSIG after its parent is gone) SETTLE_MS to go, and
+ * reap orphans reparented to the driver (it is a child subreaper) that have
+ * exited. Only called when no job runs, so waitpid(-1) takes no one else's child.
+ * A process still alive after that is a leftover.
+ */
+#define SETTLE_MS 100
+static void settle(void)
+{
+    usleep(SETTLE_MS * 1000);
+    while (waitpid(-1, NULL, WNOHANG) > 0)
+        ;
+}
 
 int bench_mode_conc(int argc, char **argv)
 {
@@ -24,8 +41,10 @@ int bench_mode_conc(int argc, char **argv)
     if (f)
         fprintf(f, "{\"mode\":\"conc\",\"par\":%u,\"jobs\":%zu,\"variants\":[", c.par, count);
     for (size_t i = 0; i < c.variantc; i++) {
+        settle();
         long mounts0 = bench_count_mounts(), procs0 = bench_count_procs(c.match);
         uint64_t wall = bench_parallel(&c, &c.variants[i], NULL, count, c.par, res);
+        settle();
         long mounts = bench_count_mounts() - mounts0;
         long procs = bench_count_procs(c.match) - procs0;
         long files = 0;

@@ -105,32 +105,20 @@ def overhead_section(out, user, res):
 
 
 def stages_from_cli(res, user):
-    """Per-stage lists from the CLI's --json files, whatever their nesting."""
+    """Per-stage lists from the CLI's --json files: "helper_timings_us" (the
+    helper's exit.timings) and "timings_us" (the library's clock, "cli:")."""
     found = {}
-
-    def walk(o, prefix):
-        if isinstance(o, dict):
-            if "stage" in o and isinstance(o.get("usec", o.get("us")), int):
-                found.setdefault(prefix + o["stage"], []).append(o.get("usec", o.get("us")))
-                return
-            for k, v in o.items():
-                if k == "timings" and isinstance(v, dict):
-                    for sk, sv in v.items():
-                        if isinstance(sv, (int, float)):
-                            found.setdefault(prefix + sk, []).append(sv)
-                        else:
-                            walk(sv, prefix + sk + ".")
-                else:
-                    walk(v, prefix if k != "helper" else "helper.")
-        elif isinstance(o, list):
-            for x in o:
-                walk(x, prefix)
-
     files = glob.glob(os.path.join(res, user, "cli-json", "*.json"))
     for p in files:
         d = load(p)
-        if d is not None:
-            walk(d, "")
+        if not isinstance(d, dict):
+            continue
+        for key, prefix in (("helper_timings_us", ""), ("timings_us", "cli:")):
+            t = d.get(key)
+            if isinstance(t, dict):
+                for k, v in t.items():
+                    if isinstance(v, (int, float)):
+                        found.setdefault(prefix + k, []).append(v)
     return found, len(files)
 
 
@@ -149,8 +137,12 @@ def stages_section(out, user, res, ov):
         out.append("No per-stage timings were reported (neither by the library variant nor in "
                    f"the CLI's --json files: {nfiles} file(s) read).\n")
         return []
-    out.append("Medians of the per-stage clock, same jobs as above (helper's own clock for the "
-               "library; the CLI's summary for `cli --json`), slowest first within each source.\n")
+    out.append("Medians per stage, same jobs as above, slowest first within each source. "
+               "Unprefixed stages: the helper's own clock (exit.timings, each the time since "
+               "the previous stage). `lib:` / `cli:` stages: the library's clock (spawn = "
+               "posix_spawn until hello; setup = job sent until the compiler ran; run = the "
+               "compiler's wall time; outputs; total = the whole cps_run), reported by the "
+               "library variant and by the CLI's `--json` file.\n")
     out.append("| source | stage | median µs | p90 µs | samples |")
     out.append("|---|---|---|---|---|")
     rows.sort(key=lambda r: (r[0], -(r[2] or 0)))
@@ -248,7 +240,8 @@ def conc_section(out, user, res):
     levels.sort(key=lambda d: d["par"])
     out.append("P jobs of `/bin/true` at once until all are done. Leftovers: mount table lines "
                "of the driver's mount namespace (after − before), processes still running "
-               "whose command line names the bench's private helper path, entries left in "
+               "whose command line names the bench directory or that are children of the driver, "
+               "100 ms after the last job returned; entries left in "
                "the jobs' build dirs when they returned.\n")
     out.append("| at once | variant | jobs | jobs/s | fails | leftover mounts | leftover "
                "processes | leftover files |")
