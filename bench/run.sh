@@ -129,6 +129,9 @@ TC=""
 if [[ -n $packager ]]; then
     if "$packager" --out "$T/gcc-tc" gcc >"$T/gcc-tc.log" 2>&1; then
         TC=$T/gcc-tc
+        # bubblewrap binds the work dir on /src of a read-only root: the mount
+        # point must exist (bwrap cannot mkdir it there).
+        mkdir -p "$TC/src"
         chmod -R a+rX "$TC"
     else
         missing+=("cachepot-dist-toolchain failed: $(tail -n1 "$T/gcc-tc.log")")

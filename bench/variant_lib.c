@@ -124,7 +124,7 @@ static int run_cold(struct bench_variant *v, const struct bench_job *job, struct
     struct lib_ctx x = {.job = job, .res = res};
     struct cps_job_spec *spec = make_spec(job, &err);
     if (!spec) {
-        snprintf(res->err, sizeof(res->err), "job spec: %s: %s", err.stage, err.message);
+        snprintf(res->err, sizeof(res->err), "job spec: %s: %.400s", err.stage, err.message);
         return -EINVAL;
     }
     struct cps_run_options *opts = cps_run_options_new();
@@ -144,8 +144,8 @@ static int run_cold(struct bench_variant *v, const struct bench_job *job, struct
     int rc = cps_run(spec, opts, &r, &err);
     res->wall_us = bench_now_us() - t0;
     if (rc < 0) {
-        snprintf(res->err, sizeof(res->err), "cps_run: %s: %s (%s)%s%s", err.stage, err.message,
-                 strerror(-rc), err.hint[0] ? " hint: " : "", err.hint);
+        snprintf(res->err, sizeof(res->err), "cps_run: %s: %.300s (%s)%s%.120s", err.stage,
+                 err.message, strerror(-rc), err.hint[0] ? " hint: " : "", err.hint);
     } else {
         res->ok = r->exit_code == 0 && r->signal == 0;
         if (!res->ok) {
