@@ -19,7 +19,7 @@ static void copy_field(char *dst, size_t size, const char *src)
     size_t n = strlen(src);
 
     if (n >= size)
-        n = cps__utf8_truncate(src, size - 1);
+        n = cps__utf8_truncate(src, n, size - 1);
     memmove(dst, src, n);
     dst[n] = '\0';
 }
@@ -34,7 +34,7 @@ int cps__error_set(struct cps_error *err, const char *stage, int errnum, const c
         /* Format into a temporary first: the arguments may point into err
          * itself (`"load %s: %s", path, err->message`). Formatting %m reads
          * errno, which is still the caller's here. */
-        char message[CPS_ERROR_MESSAGE_MAX];
+        char message[CPS_ERROR_MESSAGE_MAX + 8];
         char hint_copy[CPS_ERROR_HINT_MAX];
         va_list ap;
 

@@ -222,14 +222,8 @@ static int get_text_into(const cbor_item_t *it, const char *field, size_t max, c
 
     if (ret < 0)
         return ret;
-    if (len >= size) {
-        /* p is not NUL-terminated: cut a terminated copy of the prefix. */
-        char tmp[CPS_ERROR_MESSAGE_MAX + 8];
-        size_t take = size < sizeof(tmp) ? size : sizeof(tmp) - 1;
-        memcpy(tmp, p, take);
-        tmp[take] = '\0';
-        len = cps__utf8_truncate(tmp, size - 1);
-    }
+    if (len >= size)
+        len = cps__utf8_truncate((const char *)p, len, size - 1);
     if (len)
         memcpy(dst, p, len);
     dst[len] = '\0';
@@ -371,12 +365,31 @@ static const char *const hello_keys[H_COUNT] = {
     "type", "protocol", "helper_version", "backends", "overlay_modes", "max_frame", "max_chunk",
     "uid",  "gid",      "backend",        "seccomp"};
 
+/* The protocol of a hello is read before anything else of it: a parent that
+ * cannot speak the helper's version must say so, not complain about a field
+ * the newer version added (cps__msg_decode already caught a different
+ * number; this catches a protocol that is missing or not a number). */
+static int hello_protocol(const cbor_item_t *root, struct cps_error *err)
+{
+    struct cbor_pair *pairs = cbor_map_handle(root);
+    size_t n = cbor_map_size(root);
+    uint64_t protocol;
+
+    for (size_t i = 0; i < n; i++)
+        if (text_eq(pairs[i].key, "protocol"))
+            return get_uint(pairs[i].value, "hello.protocol", UINT64_MAX, &protocol, err);
+    return fail(err, "hello", "missing key \"protocol\"");
+}
+
 static int decode_hello(const cbor_item_t *root, struct cps_hello *h, struct cps_error *err)
 {
     const cbor_item_t *v[H_COUNT];
     char f[64];
-    int ret = map_fields(root, "hello", hello_keys, H_COUNT, v, err);
+    int ret = hello_protocol(root, err);
 
+    if (ret < 0)
+        return ret;
+    ret = map_fields(root, "hello", hello_keys, H_COUNT, v, err);
     if (ret < 0)
         return ret;
     for (size_t i = 0; i < H_COUNT; i++)

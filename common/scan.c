@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "limits.h"
+#include "utf8.h"
 
 /* How deep the walk follows a frame that already broke a rule (to find the
  * "protocol" of a hello from another version); deeper frames stop the walk. */
@@ -38,8 +39,12 @@ enum pending { P_NONE, P_TYPE, P_PROTOCOL };
 struct level {
     bool indefinite;
     bool is_map;
+    bool is_string;     /* an indefinite-length string (its chunks) */
     uint64_t remaining; /* items still expected (definite containers) */
     uint64_t seen;      /* items completed so far */
+    /* Maps: the last key, when it was a short printable text, for naming
+     * the field of a violation ("job.argv[1]"). */
+    char key[40];
 };
 
 struct walk {
@@ -53,9 +58,12 @@ struct walk {
     struct level stack[WALK_DEPTH];
     unsigned depth;
     bool done;            /* the top-level item is complete */
-    uint64_t outstanding; /* items declared by open definite containers, not yet seen */
+    uint64_t outstanding; /* items declared by open definite containers, not yet begun */
     uint64_t items;
     enum pending pending; /* what the current top-level value is the value of */
+    char type[24];        /* the top-level "type", when printable */
+    char where[160];      /* the field of a violation whose message is in what */
+    char what[128];
 };
 
 static struct walk *W(void *ctx)
@@ -214,6 +222,59 @@ static bool text_is(const struct walk *w, const char *s)
     return w->kind == K_TEXT && w->data_len == strlen(s) && memcmp(w->data, s, w->data_len) == 0;
 }
 
+/* Copy s when it is printable ASCII that fits, else leave dst empty. */
+static void copy_printable(char *dst, size_t size, const uint8_t *s, size_t len)
+{
+    dst[0] = '\0';
+    if (len == 0 || len >= size)
+        return;
+    for (size_t i = 0; i < len; i++)
+        if (s[i] < 0x21 || s[i] > 0x7e || s[i] == '"' || s[i] == '\\')
+            return;
+    memcpy(dst, s, len);
+    dst[len] = '\0';
+}
+
+/* Where the item that begins now sits, as "job.argv[1]" without the
+ * message type (known only at the end of the walk): ".argv[1]". */
+static void render_where(struct walk *w)
+{
+    size_t o = 0;
+
+    w->where[0] = '\0';
+    for (unsigned i = 0; i < w->depth && o < sizeof(w->where); i++) {
+        const struct level *l = &w->stack[i];
+        int r;
+
+        if (l->is_string)
+            break;
+        if (l->is_map && l->seen % 2 == 0)
+            r = snprintf(w->where + o, sizeof(w->where) - o, " (a map key)");
+        else if (l->is_map)
+            r = snprintf(w->where + o, sizeof(w->where) - o, ".%s", l->key[0] ? l->key : "?");
+        else
+            r = snprintf(w->where + o, sizeof(w->where) - o, "[%" PRIu64 "]", l->seen);
+        if (r < 0)
+            break;
+        o += (size_t)r;
+    }
+}
+
+/* A definite text string begins: protocol text must be UTF-8, and libcbor
+ * 0.8's cbor_load refuses invalid UTF-8 with a bare "syntax error", so the
+ * pre-scan is where the field can still be named. */
+static void check_text(struct walk *w)
+{
+    struct level *top = w->depth ? &w->stack[w->depth - 1] : NULL;
+
+    if (!w->what[0] && !cps__utf8_valid((const char *)w->data, w->data_len)) {
+        render_where(w);
+        snprintf(w->what, sizeof(w->what), "text is not valid UTF-8");
+    }
+    if (top && top->is_map && top->seen % 2 == 0)
+        copy_printable(top->key, sizeof(top->key), w->data, w->data_len);
+}
+
 /* An item begins: if it is a key or value of the top-level map, remember
  * "type" and "protocol" for the hello peek. */
 static void peek(struct walk *w)
@@ -229,6 +290,8 @@ static void peek(struct walk *w)
     }
     if (w->pending == P_TYPE && text_is(w, "hello"))
         w->out->is_hello = true;
+    if (w->pending == P_TYPE && w->kind == K_TEXT && !w->type[0])
+        copy_printable(w->type, sizeof(w->type), w->data, w->data_len);
     if (w->pending == P_PROTOCOL && w->kind == K_UINT && !w->out->has_protocol) {
         w->out->has_protocol = true;
         w->out->protocol = w->value;
@@ -247,7 +310,6 @@ static void complete(struct walk *w)
         if (top->indefinite)
             return;
         top->remaining--;
-        w->outstanding--;
         if (top->remaining > 0)
             return;
         w->depth--;
@@ -277,17 +339,20 @@ static bool open_container(struct walk *w, size_t pos, bool is_map, bool indefin
             items = 2 * n;
         }
         /* Every declared item takes at least one byte: a count above the bytes
-         * left (counting the items other open containers still expect) is a
+         * left (counting the items enclosing containers still expect) is a
          * lie, and believing it is what makes cbor_load allocate gigabytes. */
-        /* The slot this container fills is one of the outstanding items
-         * and is being consumed now: it needs no further bytes. */
-        uint64_t others = w->outstanding;
-        if (w->depth > 0 && !w->stack[w->depth - 1].indefinite)
-            others--;
-        if (items > left || others + items > left) {
+        if (items > left) {
             violate(w,
                     "frame: %s at byte %zu declares %" PRIu64 " items but only %zu bytes are left",
                     what, pos, items, left);
+            return false;
+        }
+        if (w->outstanding + items > left) {
+            violate(w,
+                    "frame: %s at byte %zu declares %" PRIu64 " items; with the %" PRIu64
+                    " items the enclosing containers still expect that is more than the %zu "
+                    "bytes left",
+                    what, pos, items, w->outstanding, left);
             return false;
         }
         if (items > CPS_MAX_ITEMS - w->items) {
@@ -304,6 +369,7 @@ static bool open_container(struct walk *w, size_t pos, bool is_map, bool indefin
     if (w->depth >= WALK_DEPTH)
         return false;
     w->stack[w->depth++] = (struct level){
+        .key = "",
         .indefinite = indefinite,
         .is_map = is_map,
         .remaining = indefinite ? 0 : n * (is_map ? 2 : 1),
@@ -352,6 +418,7 @@ bool cps__scan_frame(const uint8_t *buf, size_t len, struct cps_scan *scan)
 {
     struct walk w = {.out = scan};
     size_t pos = 0;
+    bool top_is_map = false;
 
     memset(scan, 0, sizeof(*scan));
     if (len == 0) {
@@ -377,9 +444,13 @@ bool cps__scan_frame(const uint8_t *buf, size_t len, struct cps_scan *scan)
             break;
         }
         left = len - pos - r.read;
-        if (w.depth == 0 && w.kind != K_MAP && w.kind != K_MAP_INDEF && w.kind != K_ARRAY &&
-            w.kind != K_ARRAY_INDEF && w.kind != K_TAG)
-            violate(&w, "frame: the message must be a map");
+        if (w.depth == 0 && w.kind != K_TAG)
+            top_is_map = w.kind == K_MAP || w.kind == K_MAP_INDEF;
+        /* An item begins (a break ends one, a tag only prefixes one). */
+        if (w.kind != K_BREAK && w.kind != K_TAG && w.depth > 0 && !w.stack[w.depth - 1].indefinite)
+            w.outstanding--;
+        if (w.kind == K_TEXT)
+            check_text(&w);
         peek(&w);
 
         switch (w.kind) {
@@ -411,7 +482,7 @@ bool cps__scan_frame(const uint8_t *buf, size_t len, struct cps_scan *scan)
                     w.kind == K_BYTES_INDEF ? "byte string" : "text string", pos);
             if (w.depth >= WALK_DEPTH)
                 goto stop;
-            w.stack[w.depth++] = (struct level){.indefinite = true};
+            w.stack[w.depth++] = (struct level){.indefinite = true, .is_string = true};
             break;
         case K_ARRAY:
         case K_MAP:
@@ -437,5 +508,12 @@ bool cps__scan_frame(const uint8_t *buf, size_t len, struct cps_scan *scan)
     if (!w.done)
         violate(&w, "frame: truncated message (%zu bytes)", len);
 stop:
+    /* Checked last so that the more telling violations of a top-level
+     * array or string (a declared size of gigabytes) are the ones reported. */
+    if (!top_is_map)
+        violate(&w, "frame: the message must be a map");
+    /* A field-level violation, reported with the message type now known. */
+    if (w.what[0])
+        violate(&w, "%s%s: %s", w.type[0] ? w.type : "message", w.where, w.what);
     return scan->violation[0] == '\0';
 }

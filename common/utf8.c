@@ -62,16 +62,22 @@ bool cps__utf8_valid(const char *s, size_t len)
     return true;
 }
 
-size_t cps__utf8_truncate(const char *s, size_t max)
+size_t cps__utf8_truncate(const char *s, size_t len, size_t max)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0;
 
+    if (max >= len)
+        return len;
     while (i < max) {
-        size_t n = p[i] < 0x80 ? 1 : char_len(p + i, strlen(s + i));
+        size_t n = p[i] < 0x80 ? 1 : char_len(p + i, len - i);
 
-        if (n == 0)
-            n = 1; /* an invalid byte is cut like a one-byte character */
+        if (n == 0) {
+            /* Not a well-formed character: cut it like single bytes, unless
+             * it only looks broken because s itself was cut short. */
+            size_t want = p[i] >= 0xF0 ? 4 : p[i] >= 0xE0 ? 3 : p[i] >= 0xC0 ? 2 : 1;
+            n = i + want > len ? want : 1;
+        }
         if (i + n > max)
             break;
         i += n;

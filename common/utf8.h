@@ -10,9 +10,10 @@
  * section 4). NUL bytes are valid UTF-8; callers check them separately. */
 bool cps__utf8_valid(const char *s, size_t len);
 
-/* The largest n <= max such that s[0..n) does not end inside a multi-byte
- * character of s (s is NUL-terminated and at least max bytes long). */
-size_t cps__utf8_truncate(const char *s, size_t max);
+/* The largest n <= max such that cutting s[0..len) to s[0..n) does not split
+ * a multi-byte character (a sequence that runs past len counts as one that
+ * was split). Returns len when len <= max. */
+size_t cps__utf8_truncate(const char *s, size_t len, size_t max);
 
 /* Replace every byte of the NUL-terminated s that is not part of a well-formed
  * UTF-8 character with '?', in place. Used before text from the host (paths,

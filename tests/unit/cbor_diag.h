@@ -5,7 +5,8 @@
  *
  *   {"type": "job", "argv": ["cc", "-c"]}    maps, arrays, text (definite)
  *   h'00ff'  12  -3  true  false  null        byte strings, integers, simple values
- *   "a" * 300                                 a text repeated 300 times
+ *   "a" * 300   h'00' * 9                     a text (bytes) repeated 300 (9) times
+ *   "/" + "a" * 4095                          one text made of several pieces
  *   "\x00"  "\xff"                            any byte inside a text (NUL, bad UTF-8)
  *   <9f 01 ff>                                raw bytes, counted as one item
  *   {...} <00>                                several top-level values in a row
@@ -145,9 +146,11 @@ static void diag_value(const char *src, const char **s, struct diag_buf *out)
         free(items.p);
     } else if (**s == '"') {
         struct diag_buf text = {0};
-        unsigned long repeat = 1;
 
+    another_segment:
         (*s)++;
+        struct diag_buf seg = {0};
+        unsigned long repeat = 1;
         while (**s != '"') {
             uint8_t c = (uint8_t) * *s;
             if (c == '\0')
@@ -166,7 +169,7 @@ static void diag_value(const char *src, const char **s, struct diag_buf *out)
                     diag_fail(src, *s, "unknown escape");
                 }
             }
-            diag_put(&text, &c, 1);
+            diag_put(&seg, &c, 1);
             (*s)++;
         }
         (*s)++;
@@ -179,13 +182,25 @@ static void diag_value(const char *src, const char **s, struct diag_buf *out)
                 diag_fail(src, *s, "expected a repeat count");
             *s = end;
         }
-        diag_head(out, 3, text.len * repeat);
         for (unsigned long i = 0; i < repeat; i++)
-            if (text.len)
-                diag_put(out, text.p, text.len);
+            if (seg.len)
+                diag_put(&text, seg.p, seg.len);
+        free(seg.p);
+        diag_ws(s);
+        if (**s == '+') {
+            (*s)++;
+            diag_ws(s);
+            if (**s != '"')
+                diag_fail(src, *s, "expected a text after '+'");
+            goto another_segment;
+        }
+        diag_head(out, 3, text.len);
+        if (text.len)
+            diag_put(out, text.p, text.len);
         free(text.p);
     } else if (**s == 'h' && (*s)[1] == '\'') {
         struct diag_buf bytes = {0};
+        unsigned long repeat = 1;
 
         *s += 2;
         while (**s != '\'') {
@@ -198,9 +213,19 @@ static void diag_value(const char *src, const char **s, struct diag_buf *out)
             *s += 2;
         }
         (*s)++;
-        diag_head(out, 2, bytes.len);
-        if (bytes.len)
-            diag_put(out, bytes.p, bytes.len);
+        diag_ws(s);
+        if (**s == '*') {
+            char *end;
+            (*s)++;
+            repeat = strtoul(*s, &end, 10);
+            if (end == *s)
+                diag_fail(src, *s, "expected a repeat count");
+            *s = end;
+        }
+        diag_head(out, 2, bytes.len * repeat);
+        for (unsigned long i = 0; i < repeat; i++)
+            if (bytes.len)
+                diag_put(out, bytes.p, bytes.len);
         free(bytes.p);
     } else if (**s == '<') {
         (*s)++;
