@@ -349,6 +349,13 @@ static void print_human(FILE *f, const struct report *rep, const struct combinat
                     cps__overlay_name(c[i].overlay));
             continue;
         }
+        /* One blocker usually stops several combinations: say it once. */
+        if (i > 0 && !c[i - 1].works && c[i - 1].blocker == c[i].blocker) {
+            fprintf(f, "  %-11s %-8s does not work: %s, as above\n",
+                    cps__backend_name(c[i].backend), cps__overlay_name(c[i].overlay),
+                    probe_names[c[i].blocker]);
+            continue;
+        }
         fprintf(f, "  %-11s %-8s does not work: %s: %s\n", cps__backend_name(c[i].backend),
                 cps__overlay_name(c[i].overlay), probe_names[c[i].blocker], b->detail);
         if (b->hint[0])
