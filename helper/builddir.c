@@ -1,0 +1,121 @@
+/* builddir.c - BUILD/{upper,work,target}: create and remove. */
+#include "builddir.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "error.h"
+
+int cps__builddir_check(const char *build_dir, struct cps_builddir *b, struct cps_error *err)
+{
+    struct stat st;
+
+    memset(b, 0, sizeof(*b));
+    if (stat(build_dir, &st) < 0)
+        return cps__error_set(err, "builddir", errno, "the worker must create the build dir",
+                              "build dir %s: %s", build_dir, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return cps__error_set(err, "builddir", ENOTDIR, NULL, "build dir %s is not a directory",
+                              build_dir);
+    if (faccessat(AT_FDCWD, build_dir, W_OK | X_OK, AT_EACCESS) < 0)
+        return cps__error_set(err, "builddir", errno,
+                              "the build dir must be writable by the helper's uid",
+                              "build dir %s (owner %u, mode %04o) is not writable by euid %u: %s",
+                              build_dir, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777),
+                              (unsigned)geteuid(), strerror(errno));
+    if ((size_t)snprintf(b->upper, sizeof(b->upper), "%s/upper", build_dir) >= sizeof(b->upper) ||
+        (size_t)snprintf(b->work, sizeof(b->work), "%s/work", build_dir) >= sizeof(b->work) ||
+        (size_t)snprintf(b->target, sizeof(b->target), "%s/target", build_dir) >= sizeof(b->target))
+        return cps__error_set(err, "builddir", ENAMETOOLONG, NULL, "build dir path %s is too long",
+                              build_dir);
+    return 0;
+}
+
+static int make_dir(const char *path, bool *made, struct cps_error *err)
+{
+    if (mkdir(path, 0700) < 0)
+        return cps__error_set(err, "builddir", errno,
+                              errno == EEXIST ? "remove leftovers of an earlier job, or use a "
+                                                "fresh build dir per job"
+                                              : NULL,
+                              "mkdir %s: %s%s", path, strerror(errno),
+                              errno == EEXIST ? " (build dir not clean)" : "");
+    *made = true;
+    return 0;
+}
+
+int cps__builddir_create(struct cps_builddir *b, struct cps_error *err)
+{
+    int rc = make_dir(b->upper, &b->have_upper, err);
+
+    if (rc == 0)
+        rc = make_dir(b->work, &b->have_work, err);
+    if (rc == 0)
+        rc = make_dir(b->target, &b->have_target, err);
+    return rc;
+}
+
+/* Remove name (in dirfd) and everything below it without following symlinks.
+ * Returns 0 or the first -errno met. */
+static int remove_at(int dirfd, const char *name)
+{
+    struct dirent *e;
+    struct stat st;
+    DIR *d;
+    int fd, rc = 0, r;
+
+    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return errno == ENOENT ? 0 : -errno;
+    if (!S_ISDIR(st.st_mode))
+        return unlinkat(dirfd, name, 0) < 0 && errno != ENOENT ? -errno : 0;
+    if ((st.st_mode & 0700) != 0700)
+        (void)fchmodat(dirfd, name, 0700, 0);
+    fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    d = fdopendir(fd);
+    if (d == NULL) {
+        rc = -errno;
+        close(fd);
+        return rc;
+    }
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        r = remove_at(fd, e->d_name);
+        if (r < 0 && rc == 0)
+            rc = r;
+    }
+    closedir(d);
+    if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT && rc == 0)
+        rc = -errno;
+    return rc;
+}
+
+static void remove_one(const char *path, bool *have, int *first, struct cps_error *err)
+{
+    int r;
+
+    if (!*have)
+        return;
+    r = remove_at(AT_FDCWD, path);
+    if (r < 0 && *first == 0)
+        *first = cps__error_set(err, "cleanup", -r, NULL, "removing %s: %s", path, strerror(-r));
+    if (r == 0)
+        *have = false;
+}
+
+int cps__builddir_remove(struct cps_builddir *b, struct cps_error *err)
+{
+    int first = 0;
+
+    remove_one(b->target, &b->have_target, &first, err);
+    remove_one(b->work, &b->have_work, &first, err);
+    remove_one(b->upper, &b->have_upper, &first, err);
+    return first;
+}

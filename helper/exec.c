@@ -1,0 +1,179 @@
+/* exec.c - the compiler child. */
+#include "exec.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "caps.h"
+#include "error.h"
+#include "rlimits.h"
+
+/* The child keeps these high until they are moved to 0..3, so that dup2 onto
+ * 0..3 never clobbers a source fd that happens to be there. */
+#define FD_PARK   10
+#define REPORT_FD 3
+
+static _Noreturn void fail(const struct cps_error *e)
+{
+    ssize_t n;
+
+    do {
+        n = write(REPORT_FD, e, sizeof(*e));
+    } while (n < 0 && errno == EINTR);
+    _exit(127);
+}
+
+/* Early failures, before the report pipe sits at REPORT_FD. */
+static _Noreturn void fail_at(int fd, const struct cps_error *e)
+{
+    if (write(fd, e, sizeof(*e)) < 0)
+        _exit(126);
+    _exit(127);
+}
+
+static int setup_fds(const struct cps_exec_args *a, struct cps_error *err)
+{
+    int null, out, errfd, rep;
+
+    null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (null < 0)
+        return cps__error_set(err, "exec", errno, NULL, "open /dev/null in the sandbox");
+    out = fcntl(a->stdout_fd, F_DUPFD_CLOEXEC, FD_PARK);
+    errfd = fcntl(a->stderr_fd, F_DUPFD_CLOEXEC, FD_PARK);
+    rep = fcntl(a->report_fd, F_DUPFD_CLOEXEC, FD_PARK);
+    if (out < 0 || errfd < 0 || rep < 0)
+        return cps__error_set(err, "exec", errno, NULL, "fcntl(F_DUPFD_CLOEXEC)");
+    if (dup2(null, 0) < 0 || dup2(out, 1) < 0 || dup2(errfd, 2) < 0 ||
+        dup3(rep, REPORT_FD, O_CLOEXEC) < 0)
+        return cps__error_set(err, "exec", errno, NULL, "dup2 onto fds 0-3");
+    /* Nothing of the worker or the helper reaches the job: only 0-2 survive
+     * execve (REPORT_FD is close-on-exec). close_range(2): Linux 5.9. */
+    if (close_range(REPORT_FD + 1, ~0U, 0) < 0)
+        return cps__error_set(err, "exec", errno, NULL, "close_range(4, ~0U)");
+    return 0;
+}
+
+static char **build_env(const struct cps_job *job, const char **path_value)
+{
+    char **envp = calloc(job->envc + 1, sizeof(*envp));
+
+    *path_value = NULL;
+    if (envp == NULL)
+        return NULL;
+    for (size_t i = 0; i < job->envc; i++) {
+        if (asprintf(&envp[i], "%s=%s", job->env[i].name, job->env[i].value) < 0)
+            return NULL;
+        if (strcmp(job->env[i].name, "PATH") == 0)
+            *path_value = job->env[i].value;
+    }
+    return envp;
+}
+
+/* Append "path (strerror)" to the message of tried paths; "..." once full. */
+static void note_try(char *msg, size_t size, const char *path, int e)
+{
+    size_t len = strlen(msg);
+
+    if (len + 1 >= size)
+        return;
+    snprintf(msg + len, size - len, "%s%s (%s)", len ? ", " : "", path, strerror(e));
+}
+
+/*
+ * execve argv[0] directly when it contains '/', else each directory of the
+ * job's PATH in order, as execvp(3) does: ENOENT, ENOTDIR and EACCES go on to
+ * the next directory (EACCES is reported if nothing else works), other errors
+ * stop. Only returns on failure, with err filled.
+ */
+static void exec_job(const struct cps_job *job, char **envp, const char *path_env,
+                     struct cps_error *err)
+{
+    char tried[CPS_ERROR_MESSAGE_MAX - 128] = "";
+    const char *name = job->argv[0];
+    const char *p;
+    char full[PATH_MAX];
+    int last = ENOENT;
+    bool eacces = false;
+
+    if (strchr(name, '/') != NULL) {
+        execve(name, job->argv, envp);
+        last = errno;
+        note_try(tried, sizeof(tried), name, last);
+        cps__error_set(err, "exec", last, "check argv[0] and the toolchain's contents",
+                       "exec %s failed: tried %s", name, tried);
+        return;
+    }
+    p = path_env != NULL ? path_env : CPS_EXEC_DEFAULT_PATH;
+    for (;;) {
+        const char *end = strchrnul(p, ':');
+        int len = (int)(end - p);
+
+        /* An empty PATH element means the current directory (POSIX). */
+        if (len == 0)
+            snprintf(full, sizeof(full), "%s", name);
+        else
+            snprintf(full, sizeof(full), "%.*s/%s", len, p, name);
+        execve(full, job->argv, envp);
+        last = errno;
+        note_try(tried, sizeof(tried), full, last);
+        if (last == EACCES)
+            eacces = true;
+        else if (last != ENOENT && last != ENOTDIR)
+            break;
+        if (*end == '\0')
+            break;
+        p = end + 1;
+    }
+    if (eacces && (last == ENOENT || last == ENOTDIR))
+        last = EACCES;
+    cps__error_set(err, "exec", last,
+                   "set PATH in the job's environment, or give argv[0] as an absolute path",
+                   "exec %s failed with PATH=%s%s: tried %s", name,
+                   path_env != NULL ? path_env : CPS_EXEC_DEFAULT_PATH,
+                   path_env != NULL ? "" : " (the job has no PATH; default)", tried);
+}
+
+_Noreturn void cps__exec_child(const struct cps_exec_args *a)
+{
+    const char *path_env;
+    struct cps_error e;
+    sigset_t none;
+    char **envp;
+
+    cps__error_clear(&e);
+    /* Signal masks survive execve; the job starts with none blocked. */
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    if (setup_fds(a, &e) < 0)
+        fail_at(a->report_fd, &e);
+    if (chdir(a->job->cwd) < 0) {
+        cps__error_set(&e, "exec", errno, NULL, "chdir %s in the sandbox", a->job->cwd);
+        fail(&e);
+    }
+    if (cps__rlimits_apply(a->limits, &e) < 0)
+        fail(&e);
+    if (cps__caps_drop_all(&e) < 0)
+        fail(&e);
+    /* no_new_privs: a setuid or file-capability binary in the toolchain grants
+     * nothing (prctl(2)); also the precondition of an unprivileged seccomp filter. */
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+        cps__error_set(&e, "caps", errno, NULL, "prctl(PR_SET_NO_NEW_PRIVS)");
+        fail(&e);
+    }
+    if (a->seccomp != NULL && cps__seccomp_load(a->seccomp, &e) < 0)
+        fail(&e);
+    envp = build_env(a->job, &path_env);
+    if (envp == NULL) {
+        cps__error_set(&e, "exec", ENOMEM, NULL, "building the environment");
+        fail(&e);
+    }
+    exec_job(a->job, envp, path_env, &e);
+    fail(&e);
+}

@@ -1,0 +1,185 @@
+/* init.c - PID 1 of the job's PID namespace. */
+#include "init.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "control.h"
+#include "error.h"
+#include "limits.h"
+#include "proto.h"
+#include "rlimits.h"
+
+static void report_error(int ctl, uint32_t kind, const struct cps_error *e)
+{
+    struct cps_ctl_record r;
+
+    memset(&r, 0, sizeof(r));
+    r.kind = kind;
+    r.error = *e;
+    (void)cps__ctl_send(ctl, &r, NULL);
+}
+
+/* Reap until job_pid exited, then kill and reap everything else. */
+static int reap_all(pid_t job_pid)
+{
+    int status = 0, st;
+    pid_t p;
+
+    for (;;) {
+        p = waitpid(-1, &st, 0);
+        if (p < 0 && errno == EINTR)
+            continue;
+        if (p < 0)
+            break; /* ECHILD: the job's process was already reaped, cannot happen */
+        if (p == job_pid) {
+            status = st;
+            break;
+        }
+    }
+    /* The job is over: nothing it left running (a daemon, a stray child) may
+     * outlive it. From PID 1, kill(-1) reaches every process of the namespace. */
+    kill(-1, SIGKILL);
+    for (;;) {
+        p = waitpid(-1, &st, 0);
+        if (p < 0 && errno == EINTR)
+            continue;
+        if (p < 0)
+            break;
+    }
+    return status;
+}
+
+static _Noreturn void init_main(int ctl, int out_wr, int err_wr, const struct cps__seccomp *seccomp)
+{
+    struct cps_job_limits limits;
+    struct cps_ctl_record r;
+    struct cps_launch l;
+    struct cps_error e;
+    struct cps_msg msg;
+    char target[PATH_MAX];
+    uint8_t *raw;
+    size_t len;
+    pid_t job_pid;
+    int rc;
+
+    cps__error_clear(&e);
+    /* O is I's only link to the world: die with it. The control socket's EOF
+     * is the robust signal while I waits for the job. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    rc = cps__ctl_recv_blob(ctl, CPS_MAX_FRAME, &raw, &len, &e);
+    if (rc < 0)
+        _exit(rc == -ECONNRESET ? 0 : 1);
+    rc = cps__msg_decode(raw, len, &msg, &e);
+    free(raw);
+    if (rc == 0 && msg.type != CPS_MSG_JOB)
+        rc = cps__error_set(&e, "control", EPROTO, NULL, "I received a message that is no job");
+    if (rc == 0 && (size_t)snprintf(target, sizeof(target), "%s/target", msg.u.job.build_dir) >=
+                       sizeof(target))
+        rc = cps__error_set(&e, "control", ENAMETOOLONG, NULL, "target path too long");
+    if (rc < 0) {
+        report_error(ctl, CPS_CTL_SETUP_FAILED, &e);
+        _exit(1);
+    }
+    cps__limits_resolve(&msg.u.job.limits, &limits);
+    memset(&l, 0, sizeof(l));
+    l.job = &msg.u.job;
+    l.limits = &limits;
+    l.target = target;
+    l.stdout_fd = out_wr;
+    l.stderr_fd = err_wr;
+    l.seccomp = seccomp;
+    rc = cps__backend_launch(msg.u.job.backend ? msg.u.job.backend : CPS_BACKEND_USERNS, &l,
+                             &job_pid, &e);
+    if (rc < 0) {
+        report_error(ctl, strcmp(e.stage, "exec") == 0 ? CPS_CTL_EXEC_FAILED : CPS_CTL_SETUP_FAILED,
+                     &e);
+        _exit(1);
+    }
+    memset(&r, 0, sizeof(r));
+    r.kind = CPS_CTL_STARTED;
+    r.rootfs_usec = l.rootfs_usec;
+    r.exec_usec = l.exec_usec;
+    (void)cps__ctl_send(ctl, &r, NULL);
+    r.kind = CPS_CTL_EXITED;
+    r.wait_status = reap_all(job_pid);
+    (void)cps__ctl_send(ctl, &r, NULL);
+    _exit(0);
+}
+
+int cps__init_spawn(struct cps_init *in, const int *close_fds, size_t nclose,
+                    const struct cps__seccomp *seccomp, struct cps_error *err)
+{
+    int out[2] = {-1, -1}, errp[2] = {-1, -1}, ctl[2] = {-1, -1};
+    int rc;
+    pid_t pid;
+
+    if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
+        socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0) {
+        rc = cps__error_set(err, "fork_init", errno, NULL, "creating the pipes and control socket");
+        goto fail;
+    }
+    /* O polls the read ends; the write ends stay blocking for the job. */
+    if (fcntl(out[0], F_SETFL, O_NONBLOCK) < 0 || fcntl(errp[0], F_SETFL, O_NONBLOCK) < 0) {
+        rc = cps__error_set(err, "fork_init", errno, NULL, "O_NONBLOCK on the pipes");
+        goto fail;
+    }
+    /* clone(CLONE_NEWPID) without a new stack behaves like fork(2), with the
+     * child as PID 1 of a new PID namespace owned by O's user namespace. */
+    pid = (pid_t)syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, NULL, NULL, NULL, NULL);
+    if (pid < 0) {
+        rc =
+            cps__error_set(err, "fork_init", errno, NULL, "fork of PID 1 in the new PID namespace");
+        goto fail;
+    }
+    if (pid == 0) {
+        for (size_t i = 0; i < nclose; i++)
+            if (close_fds[i] >= 0)
+                close(close_fds[i]);
+        close(out[0]);
+        close(errp[0]);
+        close(ctl[0]);
+        init_main(ctl[1], out[1], errp[1], seccomp);
+    }
+    close(out[1]);
+    close(errp[1]);
+    close(ctl[1]);
+    in->pid = pid;
+    in->ctl = ctl[0];
+    in->out_rd = out[0];
+    in->err_rd = errp[0];
+    return 0;
+fail:
+    for (int i = 0; i < 2; i++) {
+        if (out[i] >= 0)
+            close(out[i]);
+        if (errp[i] >= 0)
+            close(errp[i]);
+        if (ctl[i] >= 0)
+            close(ctl[i]);
+    }
+    return rc;
+}
+
+void cps__init_close(struct cps_init *in)
+{
+    if (in->ctl >= 0)
+        close(in->ctl);
+    if (in->out_rd >= 0)
+        close(in->out_rd);
+    if (in->err_rd >= 0)
+        close(in->err_rd);
+    in->ctl = in->out_rd = in->err_rd = -1;
+}

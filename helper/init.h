@@ -1,0 +1,42 @@
+/*
+ * init.h - I, PID 1 of the job's PID namespace.
+ *
+ * O creates I with clone(CLONE_NEWPID) before hello (the new namespace's
+ * first process is its PID 1, pid_namespaces(7)). I waits on the
+ * control socket for the job, launches it with the backend, reaps every
+ * process of the namespace (orphans are re-parented to it), and when the job's
+ * process exits kills what is left (kill(-1, SIGKILL) from PID 1 reaches
+ * every other process of its namespace) and reports the status. When I exits
+ * the kernel kills the namespace; O ends a job early by killing I.
+ */
+#ifndef CPS_HELPER_INIT_H
+#define CPS_HELPER_INIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "cachepot-sandbox.h"
+#include "seccomp_filter.h"
+
+/* O's side of I. */
+struct cps_init {
+    pid_t pid;  /* I, as seen from O's PID namespace */
+    int ctl;    /* O's end of the control socket */
+    int out_rd; /* read end of the job's stdout pipe (non-blocking) */
+    int err_rd; /* read end of the job's stderr pipe (non-blocking) */
+};
+
+/*
+ * Create the stdout/stderr pipes and the control socketpair, fork I. In I,
+ * the fds listed in close_fds (borrowed; O's own fds such as the worker socket)
+ * are closed. seccomp (borrowed, may be NULL) is the prepared filter the job
+ * gets. Returns 0 in O with *in filled; stage "fork_init".
+ */
+int cps__init_spawn(struct cps_init *in, const int *close_fds, size_t nclose,
+                    const struct cps__seccomp *seccomp, struct cps_error *err);
+
+/* Close O's fds of *in (not the process). */
+void cps__init_close(struct cps_init *in);
+
+#endif

@@ -1,0 +1,308 @@
+/*
+ * main.c - cachepot-dist-sandbox: the sequence of steps of one job.
+ * docs/ARCHITECTURE.md explains the processes (O, I, C), docs/HELPER.md the
+ * interface (fd 3, exit codes, error stages, limits).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "builddir.h"
+#include "error.h"
+#include "hostcaps.h"
+#include "idmap.h"
+#include "init.h"
+#include "inputs.h"
+#include "log.h"
+#include "namespaces.h"
+#include "options.h"
+#include "outputs.h"
+#include "overlay.h"
+#include "pump.h"
+#include "report.h"
+#include "rlimits.h"
+#include "rootpath.h"
+#include "seccomp_filter.h"
+#include "session.h"
+#include "timings.h"
+
+/* Everything a failure must undo, in one place. */
+struct helper {
+    struct cps_helper_options opt;
+    struct cps_timings t;
+    struct cps_error err;
+    int sock;
+    int sigfd;
+    struct cps__seccomp seccomp;
+    struct cps_init init; /* init.pid 0: no I */
+    struct cps_msg job;   /* decoded job; type 0 until read */
+    uint8_t *job_raw;     /* its bytes, for I */
+    size_t job_len;
+    struct cps_job_limits limits;
+    struct cps_builddir dirs;
+    struct cps_root_paths root;
+    uint32_t overlay; /* concrete mode; 0 until mounted */
+    bool mounted;
+    int target_fd;
+};
+
+/* Undo everything, newest first: I (and with it the job's PID namespace), the
+ * overlay, the scratch dirs. Every step is tried even when one fails. */
+static int cleanup(struct helper *h)
+{
+    struct cps_error e;
+    int rc = 0;
+
+    if (h->init.pid > 0) {
+        kill(h->init.pid, SIGKILL);
+        while (waitpid(h->init.pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        h->init.pid = 0;
+    }
+    cps__init_close(&h->init);
+    if (h->target_fd >= 0)
+        close(h->target_fd);
+    h->target_fd = -1;
+    if (h->mounted && cps__overlay_unmount(h->overlay, &h->root, &e) < 0) {
+        cps__log_error("%s: %s", e.stage, e.message);
+        rc = -1;
+    }
+    h->mounted = false;
+    if (cps__builddir_remove(&h->dirs, &e) < 0) {
+        cps__log_error("%s: %s", e.stage, e.message);
+        rc = -1;
+    }
+    return rc;
+}
+
+/* Any failure: exactly one error frame (when the peer can still hear it),
+ * cleanup, and the exit code that says whose fault it was. */
+static int fail(struct helper *h)
+{
+    bool peer = cps__session_is_peer_error(&h->err);
+    struct cps_error e;
+
+    cps__log_error("%s: %s%s%s", h->err.stage, h->err.message, h->err.hint[0] ? "; hint: " : "",
+                   h->err.hint);
+    if (h->err.errnum != ECONNRESET && h->err.errnum != EPIPE)
+        (void)cps__msg_send_error(h->sock, &h->err, &e);
+    cleanup(h);
+    return peer ? CPS_EXIT_PROTOCOL : CPS_EXIT_SETUP;
+}
+
+/* fd 3 must be a connected socket: the worker's end of the socketpair. */
+static int check_fd3(void)
+{
+    struct sockaddr_storage sa;
+    socklen_t len = sizeof(sa);
+    struct stat st;
+
+    if (fstat(CPS_HELPER_FD, &st) < 0) {
+        fprintf(stderr,
+                "cachepot-dist-sandbox: fd 3 is not open (%s); it must be the "
+                "worker's end of a socketpair (see --help)\n",
+                strerror(errno));
+        return -1;
+    }
+    if (!S_ISSOCK(st.st_mode) || getpeername(CPS_HELPER_FD, (struct sockaddr *)&sa, &len) < 0) {
+        fprintf(stderr, "cachepot-dist-sandbox: fd 3 is not a connected socket; it must be "
+                        "the worker's end of a socketpair (see --help)\n");
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * The parent-death signal and the operator's stop signals arrive on a
+ * signalfd that every wait of O polls, so that O can still remove the build
+ * dir. (SIGKILL as the death signal would leave upper/ work/ target/ behind.)
+ */
+static int stop_signals(struct helper *h)
+{
+    sigset_t set;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) < 0 ||
+        (h->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
+        return cps__error_set(&h->err, "signals", errno, NULL, "signalfd for SIGTERM/INT/HUP");
+    return 0;
+}
+
+/* Everything that does not depend on the job, then hello. */
+static int prepare(struct helper *h)
+{
+    uid_t euid = geteuid();
+    gid_t egid = getegid();
+    uint32_t backends = CPS_BACKEND_USERNS, overlays = CPS_OVERLAY_NATIVE;
+    int close_in_init[2];
+
+    if (stop_signals(h) < 0 || cps__ns_watch_parent(SIGTERM, getppid(), h->sock, &h->err) < 0)
+        return -1;
+    if (cps__ns_unshare(&h->err) < 0)
+        return -1;
+    cps__timings_lap(&h->t, "unshare");
+    if (cps__idmap_write(euid, egid, h->opt.uid, h->opt.gid, &h->err) < 0)
+        return -1;
+    cps__timings_lap(&h->t, "idmap");
+    if (cps__ns_set_hostname(&h->err) < 0 || cps__ns_make_root_private(&h->err) < 0)
+        return -1;
+    if (h->opt.seccomp && cps__seccomp_prepare(&h->seccomp, &h->err) < 0)
+        return -1;
+    close_in_init[0] = h->sock;
+    close_in_init[1] = h->sigfd;
+    if (cps__init_spawn(&h->init, close_in_init, 2, h->opt.seccomp ? &h->seccomp : NULL, &h->err) <
+        0)
+        return -1;
+    cps__timings_lap(&h->t, "fork_init");
+    /* Announce only what this build can run: the host's bits masked by the
+     * backends and overlay modes implemented here. */
+    cps__host_caps(&backends, &overlays);
+    backends &= CPS_BACKEND_USERNS;
+    overlays &= CPS_OVERLAY_NATIVE;
+    if (cps__session_hello(h->sock, &h->opt, backends, overlays, &h->err) < 0)
+        return -1;
+    cps__timings_lap(&h->t, "hello");
+    return 0;
+}
+
+/* Read the job and check all of it before anything is created. */
+static int read_job(struct helper *h)
+{
+    const struct cps_job *job;
+
+    if (cps__session_read(h->sock, h->sigfd, CPS_MSG_JOB, &h->job, &h->job_raw, &h->job_len,
+                          &h->err) < 0)
+        return -1;
+    cps__timings_lap(&h->t, "job");
+    job = &h->job.u.job;
+    cps__limits_resolve(&job->limits, &h->limits);
+    if (cps__session_check_config(job, &h->opt, &h->err) < 0 ||
+        cps__backend_check(h->opt.backend, &h->err) < 0 ||
+        cps__builddir_check(job->build_dir, &h->dirs, &h->err) < 0)
+        return -1;
+    h->root.toolchain = job->toolchain;
+    h->root.upper = h->dirs.upper;
+    h->root.work = h->dirs.work;
+    h->root.target = h->dirs.target;
+    if (cps__overlay_check(job->overlay, &h->root, &h->overlay, &h->err) < 0)
+        return -1;
+    cps__timings_lap(&h->t, "validate");
+    return 0;
+}
+
+/* Build dir, overlay, inputs, directories. */
+static int make_root(struct helper *h)
+{
+    const struct cps_job *job = &h->job.u.job;
+
+    if (cps__builddir_create(&h->dirs, &h->err) < 0)
+        return -1;
+    cps__timings_lap(&h->t, "builddir");
+    if (cps__overlay_mount(h->overlay, &h->root, &h->err) < 0)
+        return -1;
+    h->mounted = true;
+    cps__timings_lap(&h->t, "overlay");
+    h->target_fd = open(h->dirs.target, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (h->target_fd < 0)
+        return cps__error_set(&h->err, "inputs", errno, NULL, "open %s", h->dirs.target);
+    if (cps__inputs_receive(h->sock, h->sigfd, h->target_fd, job, &h->err) < 0 ||
+        cps__inputs_make_dirs(h->target_fd, job, &h->err) < 0)
+        return -1;
+    cps__timings_lap(&h->t, "inputs");
+    return 0;
+}
+
+/* Run the job, collect its outputs, clean up, report. */
+static int run(struct helper *h)
+{
+    struct cps_pump_result r;
+    struct rusage ru;
+    uint64_t budget;
+    int st;
+
+    if (cps__pump_run(h->sock, h->sigfd, &h->init, h->job_raw, h->job_len, &h->limits, &r,
+                      &h->err) < 0)
+        return -1;
+    memset(&ru, 0, sizeof(ru));
+    while (wait4(h->init.pid, &st, 0, &ru) < 0 && errno == EINTR)
+        ;
+    h->init.pid = 0;
+    cps__timings_add(&h->t, "rootfs", r.rootfs_usec);
+    cps__timings_add(&h->t, "exec", r.exec_usec);
+    cps__timings_lap(&h->t, "run");
+    if (r.peer_error) {
+        h->err = r.peer_err;
+        return -1;
+    }
+    if (r.peer_gone)
+        return cps__error_set(&h->err, "parent", ECONNRESET, NULL, "the peer went away");
+    if (r.failed) {
+        h->err = r.failure;
+        return -1;
+    }
+    if (!r.exited && !r.killed)
+        return cps__error_set(&h->err, "init", EIO, NULL,
+                              "PID 1 of the sandbox ended (wait status 0x%x) without reporting",
+                              (unsigned)st);
+    budget = h->limits.max_output_bytes - r.stream_bytes;
+    if (cps__outputs_send(h->sock, h->target_fd, &h->job.u.job, &budget, &h->err) < 0)
+        return -1;
+    cps__timings_lap(&h->t, "outputs");
+    /* Clean before exit: when the worker reads exit, the build dir is as before. */
+    cleanup(h);
+    cps__timings_lap(&h->t, "cleanup");
+    if (cps__report_exit(h->sock, &r, &ru, h->opt.backend, h->overlay, &h->t, &h->err) < 0)
+        return -1;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static struct helper h;
+
+    cps__log_init("helper");
+    h.sock = CPS_HELPER_FD;
+    h.sigfd = -1;
+    h.target_fd = -1;
+    h.init.ctl = h.init.out_rd = h.init.err_rd = -1;
+    if (cps__options_parse(argc, argv, &h.opt, &h.err) < 0) {
+        fprintf(stderr, "cachepot-dist-sandbox: %s\n", h.err.message);
+        return CPS_EXIT_USAGE;
+    }
+    switch (h.opt.mode) {
+    case CPS_MODE_VERSION:
+        printf("cachepot-dist-sandbox %s (protocol %d)\n", CPS_VERSION, CPS_PROTOCOL_VERSION);
+        return CPS_EXIT_OK;
+    case CPS_MODE_HELP:
+        cps__options_usage(stdout);
+        return CPS_EXIT_OK;
+    case CPS_MODE_CHECK:
+        fprintf(stderr, "cachepot-dist-sandbox: --check is not available in this build\n");
+        return CPS_EXIT_USAGE;
+    case CPS_MODE_RUN:
+        break;
+    }
+    if (check_fd3() < 0)
+        return CPS_EXIT_USAGE;
+    umask(022);
+    cps__timings_init(&h.t);
+    if (prepare(&h) < 0 || read_job(&h) < 0 || make_root(&h) < 0 || run(&h) < 0)
+        return fail(&h);
+    cps__msg_free(&h.job);
+    free(h.job_raw);
+    cps__seccomp_free(&h.seccomp);
+    return CPS_EXIT_OK;
+}

@@ -1,0 +1,152 @@
+/* options.c - argv and environment of the helper. */
+#include "options.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <linux/limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "error.h"
+
+static int parse_id(const char *flag, const char *text, uint32_t *out, struct cps_error *err)
+{
+    char *end = NULL;
+    unsigned long long v;
+
+    errno = 0;
+    v = strtoull(text, &end, 10);
+    /* (uid_t)-1 is "no id" for setresuid(2) and cannot be mapped. */
+    if (errno != 0 || end == text || *end != '\0' || text[0] == '-' || v >= UINT32_MAX)
+        return cps__error_set(err, "usage", EINVAL, NULL,
+                              "%s wants a number between 0 and %u, got \"%s\"", flag,
+                              UINT32_MAX - 1, text);
+    *out = (uint32_t)v;
+    return 0;
+}
+
+static int parse_backend(const char *origin, const char *text, uint32_t *out, struct cps_error *err)
+{
+    enum cps_backend b;
+
+    if (cps__backend_parse(text, strlen(text), &b) < 0)
+        return cps__error_set(err, "usage", EINVAL, "valid backends: userns, bubblewrap",
+                              "%s: unknown sandbox backend \"%s\" (valid: userns, bubblewrap)",
+                              origin, text);
+    *out = b;
+    return 0;
+}
+
+void cps__options_usage(FILE *f)
+{
+    fputs("usage: cachepot-dist-sandbox [--uid N] [--gid N] [--backend userns|bubblewrap]\n"
+          "                             [--no-seccomp]\n"
+          "       cachepot-dist-sandbox --check [--json]\n"
+          "       cachepot-dist-sandbox --version | --help\n"
+          "\n"
+          "Runs one compile job in a sandbox. The worker passes its end of an AF_UNIX\n"
+          "socketpair as fd 3 and speaks the protocol of docs/PROTOCOL.md on it; the\n"
+          "helper prepares its namespaces, says hello, runs the job, streams its output,\n"
+          "returns its output files, cleans up and exits.\n"
+          "\n"
+          "options:\n"
+          "  --uid N        uid inside the sandbox (default: the helper's effective uid)\n"
+          "  --gid N        gid inside the sandbox (default: the helper's effective gid)\n"
+          "  --backend B    sandbox backend, userns or bubblewrap\n"
+          "                 (default: $CACHEPOT_SANDBOX, else userns)\n"
+          "  --no-seccomp   do not install the default seccomp filter\n"
+          "  --check        probe the host and report which backends and overlay modes\n"
+          "                 work (--json: machine-readable); exits 0 when one works\n"
+          "  --version      print the helper and protocol versions\n"
+          "  --help         print this text\n"
+          "\n"
+          "environment:\n"
+          "  CACHEPOT_SANDBOX  default backend (userns | bubblewrap)\n"
+          "  CACHEPOT_LOG      log level on stderr: error, warn (default), info, debug, trace\n"
+          "  CACHEPOT_BWRAP    bwrap binary of the bubblewrap backend (default: PATH lookup)\n"
+          "\n"
+          "exit codes: 0 the job ran (its own exit code is in the exit frame),\n"
+          "  1 setup or job error (one error frame sent), 2 usage error or fd 3 is not a\n"
+          "  connected socket, 3 the peer broke the protocol or went away.\n",
+          f);
+}
+
+int cps__options_parse(int argc, char **argv, struct cps_helper_options *o, struct cps_error *err)
+{
+    enum { OPT_UID = 256, OPT_GID, OPT_BACKEND, OPT_NO_SECCOMP, OPT_CHECK, OPT_VERSION, OPT_HELP };
+    static const struct option longopts[] = {
+        {"uid", required_argument, NULL, OPT_UID},
+        {"gid", required_argument, NULL, OPT_GID},
+        {"backend", required_argument, NULL, OPT_BACKEND},
+        {"no-seccomp", no_argument, NULL, OPT_NO_SECCOMP},
+        {"check", no_argument, NULL, OPT_CHECK},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {"help", no_argument, NULL, OPT_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    const char *env;
+    int c, rc;
+
+    memset(o, 0, sizeof(*o));
+    o->mode = CPS_MODE_RUN;
+    o->uid = (uint32_t)geteuid();
+    o->gid = (uint32_t)getegid();
+    o->backend = CPS_BACKEND_USERNS;
+    o->seccomp = true;
+
+    env = getenv(CPS_ENV_SANDBOX);
+    if (env != NULL && env[0] != '\0') {
+        rc = parse_backend(CPS_ENV_SANDBOX, env, &o->backend, err);
+        if (rc < 0)
+            return rc;
+    }
+
+    /* --check hands the rest of the command line to the check module as is. */
+    if (argc >= 2 && strcmp(argv[1], "--check") == 0) {
+        o->mode = CPS_MODE_CHECK;
+        o->check_argc = argc - 1;
+        o->check_argv = argv + 1;
+        return 0;
+    }
+
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+        switch (c) {
+        case OPT_UID:
+            rc = parse_id("--uid", optarg, &o->uid, err);
+            if (rc < 0)
+                return rc;
+            break;
+        case OPT_GID:
+            rc = parse_id("--gid", optarg, &o->gid, err);
+            if (rc < 0)
+                return rc;
+            break;
+        case OPT_BACKEND:
+            rc = parse_backend("--backend", optarg, &o->backend, err);
+            if (rc < 0)
+                return rc;
+            break;
+        case OPT_NO_SECCOMP:
+            o->seccomp = false;
+            break;
+        case OPT_CHECK:
+            return cps__error_set(err, "usage", EINVAL, NULL, "--check must be the first argument");
+        case OPT_VERSION:
+            o->mode = CPS_MODE_VERSION;
+            break;
+        case OPT_HELP:
+            o->mode = CPS_MODE_HELP;
+            break;
+        default:
+            return cps__error_set(err, "usage", EINVAL, "see --help",
+                                  "unknown or incomplete option \"%s\"", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return cps__error_set(err, "usage", EINVAL, "see --help", "unexpected argument \"%s\"",
+                              argv[optind]);
+    return 0;
+}

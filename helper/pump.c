@@ -1,0 +1,226 @@
+/* pump.c - streaming and watching while the job runs. */
+#include "pump.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "error.h"
+#include "frame.h"
+#include "log.h"
+#include "timings.h"
+
+enum { P_SOCK, P_OUT, P_ERR, P_CTL, P_SIG, P_N };
+
+struct pump {
+    int sock;
+    struct cps_init *in;
+    const struct cps_job_limits *limits;
+    struct cps_pump_result *r;
+    struct cps_frame_reader reader;
+    uint8_t *buf;
+    uint64_t start_us, deadline_us;
+};
+
+static void kill_job(struct pump *p, const char *limit)
+{
+    if (p->r->killed)
+        return;
+    cps__log_info("ending the job: %s", limit);
+    kill(p->in->pid, SIGKILL);
+    p->r->killed = true;
+    p->r->limit = limit;
+    if (p->r->started && p->r->wall_us == 0)
+        p->r->wall_us = cps__now_usec() - p->start_us;
+}
+
+static void peer_gone(struct pump *p, const char *why)
+{
+    if (!p->r->peer_gone)
+        cps__log_info("peer gone (%s): ending the job", why);
+    p->r->peer_gone = true;
+    kill_job(p, "peer");
+}
+
+/* Read what a pipe has (one chunk) and forward it. Returns false at EOF. */
+static bool pump_pipe(struct pump *p, int fd, enum cps_msg_type type)
+{
+    struct cps_error e;
+    struct cps_msg m;
+    ssize_t n;
+
+    n = read(fd, p->buf, CPS_MAX_CHUNK);
+    if (n < 0)
+        return errno == EAGAIN || errno == EINTR;
+    if (n == 0)
+        return false;
+    if (p->r->killed && p->r->limit != NULL && strcmp(p->r->limit, "output") == 0)
+        return true;
+    if (p->r->stream_bytes + (uint64_t)n > p->limits->max_output_bytes) {
+        kill_job(p, "output");
+        return true;
+    }
+    p->r->stream_bytes += (uint64_t)n;
+    if (p->r->peer_gone)
+        return true;
+    memset(&m, 0, sizeof(m));
+    m.type = type;
+    m.u.stream.data = p->buf;
+    m.u.stream.data_len = (size_t)n;
+    if (cps__msg_send(p->sock, &m, &e) < 0)
+        peer_gone(p, e.message);
+    return true;
+}
+
+/* The peer may send one thing while the job runs: cancel. */
+static void pump_sock(struct pump *p)
+{
+    struct cps_error e;
+    struct cps_msg m;
+    uint8_t *payload;
+    size_t len;
+    int flags, rc;
+
+    /* Non-blocking only for this read, so that a peer that stops mid-frame
+     * cannot stall the timeout; frame writes stay blocking. */
+    flags = fcntl(p->sock, F_GETFL);
+    fcntl(p->sock, F_SETFL, flags | O_NONBLOCK);
+    rc = cps__frame_reader_feed(&p->reader, p->sock, &e);
+    fcntl(p->sock, F_SETFL, flags);
+    if (rc == 0)
+        return;
+    if (rc < 0) {
+        if (rc == -ECONNRESET) {
+            peer_gone(p, "EOF on fd 3");
+        } else {
+            p->r->peer_error = true;
+            p->r->peer_err = e;
+            peer_gone(p, e.message);
+        }
+        return;
+    }
+    cps__frame_reader_take(&p->reader, &payload, &len);
+    rc = cps__msg_decode(payload, len, &m, &e);
+    free(payload);
+    if (rc == 0 && m.type == CPS_MSG_CANCEL) {
+        kill_job(p, "cancel");
+    } else {
+        if (rc == 0)
+            cps__error_set(&e, "protocol", EPROTO, NULL,
+                           "only cancel may be sent while the job runs");
+        p->r->peer_error = true;
+        p->r->peer_err = e;
+        kill_job(p, "protocol");
+    }
+    if (rc == 0)
+        cps__msg_free(&m);
+}
+
+/* One record from I. Returns false on EOF (I is gone). */
+static bool pump_ctl(struct pump *p)
+{
+    struct cps_ctl_record rec;
+    struct cps_error e;
+    int rc = cps__ctl_recv(p->in->ctl, &rec, &e);
+
+    if (rc < 0) {
+        /* EOF: I is gone. Anything else: I is broken and must not go on. */
+        if (rc != -ECONNRESET)
+            kill_job(p, "control");
+        return false;
+    }
+    switch (rec.kind) {
+    case CPS_CTL_STARTED:
+        p->r->started = true;
+        p->r->rootfs_usec = rec.rootfs_usec;
+        p->r->exec_usec = rec.exec_usec;
+        p->start_us = cps__now_usec();
+        p->deadline_us = p->start_us + p->limits->timeout_ms * 1000u;
+        break;
+    case CPS_CTL_EXITED:
+        p->r->exited = true;
+        p->r->wait_status = rec.wait_status;
+        if (!p->r->killed)
+            p->r->wall_us = cps__now_usec() - p->start_us;
+        break;
+    case CPS_CTL_SETUP_FAILED:
+    case CPS_CTL_EXEC_FAILED:
+        p->r->failed = true;
+        p->r->failure = rec.error;
+        break;
+    default:
+        break;
+    }
+    return true;
+}
+
+int cps__pump_run(int sock, int sigfd, struct cps_init *in, const uint8_t *raw, size_t len,
+                  const struct cps_job_limits *limits, struct cps_pump_result *r,
+                  struct cps_error *err)
+{
+    struct pollfd fds[P_N];
+    struct pump p;
+    int rc;
+
+    memset(r, 0, sizeof(*r));
+    memset(&p, 0, sizeof(p));
+    p.sock = sock;
+    p.in = in;
+    p.limits = limits;
+    p.r = r;
+    p.reader.max_frame = CPS_MAX_FRAME;
+    p.buf = malloc(CPS_MAX_CHUNK);
+    if (p.buf == NULL)
+        return cps__error_set(err, "run", ENOMEM, NULL, "stream buffer");
+    rc = cps__ctl_send_blob(in->ctl, raw, len, err);
+    if (rc < 0) {
+        free(p.buf);
+        return rc;
+    }
+    /* Until I reports the exec, the same budget covers the setup in I. */
+    p.start_us = cps__now_usec();
+    p.deadline_us = p.start_us + limits->timeout_ms * 1000u;
+    fds[P_OUT].fd = in->out_rd;
+    fds[P_ERR].fd = in->err_rd;
+    fds[P_CTL].fd = in->ctl;
+    while (fds[P_OUT].fd >= 0 || fds[P_ERR].fd >= 0 || fds[P_CTL].fd >= 0) {
+        uint64_t now = cps__now_usec();
+        int wait_ms = -1, n;
+
+        fds[P_SOCK].fd = r->killed || r->peer_gone ? -1 : sock;
+        fds[P_SIG].fd = r->killed ? -1 : sigfd;
+        for (int i = 0; i < P_N; i++)
+            fds[i].events = POLLIN;
+        if (!r->killed)
+            wait_ms = now >= p.deadline_us ? 0 : (int)((p.deadline_us - now + 999) / 1000);
+        n = poll(fds, P_N, wait_ms);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            kill_job(&p, "poll");
+            break;
+        }
+        if (!r->killed && cps__now_usec() >= p.deadline_us)
+            kill_job(&p, "timeout");
+        if (fds[P_SIG].fd >= 0 && (fds[P_SIG].revents & POLLIN))
+            peer_gone(&p, "stop signal");
+        if (fds[P_SOCK].fd >= 0 && fds[P_SOCK].revents != 0)
+            pump_sock(&p);
+        if (fds[P_OUT].fd >= 0 && fds[P_OUT].revents != 0 &&
+            !pump_pipe(&p, fds[P_OUT].fd, CPS_MSG_STDOUT))
+            fds[P_OUT].fd = -1;
+        if (fds[P_ERR].fd >= 0 && fds[P_ERR].revents != 0 &&
+            !pump_pipe(&p, fds[P_ERR].fd, CPS_MSG_STDERR))
+            fds[P_ERR].fd = -1;
+        if (fds[P_CTL].fd >= 0 && fds[P_CTL].revents != 0 && !pump_ctl(&p))
+            fds[P_CTL].fd = -1;
+    }
+    cps__frame_reader_reset(&p.reader);
+    free(p.buf);
+    return 0;
+}

@@ -1,0 +1,44 @@
+/*
+ * pump.h - O while the job runs: stdout/stderr pipes -> frames, the peer's
+ * cancel or EOF, I's control records, the timeout and the output byte limit.
+ */
+#ifndef CPS_HELPER_PUMP_H
+#define CPS_HELPER_PUMP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cachepot-sandbox.h"
+#include "init.h"
+#include "proto.h"
+
+struct cps_pump_result {
+    bool started; /* I reported the job's exec */
+    bool exited;  /* I reported the job's end; wait_status is valid */
+    int wait_status;
+    bool failed; /* I reported a setup or exec failure: failure */
+    struct cps_error failure;
+    bool killed;       /* O killed I (limit says why) */
+    const char *limit; /* "timeout", "output", "cancel" or NULL */
+    bool peer_gone;    /* the peer closed fd 3, or a stop signal came: send nothing */
+    bool peer_error;   /* the peer broke the protocol: peer_err */
+    struct cps_error peer_err;
+    uint64_t wall_us; /* from the job's exec to its end */
+    uint64_t rootfs_usec, exec_usec;
+    uint64_t stream_bytes; /* stdout + stderr bytes forwarded */
+};
+
+/*
+ * Send the job's bytes (raw[0..len), borrowed) to I, then pump until I is gone
+ * and both pipes hit EOF. Chunks of at most CPS_MAX_CHUNK are forwarded as they
+ * arrive (never a whole stream in memory). The timeout (limits->timeout_ms,
+ * resolved) runs from the job's exec; max_output_bytes caps stdout + stderr.
+ * Ending a job early = SIGKILL to I, which takes the whole PID namespace down.
+ * sigfd: signalfd of the stop signals. Returns 0 with *r filled, or -errno when
+ * the job could not be handed to I (stage "control").
+ */
+int cps__pump_run(int sock, int sigfd, struct cps_init *in, const uint8_t *raw, size_t len,
+                  const struct cps_job_limits *limits, struct cps_pump_result *r,
+                  struct cps_error *err);
+
+#endif

@@ -1,0 +1,131 @@
+/* rootfs.c - /proc, /dev, /tmp and pivot_root, in I. */
+#include "rootfs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "rootpath.h"
+
+#define FD_PATH_MAX 32
+
+static void fd_path(char *buf, int fd)
+{
+    snprintf(buf, FD_PATH_MAX, "/proc/self/fd/%d", fd);
+}
+
+/* Mount fstype at the sandbox dir path (created if missing). */
+static int mount_at(int root_fd, const char *path, const char *fstype, unsigned long flags,
+                    const char *data, const char *stage, const char *hint, struct cps_error *err)
+{
+    char where[FD_PATH_MAX];
+    int fd, rc = 0;
+
+    fd = cps__root_mkdirs(root_fd, path, stage, err);
+    if (fd < 0)
+        return fd;
+    fd_path(where, fd);
+    if (mount(fstype, where, fstype, flags, data) < 0)
+        rc = cps__error_set(err, stage, errno, hint, "mount %s on %s in the sandbox root (%s)",
+                            fstype, path, data ? data : "no options");
+    close(fd);
+    return rc;
+}
+
+static int bind_device(int dev_fd, const char *name, struct cps_error *err)
+{
+    char host[32], where[FD_PATH_MAX];
+    int fd, rc = 0;
+
+    snprintf(host, sizeof(host), "/dev/%s", name);
+    fd = openat(dev_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return cps__error_set(err, "dev", errno, NULL, "creating the mount point /dev/%s", name);
+    fd_path(where, fd);
+    if (mount(host, where, NULL, MS_BIND, NULL) < 0)
+        rc = cps__error_set(err, "dev", errno,
+                            "the host must have /dev/null, zero, full, "
+                            "random, urandom and tty",
+                            "bind mount of the host's %s", host);
+    close(fd);
+    return rc;
+}
+
+static int make_dev(int root_fd, struct cps_error *err)
+{
+    static const char *const nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
+    static const char *const links[][2] = {
+        {"fd", "/proc/self/fd"},
+        {"stdin", "/proc/self/fd/0"},
+        {"stdout", "/proc/self/fd/1"},
+        {"stderr", "/proc/self/fd/2"},
+    };
+    int dev_fd, rc;
+
+    rc = mount_at(root_fd, "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=65536", "dev",
+                  NULL, err);
+    if (rc < 0)
+        return rc;
+    /* Opened after the mount: the fd must be the tmpfs, not the dir below it. */
+    dev_fd = cps__root_open(root_fd, "/dev", O_RDONLY | O_DIRECTORY, 0);
+    if (dev_fd < 0)
+        return cps__error_set(err, "dev", -dev_fd, NULL, "opening /dev in the sandbox root");
+    for (size_t i = 0; i < sizeof(nodes) / sizeof(nodes[0]) && rc == 0; i++)
+        rc = bind_device(dev_fd, nodes[i], err);
+    for (size_t i = 0; i < sizeof(links) / sizeof(links[0]) && rc == 0; i++)
+        if (symlinkat(links[i][1], dev_fd, links[i][0]) < 0)
+            rc = cps__error_set(err, "dev", errno, NULL, "symlink /dev/%s", links[i][0]);
+    if (rc == 0 && (mkdirat(dev_fd, "shm", 0700) < 0 || fchmodat(dev_fd, "shm", 01777, 0) < 0))
+        rc = cps__error_set(err, "dev", errno, NULL, "mkdir /dev/shm");
+    close(dev_fd);
+    return rc;
+}
+
+static int pivot(int root_fd, const char *target, struct cps_error *err)
+{
+    if (fchdir(root_fd) < 0)
+        return cps__error_set(err, "pivot_root", errno, NULL, "chdir %s", target);
+    /* pivot_root(".", "."): the old root ends up stacked on the new one and is
+     * detached right away; no put_old directory is needed (pivot_root(2)). */
+    if (syscall(SYS_pivot_root, ".", ".") < 0)
+        return cps__error_set(err, "pivot_root", errno, NULL, "pivot_root into %s", target);
+    if (umount2(".", MNT_DETACH) < 0)
+        return cps__error_set(err, "pivot_root", errno, NULL, "detaching the old root");
+    if (chdir("/") < 0)
+        return cps__error_set(err, "pivot_root", errno, NULL, "chdir / in the new root");
+    return 0;
+}
+
+int cps__rootfs_enter(const char *target, uint64_t tmp_bytes, struct cps_error *err)
+{
+    char tmp_opts[64];
+    int root_fd, rc;
+
+    if (unshare(CLONE_NEWNS) < 0)
+        return cps__error_set(err, "mount", errno, NULL, "unshare(CLONE_NEWNS) in PID 1");
+    root_fd = open(target, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (root_fd < 0)
+        return cps__error_set(err, "mount", errno, NULL, "open %s", target);
+    rc = mount_at(root_fd, "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, "proc",
+                  "a fresh /proc cannot be mounted where the host's /proc is partly masked "
+                  "(some containers); run the worker with an unmasked /proc",
+                  err);
+    if (rc == 0)
+        rc = make_dev(root_fd, err);
+    if (rc == 0) {
+        snprintf(tmp_opts, sizeof(tmp_opts), "mode=1777,size=%" PRIu64, tmp_bytes);
+        rc = mount_at(root_fd, "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, tmp_opts, "tmp", NULL, err);
+    }
+    if (rc == 0)
+        rc = pivot(root_fd, target, err);
+    close(root_fd);
+    return rc;
+}

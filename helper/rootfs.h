@@ -1,0 +1,32 @@
+/*
+ * rootfs.h - I's view of the job root: a mount namespace of its own, /proc,
+ * /dev, /tmp inside the merged root, then pivot_root into it.
+ */
+#ifndef CPS_HELPER_ROOTFS_H
+#define CPS_HELPER_ROOTFS_H
+
+#include <stdint.h>
+
+#include "cachepot-sandbox.h"
+
+/*
+ * Runs in I (PID 1 of the job's PID namespace), with the overlay already
+ * mounted at target (host path) by O:
+ *  - unshare(CLONE_NEWNS) again: pivot_root(2) moves the root of every process
+ *    of the mount namespace whose root is the old one, and O must keep the host
+ *    view (build dir, outputs);
+ *  - /proc: a fresh procfs (nosuid,nodev,noexec), mountable only from inside the
+ *    new PID namespace; stage "proc";
+ *  - /dev: a small tmpfs with null, zero, full, random, urandom, tty bind-mounted
+ *    from the host (mknod is refused in a user namespace), links fd, stdin,
+ *    stdout, stderr into /proc/self/fd, an empty shm dir; stage "dev";
+ *  - /tmp: tmpfs of tmp_bytes bytes, mode 1777; stage "tmp";
+ *  - pivot_root(".", ".") in target and a lazy unmount of the old root
+ *    (pivot_root(2), "pivot_root(".", ".")"); stage "pivot_root".
+ * Mount points are created without following symlinks (rootpath.h) and every
+ * mount targets /proc/self/fd/N of an fd opened that way, so a toolchain
+ * containing a /dev -> /somewhere link cannot redirect a mount.
+ */
+int cps__rootfs_enter(const char *target, uint64_t tmp_bytes, struct cps_error *err);
+
+#endif

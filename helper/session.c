@@ -1,0 +1,137 @@
+/* session.c - hello, job, peer errors. */
+#include "session.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "frame.h"
+#include "limits.h"
+
+static const char *type_name(enum cps_msg_type t)
+{
+    switch (t) {
+    case CPS_MSG_HELLO:
+        return "hello";
+    case CPS_MSG_JOB:
+        return "job";
+    case CPS_MSG_INPUT:
+        return "input";
+    case CPS_MSG_CANCEL:
+        return "cancel";
+    case CPS_MSG_STDOUT:
+        return "stdout";
+    case CPS_MSG_STDERR:
+        return "stderr";
+    case CPS_MSG_OUTPUT:
+        return "output";
+    case CPS_MSG_EXIT:
+        return "exit";
+    case CPS_MSG_ERROR:
+        return "error";
+    }
+    return "?";
+}
+
+bool cps__session_is_peer_error(const struct cps_error *err)
+{
+    return strcmp(err->stage, "frame") == 0 || strcmp(err->stage, "decode") == 0 ||
+           strcmp(err->stage, "protocol") == 0 || strcmp(err->stage, "parent") == 0;
+}
+
+int cps__session_hello(int sock, const struct cps_helper_options *o, uint32_t backends,
+                       uint32_t overlays, struct cps_error *err)
+{
+    static char version[] = CPS_VERSION;
+    struct cps_msg m;
+
+    memset(&m, 0, sizeof(m));
+    m.type = CPS_MSG_HELLO;
+    m.u.hello.protocol = CPS_PROTOCOL_VERSION;
+    m.u.hello.helper_version = version;
+    m.u.hello.backends = backends;
+    m.u.hello.overlay_modes = overlays;
+    m.u.hello.max_frame = CPS_MAX_FRAME;
+    m.u.hello.max_chunk = CPS_MAX_CHUNK;
+    m.u.hello.uid = o->uid;
+    m.u.hello.gid = o->gid;
+    m.u.hello.backend = o->backend;
+    m.u.hello.seccomp = o->seccomp;
+    return cps__msg_send(sock, &m, err);
+}
+
+int cps__session_wait(int sock, int sigfd, struct cps_error *err)
+{
+    struct pollfd p[2] = {{.fd = sock, .events = POLLIN}, {.fd = sigfd, .events = POLLIN}};
+
+    for (;;) {
+        int n = poll(p, sigfd >= 0 ? 2 : 1, -1);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return cps__error_set(err, "frame", errno, NULL, "poll on fd 3");
+        if (sigfd >= 0 && (p[1].revents & POLLIN))
+            return cps__error_set(err, "parent", ECONNRESET, NULL,
+                                  "stop signal received (the parent died or asked to stop)");
+        if (p[0].revents != 0)
+            return 0;
+    }
+}
+
+int cps__session_read(int sock, int sigfd, enum cps_msg_type want, struct cps_msg *msg,
+                      uint8_t **raw, size_t *raw_len, struct cps_error *err)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc;
+
+    memset(msg, 0, sizeof(*msg));
+    rc = cps__session_wait(sock, sigfd, err);
+    if (rc < 0)
+        return rc;
+    rc = cps__frame_read(sock, CPS_MAX_FRAME, &buf, &len, err);
+    if (rc < 0)
+        return rc;
+    rc = cps__msg_decode(buf, len, msg, err);
+    if (rc == 0 && msg->type != want) {
+        rc = cps__error_set(err, "protocol", EPROTO, NULL, "expected a %s message, got %s",
+                            type_name(want), type_name(msg->type));
+        cps__msg_free(msg);
+    }
+    if (rc == 0 && raw != NULL) {
+        *raw = buf;
+        *raw_len = len;
+    } else {
+        free(buf);
+    }
+    return rc;
+}
+
+int cps__session_check_config(const struct cps_job *job, const struct cps_helper_options *o,
+                              struct cps_error *err)
+{
+    static const char hint[] = "spawn a helper with matching --uid/--gid/--backend/--no-seccomp, "
+                               "or leave the field out of the job";
+
+    if (job->has_uid && job->uid != o->uid)
+        return cps__error_set(err, "job", EINVAL, hint,
+                              "job uid %u, but this helper was prepared with uid %u",
+                              (unsigned)job->uid, (unsigned)o->uid);
+    if (job->has_gid && job->gid != o->gid)
+        return cps__error_set(err, "job", EINVAL, hint,
+                              "job gid %u, but this helper was prepared with gid %u",
+                              (unsigned)job->gid, (unsigned)o->gid);
+    if (job->backend != 0 && job->backend != o->backend)
+        return cps__error_set(err, "job", EINVAL, hint,
+                              "job backend %s, but this helper was prepared with backend %s",
+                              cps__backend_name((enum cps_backend)job->backend),
+                              cps__backend_name((enum cps_backend)o->backend));
+    if (job->has_seccomp && job->seccomp != o->seccomp)
+        return cps__error_set(err, "job", EINVAL, hint,
+                              "job seccomp %s, but this helper was prepared with seccomp %s",
+                              job->seccomp ? "on" : "off", o->seccomp ? "on" : "off");
+    return 0;
+}

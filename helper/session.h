@@ -1,0 +1,45 @@
+/*
+ * session.h - the helper's side of the protocol before the job runs: hello,
+ * reading and validating the job, waiting for the peer.
+ *
+ * Errors caused by the peer (a frame that does not decode, a message of the
+ * wrong type or order, EOF) carry stage "frame", "decode" or "protocol";
+ * cps__session_is_peer_error() tells them apart from setup errors.
+ */
+#ifndef CPS_HELPER_SESSION_H
+#define CPS_HELPER_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cachepot-sandbox.h"
+#include "options.h"
+#include "proto.h"
+
+/* Send hello with the spawn-time configuration o (borrowed) and the host's
+ * capability bits. */
+int cps__session_hello(int sock, const struct cps_helper_options *o, uint32_t backends,
+                       uint32_t overlays, struct cps_error *err);
+
+/*
+ * Wait until sock is readable. sigfd (may be -1) is a signalfd of the signals
+ * that mean "stop" (the parent-death signal among them): when it becomes
+ * readable first, returns -ECONNRESET with stage "parent".
+ */
+int cps__session_wait(int sock, int sigfd, struct cps_error *err);
+
+/* Read one frame and decode it; it must be of type want. *msg is filled (free
+ * with cps__msg_free); *raw (new, may be NULL when not wanted) keeps the bytes. */
+int cps__session_read(int sock, int sigfd, enum cps_msg_type want, struct cps_msg *msg,
+                      uint8_t **raw, size_t *raw_len, struct cps_error *err);
+
+/* Check the job (borrowed) against the spawn-time configuration o: uid, gid,
+ * backend and seccomp must match (stage "job", naming both values). */
+int cps__session_check_config(const struct cps_job *job, const struct cps_helper_options *o,
+                              struct cps_error *err);
+
+/* True when err describes a peer error (exit code 3), not a setup error. */
+bool cps__session_is_peer_error(const struct cps_error *err);
+
+#endif

@@ -1,0 +1,89 @@
+/*
+ * client.h - a raw-protocol client of the helper for the integration tests:
+ * spawns the real helper (optionally as uid 65534 through setpriv) with its
+ * end of a socketpair at fd 3, speaks the protocol with common/, and collects
+ * everything the helper sends.
+ */
+#ifndef CPS_TEST_CLIENT_H
+#define CPS_TEST_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include "proto.h"
+
+struct client_output {
+    char *path;
+    bool missing;
+    uint32_t mode;
+    uint64_t size;
+    uint8_t *data;
+    size_t len;
+};
+
+struct client {
+    pid_t pid; /* the helper (setpriv execs it: same process) */
+    int sock;  /* our end */
+    bool unpriv;
+    struct cps_hello hello;
+    bool have_hello;
+    unsigned long long pidns_ino; /* the job's PID namespace (that of the helper's child I) */
+
+    /* stdout is kept up to keep_limit bytes; beyond it only counted and, with
+     * check_pattern, checked against byte i = i % 251 (progs/writebytes.c). */
+    size_t keep_limit;
+    bool check_pattern;
+    bool pattern_ok;
+    uint8_t *out;
+    uint64_t out_len;
+    uint8_t *err;
+    uint64_t err_len;
+    size_t stdout_frames;
+
+    struct client_output outputs[64];
+    size_t outputc;
+
+    bool have_exit;
+    struct cps_msg exit_msg; /* CPS_MSG_EXIT */
+    bool have_error;
+    struct cps_error error;
+    bool eof; /* the helper closed fd 3 */
+
+    int wait_status; /* after client_wait */
+    struct rusage ru;
+};
+
+/* Spawn helper (path) with extra args (NULL-terminated, may be NULL). unpriv:
+ * through `setpriv --reuid=65534 --regid=65534 --clear-groups --`. */
+int client_spawn(struct client *c, const char *helper, bool unpriv, char *const *args);
+
+/* Read the first frame: hello (returns 0) or error (returns -1, c->error set). */
+int client_hello(struct client *c);
+
+/* Send a job / one input file (split in chunks) / cancel. 0 or -errno. */
+int client_send_job(struct client *c, const struct cps_job *job);
+int client_send_input(struct client *c, const char *path, const uint8_t *data, size_t len);
+int client_send_cancel(struct client *c);
+
+/* Read frames until exit, error or EOF. on_stdout (may be NULL) is called
+ * after each stdout frame (e.g. to cancel mid-job); returns false to stop
+ * reading early. Returns 0 when exit or error arrived. */
+int client_collect(struct client *c, bool (*on_stdout)(struct client *c, void *arg), void *arg);
+
+/* Close our socket end (optional) and wait for the helper; fills wait_status, ru. */
+int client_wait(struct client *c);
+
+/* Is any process left in the helper's PID namespace? (scans /proc/N/ns/pid) */
+bool client_pidns_alive(const struct client *c);
+
+/* Find a process whose cmdline contains marker. Returns its pid or 0. */
+pid_t find_process_with_arg(const char *marker);
+
+const struct client_output *client_output(const struct client *c, const char *path);
+
+void client_free(struct client *c);
+
+#endif

@@ -1,0 +1,820 @@
+/*
+ * test_helper.c - integration tests: the real helper runs real jobs in a small
+ * busybox toolchain (tests/toolchain/make-test-toolchain.sh).
+ *
+ * Each case runs in one of two modes, chosen by CPS_IT_MODE (ctest registers
+ * every case twice, as helper_<case>_root and helper_<case>_unpriv):
+ *   root    the helper runs as the test's uid 0;
+ *   unpriv  the helper, a copy of the toolchain and the build dir live in a
+ *           fresh world-traversable mktemp -d directory, and the helper runs as
+ *           uid/gid 65534 through setpriv (which execs it, so fd 3 survives).
+ * CK_RUN_CASE picks the case. After every case the fixture checks that the
+ * host's mount table and the build dir are as before; each case checks that
+ * nothing is left in the job's PID namespace.
+ */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "frame.h"
+
+#ifndef CPS_TEST_HELPER
+#error "CPS_TEST_HELPER must name the helper binary"
+#endif
+#ifndef CPS_TEST_HELPER_PLAIN
+#define CPS_TEST_HELPER_PLAIN CPS_TEST_HELPER
+#endif
+
+extern char **environ;
+
+static struct {
+    bool unpriv;
+    char dir[64];
+    char helper[4096];
+    char helper_plain[4096];
+    char toolchain[4096];
+    char build[4096];
+    char *mountinfo;
+    char build_before[256];
+} fx;
+
+/* ---- small host utilities ------------------------------------------------ */
+
+static char *read_file(const char *path, size_t *len_out)
+{
+    size_t cap = 8192, len = 0;
+    char *buf = malloc(cap);
+    ssize_t n;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
+    while ((n = read(fd, buf + len, cap - len - 1)) > 0) {
+        len += (size_t)n;
+        if (cap - len < 2)
+            buf = realloc(buf, cap *= 2);
+    }
+    close(fd);
+    buf[len] = '\0';
+    if (len_out)
+        *len_out = len;
+    return buf;
+}
+
+static int run_cmd(char *const argv[])
+{
+    pid_t pid;
+    int st;
+
+    if (posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ) != 0)
+        return -1;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static void sh(const char *cmd)
+{
+    char *argv[] = {(char *)"/bin/sh", (char *)"-c", (char *)cmd, NULL};
+
+    ck_assert_msg(run_cmd(argv) == 0, "command failed: %s", cmd);
+}
+
+/* Sorted names in a directory, space-separated. */
+static void listing(const char *path, char *out, size_t size)
+{
+    struct dirent **names;
+    int n = scandir(path, &names, NULL, alphasort);
+
+    out[0] = '\0';
+    for (int i = 0; i < n; i++) {
+        if (strcmp(names[i]->d_name, ".") != 0 && strcmp(names[i]->d_name, "..") != 0) {
+            strncat(out, names[i]->d_name, size - strlen(out) - 2);
+            strcat(out, " ");
+        }
+        free(names[i]);
+    }
+    free(names);
+}
+
+/* FNV-1a over names, modes, link targets and contents of a tree, lstat only. */
+static void hash_tree(const char *path, unsigned long long *h)
+{
+    struct dirent **names;
+    struct stat st;
+    char buf[8192];
+    int n;
+
+#define MIX(p, len)                                                                                \
+    do {                                                                                           \
+        for (size_t k_ = 0; k_ < (size_t)(len); k_++)                                              \
+            *h = (*h ^ ((const unsigned char *)(p))[k_]) * 1099511628211ull;                       \
+    } while (0)
+    ck_assert_int_eq(lstat(path, &st), 0);
+    MIX(path, strlen(path));
+    MIX(&st.st_mode, sizeof(st.st_mode));
+    if (S_ISLNK(st.st_mode)) {
+        ssize_t l = readlink(path, buf, sizeof(buf));
+
+        MIX(buf, l > 0 ? l : 0);
+    } else if (S_ISREG(st.st_mode)) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ssize_t r;
+
+        while ((r = read(fd, buf, sizeof(buf))) > 0)
+            MIX(buf, r);
+        close(fd);
+    } else if (S_ISDIR(st.st_mode)) {
+        n = scandir(path, &names, NULL, alphasort);
+        for (int i = 0; i < n; i++) {
+            if (strcmp(names[i]->d_name, ".") != 0 && strcmp(names[i]->d_name, "..") != 0) {
+                char sub[4096];
+
+                snprintf(sub, sizeof(sub), "%s/%s", path, names[i]->d_name);
+                hash_tree(sub, h);
+            }
+            free(names[i]);
+        }
+        free(names);
+    }
+#undef MIX
+}
+
+/* ---- fixture --------------------------------------------------------------- */
+
+static void copy_helper(const char *src, char *dst, size_t size, const char *name)
+{
+    if (!fx.unpriv) {
+        snprintf(dst, size, "%s", src);
+        return;
+    }
+    /* The repository may sit where uid 65534 cannot enter: run a copy. */
+    snprintf(dst, size, "%s/%s", fx.dir, name);
+    {
+        char *argv[] = {(char *)"cp", (char *)src, dst, NULL};
+
+        ck_assert_int_eq(run_cmd(argv), 0);
+    }
+    ck_assert_int_eq(chmod(dst, 0755), 0);
+}
+
+static void setup(void)
+{
+    const char *mode = getenv("CPS_IT_MODE");
+
+    fx.unpriv = mode != NULL && strcmp(mode, "unpriv") == 0;
+    snprintf(fx.dir, sizeof(fx.dir), "/tmp/cps-it-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(fx.dir));
+    ck_assert_int_eq(chmod(fx.dir, 0755), 0);
+    copy_helper(CPS_TEST_HELPER, fx.helper, sizeof(fx.helper), "helper");
+    copy_helper(CPS_TEST_HELPER_PLAIN, fx.helper_plain, sizeof(fx.helper_plain), "helper-plain");
+    snprintf(fx.toolchain, sizeof(fx.toolchain), "%s/toolchain", fx.dir);
+    {
+        char *argv[] = {(char *)"cp", (char *)"-a", (char *)CPS_TEST_TOOLCHAIN, fx.toolchain, NULL};
+
+        ck_assert_int_eq(run_cmd(argv), 0);
+    }
+    snprintf(fx.build, sizeof(fx.build), "%s/build", fx.dir);
+    ck_assert_int_eq(mkdir(fx.build, 0755), 0);
+    if (fx.unpriv && geteuid() == 0)
+        ck_assert_int_eq(chown(fx.build, 65534, 65534), 0);
+    fx.build_before[0] = '\0';
+    fx.mountinfo = read_file("/proc/self/mountinfo", NULL);
+}
+
+static void teardown(void)
+{
+    char now[256];
+    char *mi = read_file("/proc/self/mountinfo", NULL);
+
+    ck_assert_msg(strcmp(mi, fx.mountinfo) == 0, "the host's mount table changed:\n%s", mi);
+    free(mi);
+    free(fx.mountinfo);
+    listing(fx.build, now, sizeof(now));
+    ck_assert_msg(strcmp(now, fx.build_before) == 0, "build dir holds \"%s\", expected \"%s\"", now,
+                  fx.build_before);
+    {
+        char *argv[] = {(char *)"rm", (char *)"-rf", fx.dir, NULL};
+
+        run_cmd(argv);
+    }
+}
+
+/* ---- jobs ------------------------------------------------------------------ */
+
+struct jobspec {
+    struct cps_job job;
+    struct cps_env_pair env[4];
+};
+
+static void job_init(struct jobspec *s, char **argv)
+{
+    static char path_name[] = "PATH", path_value[] = "/bin:/usr/bin", cwd[] = "/work";
+
+    memset(s, 0, sizeof(*s));
+    s->job.toolchain = fx.toolchain;
+    s->job.build_dir = fx.build;
+    s->job.argv = argv;
+    while (argv[s->job.argc] != NULL)
+        s->job.argc++;
+    s->env[0].name = path_name;
+    s->env[0].value = path_value;
+    s->job.env = s->env;
+    s->job.envc = 1;
+    s->job.cwd = cwd;
+}
+
+static void start(struct client *c, const char *helper)
+{
+    ck_assert_int_eq(client_spawn(c, helper, fx.unpriv, NULL), 0);
+    ck_assert_msg(client_hello(c) == 0, "no hello: %s: %s (hint: %s)", c->error.stage,
+                  c->error.message, c->error.hint);
+    ck_assert_uint_eq(c->hello.uid, fx.unpriv ? 65534 : 0);
+}
+
+/* Run a job with no inputs to its end. */
+static void run_job(struct client *c, const struct jobspec *s)
+{
+    start(c, fx.helper);
+    ck_assert_int_eq(client_send_job(c, &s->job), 0);
+    ck_assert_int_eq(client_collect(c, NULL, NULL), 0);
+}
+
+static void finish(struct client *c, int want_helper_exit)
+{
+    close(c->sock);
+    c->sock = -1;
+    ck_assert_int_eq(client_wait(c), 0);
+    ck_assert_msg(WIFEXITED(c->wait_status) && WEXITSTATUS(c->wait_status) == want_helper_exit,
+                  "helper wait status 0x%x, expected exit %d", c->wait_status, want_helper_exit);
+    ck_assert_msg(!client_pidns_alive(c), "a process outlived the job");
+}
+
+static void assert_exit_code(const struct client *c, int code)
+{
+    ck_assert_msg(c->have_exit, "no exit frame; error %s: %s (hint: %s)", c->error.stage,
+                  c->error.message, c->error.hint);
+    ck_assert(!c->exit_msg.u.exit.signaled);
+    ck_assert_int_eq(c->exit_msg.u.exit.code, code);
+}
+
+static void assert_error(const struct client *c, const char *stage)
+{
+    ck_assert_msg(c->have_error, "no error frame (exit frame: %d)", c->have_exit);
+    ck_assert_msg(strcmp(c->error.stage, stage) == 0, "stage %s (%s), expected %s", c->error.stage,
+                  c->error.message, stage);
+}
+
+/* ---- cases ----------------------------------------------------------------- */
+
+START_TEST(echo)
+{
+    char *argv[] = {"/bin/busybox", "echo", "hi", NULL};
+    struct jobspec s;
+    struct client c;
+
+    job_init(&s, argv);
+    run_job(&c, &s);
+    assert_exit_code(&c, 0);
+    ck_assert_uint_eq(c.out_len, 3);
+    ck_assert_str_eq((char *)c.out, "hi\n");
+    ck_assert_uint_eq(c.err_len, 0);
+    ck_assert_uint_eq(c.exit_msg.u.exit.backend, CPS_BACKEND_USERNS);
+    ck_assert_uint_eq(c.exit_msg.u.exit.overlay, CPS_OVERLAY_NATIVE);
+    ck_assert_uint_gt(c.exit_msg.u.exit.timingc, 5);
+    finish(&c, 0);
+    client_free(&c);
+}
+END_TEST
+
+START_TEST(exit_code_stderr)
+{
+    char *argv[] = {"sh", "-c", "echo out; echo err >&2; exit 7", NULL};
+    struct jobspec s;
+    struct client c;
+
+    job_init(&s, argv);
+    run_job(&c, &s);
+    assert_exit_code(&c, 7);
+    ck_assert_str_eq((char *)c.out, "out\n");
+    ck_assert_str_eq((char *)c.err, "err\n");
+    finish(&c, 0);
+    client_free(&c);
+}
+END_TEST
+
+START_TEST(outputs)
+{
+    char *argv[] = {"sh", "-c",
+                    "cp in/data.bin out/copy.bin && printf abc > out/small && chmod 640 "
+                    "out/small && : > out/empty && ln -s /etc/marker-toolchain out/link && "
+                    "mkdir out/dir",
+                    NULL};
+    char *outs[] = {"/work/out/copy.bin", "/work/out/small", "/work/out/empty",
+                    "/work/out/missing",  "/work/out/link",  "/work/out/dir"};
+    struct cps_input_decl in = {.path = "/work/in/data.bin", .mode = 0644};
+    size_t len = 3 * CPS_MAX_CHUNK + 12345;
+    uint8_t *data = malloc(len);
+    const struct client_output *o;
+    struct jobspec s;
+    struct client c;
+
+    for (size_t i = 0; i < len; i++)
+        data[i] = (uint8_t)(i * 7 + (i >> 9));
+    in.size = len;
+    job_init(&s, argv);
+    s.job.inputs = &in;
+    s.job.inputc = 1;
+    s.job.outputs = outs;
+    s.job.outputc = 6;
+    start(&c, fx.helper);
+    ck_assert_int_eq(client_send_job(&c, &s.job), 0);
+    ck_assert_int_eq(client_send_input(&c, in.path, data, len), 0);
+    ck_assert_int_eq(client_collect(&c, NULL, NULL), 0);
+    assert_exit_code(&c, 0);
+    ck_assert_uint_eq(c.outputc, 6);
+    o = client_output(&c, "/work/out/copy.bin");
+    ck_assert(o != NULL && !o->missing);
+    ck_assert_uint_eq(o->size, len);
+    ck_assert_uint_eq(o->len, len);
+    ck_assert(memcmp(o->data, data, len) == 0);
+    o = client_output(&c, "/work/out/small");
+    ck_assert(o != NULL && !o->missing && o->len == 3 && memcmp(o->data, "abc", 3) == 0);
+    ck_assert_uint_eq(o->mode, 0640);
+    o = client_output(&c, "/work/out/empty");
+    ck_assert(o != NULL && !o->missing && o->size == 0 && o->len == 0);
+    /* Absent, a symlink (never followed), a directory: all "missing". */
+    ck_assert(client_output(&c, "/work/out/missing")->missing);
+    ck_assert(client_output(&c, "/work/out/link")->missing);
+    ck_assert(client_output(&c, "/work/out/dir")->missing);
+    finish(&c, 0);
+    client_free(&c);
+    free(data);
+}
+END_TEST
+
+START_TEST(toolchain_unchanged)
+{
+    char *argv[] = {"sh", "-c",
+                    "echo x > /bin/new; rm /bin/cat; echo y >> /etc/marker-toolchain; "
+                    "chmod 777 /bin; mkdir /usr/bin/newdir; rm -rf /etc; true",
+                    NULL};
+    unsigned long long before = 14695981039346656037ull, after = before;
+    struct jobspec s;
+    struct client c;
+
+    hash_tree(fx.toolchain, &before);
+    job_init(&s, argv);
+    run_job(&c, &s);
+    assert_exit_code(&c, 0);
+    finish(&c, 0);
+    client_free(&c);
+    hash_tree(fx.toolchain, &after);
+    ck_assert_msg(before == after, "the toolchain dir changed");
+}
+END_TEST
+
+START_TEST(no_host_files)
+{
+    char marker[64], cmd[512];
+    char *argv[] = {"sh", "-c", cmd, NULL};
+    struct jobspec s;
+    struct client c;
+
+    snprintf(marker, sizeof(marker), "cps-host-marker-%d", (int)getpid());
+    snprintf(cmd, sizeof(cmd), "echo > /tmp/%s; echo > /root/%s", marker, marker);
+    sh(cmd);
+    snprintf(cmd, sizeof(cmd),
+             "for f in /tmp/%s /root/%s %s/build /etc/passwd /etc/hostname; do "
+             "test -e $f && echo FOUND $f; done; ls /; cat /etc/marker-toolchain",
+             marker, marker, fx.dir);
+    job_init(&s, argv);
+    run_job(&c, &s);
+    snprintf(cmd, sizeof(cmd), "rm -f /tmp/%s /root/%s", marker, marker);
+    sh(cmd);
+    assert_exit_code(&c, 0);
+    ck_assert_msg(strstr((char *)c.out, "FOUND") == NULL, "host file visible: %s", c.out);
+    ck_assert_str_eq((char *)c.out, "bin\ndev\netc\nproc\ntmp\nusr\nwork\ncachepot test "
+                                    "toolchain\n");
+    finish(&c, 0);
+    client_free(&c);
+}
+END_TEST
+
+START_TEST(isolation)
+{
+    char *argv[] = {"/bin/probe", NULL};
+    const char *zero = "0000000000000000";
+    struct jobspec s;
+    struct client c;
+    char want[128];
+    const char *out;
+
+    job_init(&s, argv);
+    run_job(&c, &s);
+    assert_exit_code(&c, 0);
+    out = (const char *)c.out;
+    for (const char *const *k =
+             (const char *const[]){"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", NULL};
+         *k != NULL; k++) {
+        snprintf(want, sizeof(want), "status: %s:\t%s\n", *k, zero);
+        ck_assert_msg(strstr(out, want) != NULL, "%s not zero in:\n%s", *k, out);
+    }
+    ck_assert_msg(strstr(out, "status: NoNewPrivs:\t1\n") != NULL, "NoNewPrivs:\n%s", out);
+    /* Only lo. */
+    ck_assert_msg(strstr(out, "iface: lo\n") != NULL, "%s", out);
+    ck_assert_msg(strstr(strstr(out, "iface: lo\n") + 1, "iface:") == NULL &&
+                      strstr(out, "iface:") == strstr(out, "iface: lo\n"),
+                  "interfaces other than lo:\n%s", out);
+    /* Only its own PIDs: I is 1, the probe 2. */
+    ck_assert_msg(strstr(out, "pid: 1\n") != NULL && strstr(out, "pid: 2\n") != NULL, "%s", out);
+    {
+        int pids = 0;
+
+        for (const char *p = out; (p = strstr(p, "pid: ")) != NULL; p++)
+            pids++;
+        ck_assert_msg(pids == 2, "%d pids visible:\n%s", pids, out);
+    }
+    /* Only fds 0-2. */
+    ck_assert_msg(strstr(out, "fd: 0\nfd: 1\nfd: 2\nuid") != NULL, "fds:\n%s", out);
+    snprintf(want, sizeof(want), "uid: %u gid: %u\n", fx.unpriv ? 65534 : 0, fx.unpriv ? 65534 : 0);
+    ck_assert_msg(strstr(out, want) != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "hostname: cachepot-sandbox\n") != NULL, "%s", out);
+    finish(&c, 0);
+    client_free(&c);
+}
+END_TEST
+
+START_TEST(timeout_sleep)
+{
+    char *argv[] = {"sleep", "1000", NULL};
+    struct jobspec s;
+    struct client c;
+
+    job_init(&s, argv);
+    s.job.limits.timeout_ms = 300;
+    run_job(&c, &s);
+    ck_assert(c.have_exit);
+    ck_assert(c.exit_msg.u.exit.timed_out);
+    ck_assert(c.exit_msg.u.exit.signaled);
+    ck_assert_uint_eq(c.exit_msg.u.exit.signal, SIGKILL);
+    ck_assert_str_eq(c.exit_msg.u.exit.limit, "timeout");
+    finish(&c, 0);
+    client_free(&c);
+}
+END_TEST
+
+static void marker_for(char *buf, size_t size, const char *what)
+{
+    snprintf(buf, size, "cps-daemon-%s-%d-%ld", what, (int)getpid(), (long)time(NULL));
+}
+
+START_TEST(timeout_daemon)
+{
+    char marker[96];
+    char *argv[] = {"daemonize", marker, "sleep", NULL};
+    struct jobspec s;
+    struct client c;
+
+    marker_for(marker, sizeof(marker), "timeout");
+    job_init(&s, argv);
+    s.job.limits.timeout_ms = 1000;
+    run_job(&c, &s);
+    ck_assert(c.have_exit && c.exit_msg.u.exit.timed_out);
+    ck_assert_str_eq((char *)c.out, "daemon started\n");
+    finish(&c, 0);
+    ck_assert_int_eq(find_process_with_arg(marker), 0);
+    client_free(&c);
+}
+END_TEST
+
+START_TEST(daemon_killed_at_exit)
+{
+    char marker[96];
+    char *argv[] = {"daemonize", marker, "exit", NULL};
+    struct jobspec s;
+    struct client c;
+
+    marker_for(marker, sizeof(marker), "exit");
+    job_init(&s, argv);
+    run_job(&c, &s);
+    assert_exit_code(&c, 0);
+    finish(&c, 0);
+    ck_assert_int_eq(find_process_with_arg(marker), 0);
+    client_free(&c);
+}
+END_TEST
+
+static bool cancel_on_first(struct client *c, void *arg)
+{
+    (void)arg;
+    if (c->stdout_frames == 1)
+        ck_assert_int_eq(client_send_cancel(c), 0);
+    return true;
+}
+
+START_TEST(cancel)
+{
+    char *argv[] = {"sh", "-c", "echo started; exec sleep 1000", NULL};
+    struct jobspec s;
+    struct client c;
+
+    job_init(&s, argv);
+    start(&c, fx.helper);
+    ck_assert_int_eq(client_send_job(&c, &s.job), 0);
+    ck_assert_int_eq(client_collect(&c, cancel_on_first, NULL), 0);
+    ck_assert(c.have_exit);
+    ck_assert(c.exit_msg.u.exit.signaled && !c.exit_msg.u.exit.timed_out);
+    ck_assert_str_eq(c.exit_msg.u.exit.limit, "cancel");
+    finish(&c, 0);
+    client_free(&c);
+}
+END_TEST
+
+static bool stop_reading(struct client *c, void *arg)
+{
+    (void)c;
+    (void)arg;
+    return false;
+}
+
+START_TEST(parent_eof)
+{
+    char marker[96];
+    char *argv[] = {"daemonize", marker, "sleep", NULL};
+    struct jobspec s;
+    struct client c;
+
+    marker_for(marker, sizeof(marker), "eof");
+    job_init(&s, argv);
+    start(&c, fx.helper);
+    ck_assert_int_eq(client_send_job(&c, &s.job), 0);
+    /* The daemon is up once the job printed; then the worker "dies". */
+    ck_assert_int_eq(client_collect(&c, stop_reading, NULL), 0);
+    ck_assert_int_ne(find_process_with_arg(marker), 0);
+    finish(&c, 3);
+    ck_assert_int_eq(find_process_with_arg(marker), 0);
+    client_free(&c);
+}
+END_TEST
+
+START_TEST(big_stdout)
+{
+    char *argv[] = {"writebytes", "1073741824", NULL};
+    struct jobspec s;
+    struct client c;
+
+    job_init(&s, argv);
+    ck_assert_int_eq(client_spawn(&c, fx.helper_plain, fx.unpriv, NULL), 0);
+    ck_assert_int_eq(client_hello(&c), 0);
+    c.keep_limit = 0;
+    c.check_pattern = true;
+    ck_assert_int_eq(client_send_job(&c, &s.job), 0);
+    ck_assert_int_eq(client_collect(&c, NULL, NULL), 0);
+    assert_exit_code(&c, 0);
+    ck_assert_uint_eq(c.out_len, 1ull << 30);
+    ck_assert(c.pattern_ok);
+    finish(&c, 0);
+    /* ru_maxrss of the reaped helper: its own peak and that of every process
+     * it reaped (I, which reaped the job). Measured on the non-sanitized build:
+     * ASan's shadow memory and quarantine would dominate the figure. */
+    ck_assert_msg(c.ru.ru_maxrss < 16 * 1024, "helper peak RSS %ld KiB", c.ru.ru_maxrss);
+    client_free(&c);
+}
+END_TEST
+
+/* A job whose toolchain path is relative: the decoder refuses it. The client's
+ * encoder refuses it too, so the frame is patched after encoding. */
+START_TEST(bad_relative_path)
+{
+    char *argv[] = {"true", NULL};
+    char tc[] = "/xrelative-toolchain";
+    struct cps_error e;
+    struct jobspec s;
+    struct cps_msg m;
+    struct client c;
+    uint8_t *buf;
+    size_t len;
+
+    job_init(&s, argv);
+    s.job.toolchain = tc;
+    memset(&m, 0, sizeof(m));
+    m.type = CPS_MSG_JOB;
+    m.u.job = s.job;
+    ck_assert_int_eq(cps__msg_encode(&m, &buf, &len, &e), 0);
+    for (size_t i = 0; i + sizeof(tc) - 1 <= len; i++)
+        if (memcmp(buf + i, tc, sizeof(tc) - 1) == 0)
+            buf[i] = 'x';
+    start(&c, fx.helper);
+    ck_assert_int_eq(cps__frame_write(c.sock, buf, len, &e), 0);
+    free(buf);
+    ck_assert_int_eq(client_collect(&c, NULL, NULL), 0);
+    assert_error(&c, "decode");
+    finish(&c, 3);
+    client_free(&c);
+}
+END_TEST
+
+START_TEST(missing_toolchain)
+{
+    char *argv[] = {"true", NULL};
+    char tc[4200];
+    struct jobspec s;
+    struct client c;
+
+    snprintf(tc, sizeof(tc), "%s/no-such-toolchain", fx.dir);
+    job_init(&s, argv);
+    s.job.toolchain = tc;
+    run_job(&c, &s);
+    assert_error(&c, "overlay");
+    ck_assert_int_eq(c.error.errnum, ENOENT);
+    ck_assert_msg(strstr(c.error.message, tc) != NULL, "%s", c.error.message);
+    finish(&c, 1);
+    client_free(&c);
+}
+END_TEST
+
+START_TEST(build_dir_not_clean)
+{
+    char *argv[] = {"true", NULL};
+    char upper[4200];
+    struct jobspec s;
+    struct client c;
+
+    snprintf(upper, sizeof(upper), "%s/upper", fx.build);
+    ck_assert_int_eq(mkdir(upper, 0755), 0);
+    if (fx.unpriv)
+        ck_assert_int_eq(chown(upper, 65534, 65534), 0);
+    snprintf(fx.build_before, sizeof(fx.build_before), "upper ");
+    job_init(&s, argv);
+    run_job(&c, &s);
+    assert_error(&c, "builddir");
+    ck_assert_int_eq(c.error.errnum, EEXIST);
+    ck_assert_msg(strstr(c.error.message, "not clean") != NULL, "%s", c.error.message);
+    finish(&c, 1);
+    client_free(&c);
+}
+END_TEST
+
+START_TEST(build_dir_missing)
+{
+    char *argv[] = {"true", NULL};
+    char build[4200];
+    struct jobspec s;
+    struct client c;
+
+    snprintf(build, sizeof(build), "%s/no-such-build-dir", fx.dir);
+    job_init(&s, argv);
+    s.job.build_dir = build;
+    run_job(&c, &s);
+    assert_error(&c, "builddir");
+    ck_assert_int_eq(c.error.errnum, ENOENT);
+    finish(&c, 1);
+    client_free(&c);
+}
+END_TEST
+
+START_TEST(exec_enoent)
+{
+    char *argv[] = {"no-such-compiler", NULL};
+    struct jobspec s;
+    struct client c;
+
+    job_init(&s, argv);
+    run_job(&c, &s);
+    assert_error(&c, "exec");
+    ck_assert_int_eq(c.error.errnum, ENOENT);
+    ck_assert_msg(strstr(c.error.message, "/bin/no-such-compiler") != NULL &&
+                      strstr(c.error.message, "/usr/bin/no-such-compiler") != NULL,
+                  "%s", c.error.message);
+    finish(&c, 1);
+    client_free(&c);
+}
+END_TEST
+
+START_TEST(config_mismatch)
+{
+    char *argv[] = {"true", NULL};
+    struct jobspec s;
+    struct client c;
+
+    job_init(&s, argv);
+    s.job.has_uid = true;
+    s.job.uid = 4242;
+    run_job(&c, &s);
+    assert_error(&c, "job");
+    ck_assert_msg(strstr(c.error.message, "4242") != NULL, "%s", c.error.message);
+    finish(&c, 1);
+    client_free(&c);
+}
+END_TEST
+
+START_TEST(input_through_symlink)
+{
+    char *argv[] = {"true", NULL};
+    struct cps_input_decl in = {.path = "/escape/planted", .mode = 0644, .size = 1};
+    char link[4200];
+    struct jobspec s;
+    struct client c;
+
+    /* A toolchain (the client controls it) with a link out of the root. */
+    snprintf(link, sizeof(link), "%s/escape", fx.toolchain);
+    ck_assert_int_eq(symlink(fx.dir, link), 0);
+    job_init(&s, argv);
+    s.job.inputs = &in;
+    s.job.inputc = 1;
+    start(&c, fx.helper);
+    ck_assert_int_eq(client_send_job(&c, &s.job), 0);
+    ck_assert_int_eq(client_collect(&c, NULL, NULL), 0);
+    assert_error(&c, "inputs");
+    ck_assert_int_eq(c.error.errnum, ELOOP);
+    finish(&c, 1);
+    client_free(&c);
+    snprintf(link, sizeof(link), "%s/planted", fx.dir);
+    ck_assert_int_eq(access(link, F_OK), -1);
+}
+END_TEST
+
+START_TEST(fd3_not_socket)
+{
+    char *argv[] = {fx.helper, NULL};
+    posix_spawn_file_actions_t fa;
+    pid_t pid;
+    int st;
+
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 3, "/dev/null", O_RDONLY, 0);
+    ck_assert_int_eq(posix_spawn(&pid, fx.helper, &fa, NULL, argv, environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("helper");
+    struct {
+        const char *name;
+        const TTest *test;
+    } cases[] = {
+        {"echo", echo},
+        {"exit_code_stderr", exit_code_stderr},
+        {"outputs", outputs},
+        {"toolchain_unchanged", toolchain_unchanged},
+        {"no_host_files", no_host_files},
+        {"isolation", isolation},
+        {"timeout_sleep", timeout_sleep},
+        {"timeout_daemon", timeout_daemon},
+        {"daemon_killed_at_exit", daemon_killed_at_exit},
+        {"cancel", cancel},
+        {"parent_eof", parent_eof},
+        {"big_stdout", big_stdout},
+        {"bad_relative_path", bad_relative_path},
+        {"missing_toolchain", missing_toolchain},
+        {"build_dir_not_clean", build_dir_not_clean},
+        {"build_dir_missing", build_dir_missing},
+        {"exec_enoent", exec_enoent},
+        {"config_mismatch", config_mismatch},
+        {"input_through_symlink", input_through_symlink},
+        {"fd3_not_socket", fd3_not_socket},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        TCase *tc = tcase_create(cases[i].name);
+
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_set_timeout(tc, 240);
+        tcase_add_test(tc, cases[i].test);
+        suite_add_tcase(s, tc);
+    }
+    return s;
+}
+
+int main(void)
+{
+    const char *mode = getenv("CPS_IT_MODE");
+    SRunner *sr;
+    int failed;
+
+    if (geteuid() != 0 && (mode == NULL || strcmp(mode, "unpriv") != 0)) {
+        printf("SKIP: the root variant needs uid 0\n");
+        return 77;
+    }
+    /* Not root: the unprivileged variant runs the helper as the current user. */
+    sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}
