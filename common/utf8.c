@@ -75,7 +75,11 @@ size_t cps__utf8_truncate(const char *s, size_t len, size_t max)
         if (n == 0) {
             /* Not a well-formed character: cut it like single bytes, unless
              * it only looks broken because s itself was cut short. */
-            size_t want = p[i] >= 0xF0 ? 4 : p[i] >= 0xE0 ? 3 : p[i] >= 0xC0 ? 2 : 1;
+            unsigned char c = p[i];
+            size_t want = c >= 0xC2 && c <= 0xDF   ? 2
+                          : c >= 0xE0 && c <= 0xEF ? 3
+                          : c >= 0xF0 && c <= 0xF4 ? 4
+                                                   : 1;
             n = i + want > len ? want : 1;
         }
         if (i + n > max)

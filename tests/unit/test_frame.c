@@ -1,0 +1,425 @@
+/* test_frame.c - the length-prefixed transport over real sockets and pipes. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "frame.h"
+#include "limits.h"
+
+static int sv[2];
+
+static void setup(void)
+{
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+}
+
+static void teardown(void)
+{
+    close(sv[0]);
+    close(sv[1]);
+}
+
+static void write_all(int fd, const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
+        ck_assert_int_gt(w, 0);
+        p += w;
+        len -= (size_t)w;
+    }
+}
+
+static void set_nonblock(int fd)
+{
+    ck_assert_int_eq(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK), 0);
+}
+
+static uint8_t *pattern(size_t len)
+{
+    uint8_t *p = malloc(len);
+    for (size_t i = 0; i < len; i++)
+        p[i] = (uint8_t)(i * 7 + i / 251);
+    return p;
+}
+
+START_TEST(write_then_read)
+{
+    struct cps_error err = {0};
+    const uint8_t msg[] = {0xa1, 0x61, 'a', 0x01};
+    uint8_t raw[8];
+    uint8_t *got;
+    size_t len;
+
+    ck_assert_int_eq(cps__frame_write(sv[0], msg, sizeof(msg), &err), 0);
+    /* The header is 4 bytes big-endian. */
+    ck_assert_int_eq(recv(sv[1], raw, 4, MSG_PEEK | MSG_WAITALL), 4);
+    ck_assert(raw[0] == 0 && raw[1] == 0 && raw[2] == 0 && raw[3] == 4);
+    ck_assert_int_eq(cps__frame_read(sv[1], 0, &got, &len, &err), 0);
+    ck_assert_uint_eq(len, sizeof(msg));
+    ck_assert(memcmp(got, msg, len) == 0);
+    free(got);
+}
+END_TEST
+
+struct pump {
+    int fd;
+    const uint8_t *data;
+    size_t len;
+    size_t chunk;      /* write this many bytes at a time (0: frame_write) */
+    unsigned delay_us; /* between chunks */
+    int ret;
+};
+
+static void *pump_thread(void *arg)
+{
+    struct pump *p = arg;
+    struct cps_error err;
+
+    if (p->chunk == 0) {
+        p->ret = cps__frame_write(p->fd, p->data, p->len, &err);
+        return NULL;
+    }
+    for (size_t off = 0; off < p->len; off += p->chunk) {
+        size_t n = p->len - off < p->chunk ? p->len - off : p->chunk;
+        if (p->delay_us)
+            usleep(p->delay_us);
+        if (write(p->fd, p->data + off, n) != (ssize_t)n) {
+            p->ret = -errno;
+            return NULL;
+        }
+    }
+    p->ret = 0;
+    return NULL;
+}
+
+START_TEST(a_max_size_frame_through_a_tiny_send_buffer)
+{
+    /* SO_SNDBUF of 4 KiB makes the kernel take the 1 MiB frame in many short
+     * writes; the reader sees it whole. */
+    int small = 4096;
+    struct cps_error err = {0};
+    uint8_t *data = pattern(CPS_MAX_FRAME), *got;
+    size_t len;
+    struct pump p = {.fd = sv[0], .data = data, .len = CPS_MAX_FRAME};
+    pthread_t t;
+
+    ck_assert_int_eq(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+    ck_assert_int_eq(setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+    ck_assert_int_eq(pthread_create(&t, NULL, pump_thread, &p), 0);
+    ck_assert_int_eq(cps__frame_read(sv[1], CPS_MAX_FRAME, &got, &len, &err), 0);
+    pthread_join(t, NULL);
+    ck_assert_int_eq(p.ret, 0);
+    ck_assert_uint_eq(len, CPS_MAX_FRAME);
+    ck_assert(memcmp(got, data, len) == 0);
+    free(got);
+    free(data);
+}
+END_TEST
+
+START_TEST(nonblocking_fds_still_block_in_the_blocking_calls)
+{
+    /* Both ends O_NONBLOCK and a small buffer: the writer hits EAGAIN and
+     * must poll; the reader hits EAGAIN and must poll. */
+    int small = 4096;
+    struct cps_error err = {0};
+    size_t size = 300 * 1024;
+    uint8_t *data = pattern(size), *got;
+    size_t len;
+    struct pump p = {.fd = sv[0], .data = data, .len = size};
+    pthread_t t;
+
+    ck_assert_int_eq(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+    set_nonblock(sv[0]);
+    set_nonblock(sv[1]);
+    ck_assert_int_eq(pthread_create(&t, NULL, pump_thread, &p), 0);
+    ck_assert_int_eq(cps__frame_read(sv[1], 0, &got, &len, &err), 0);
+    pthread_join(t, NULL);
+    ck_assert_int_eq(p.ret, 0);
+    ck_assert_uint_eq(len, size);
+    ck_assert(memcmp(got, data, len) == 0);
+    free(got);
+    free(data);
+}
+END_TEST
+
+static volatile sig_atomic_t alarms;
+
+static void on_alarm(int sig)
+{
+    alarms++;
+}
+
+START_TEST(reads_survive_eintr)
+{
+    /* A 1 ms interval timer whose handler is installed without SA_RESTART
+     * interrupts the blocking read(2)/poll(2) calls while the writer trickles
+     * the frame in; the read must retry and return the frame intact. */
+    struct sigaction sa = {.sa_handler = on_alarm};
+    struct itimerval it = {{0, 1000}, {0, 1000}}, off = {{0, 0}, {0, 0}};
+    struct cps_error err = {0};
+    uint8_t frame[4 + 64];
+    uint8_t *got;
+    size_t len;
+    struct pump p = {
+        .fd = sv[0], .data = frame, .len = sizeof(frame), .chunk = 4, .delay_us = 3000};
+    pthread_t t;
+    sigset_t block;
+
+    frame[0] = frame[1] = frame[2] = 0;
+    frame[3] = 64;
+    memset(frame + 4, 'x', 64);
+    sigemptyset(&sa.sa_mask);
+    ck_assert_int_eq(sigaction(SIGALRM, &sa, NULL), 0);
+    /* Only this thread takes SIGALRM: the writer thread blocks it. */
+    sigemptyset(&block);
+    sigaddset(&block, SIGALRM);
+    pthread_sigmask(SIG_BLOCK, &block, NULL);
+    ck_assert_int_eq(pthread_create(&t, NULL, pump_thread, &p), 0);
+    pthread_sigmask(SIG_UNBLOCK, &block, NULL);
+    alarms = 0;
+    ck_assert_int_eq(setitimer(ITIMER_REAL, &it, NULL), 0);
+    ck_assert_int_eq(cps__frame_read(sv[1], 0, &got, &len, &err), 0);
+    setitimer(ITIMER_REAL, &off, NULL);
+    pthread_join(t, NULL);
+    ck_assert_int_gt(alarms, 0);
+    ck_assert_uint_eq(len, 64);
+    ck_assert(memcmp(got, frame + 4, 64) == 0);
+    free(got);
+}
+END_TEST
+
+static void expect_read_error(int want, const char *needle)
+{
+    struct cps_error err = {0};
+    uint8_t *got = (uint8_t *)&err;
+    size_t len = 1;
+
+    ck_assert_int_eq(cps__frame_read(sv[1], 1024, &got, &len, &err), want);
+    ck_assert_ptr_null(got);
+    ck_assert_str_eq(err.stage, "frame");
+    ck_assert_int_eq(err.errnum, -want);
+    ck_assert_msg(strstr(err.message, needle), "\"%s\" lacks \"%s\"", err.message, needle);
+}
+
+START_TEST(clean_eof_is_connreset)
+{
+    close(sv[0]);
+    sv[0] = -1;
+    expect_read_error(-ECONNRESET, "peer closed the connection");
+}
+END_TEST
+
+START_TEST(eof_mid_header_is_eproto)
+{
+    write_all(sv[0], "\0\0", 2);
+    shutdown(sv[0], SHUT_WR);
+    expect_read_error(-EPROTO, "in the middle of a frame (2 of 4 bytes)");
+}
+END_TEST
+
+START_TEST(eof_mid_payload_is_eproto)
+{
+    write_all(sv[0],
+              "\0\0\0\x0a"
+              "abc",
+              7);
+    shutdown(sv[0], SHUT_WR);
+    expect_read_error(-EPROTO, "in the middle of a frame (7 of 14 bytes)");
+}
+END_TEST
+
+START_TEST(zero_length_is_emsgsize)
+{
+    write_all(sv[0], "\0\0\0\0", 4);
+    expect_read_error(-EMSGSIZE, "length of 0");
+}
+END_TEST
+
+START_TEST(oversize_is_emsgsize)
+{
+    /* 1025 against a cap of 1024, and the default cap of CPS_MAX_FRAME. */
+    struct cps_error err;
+    uint8_t *got;
+    size_t len;
+
+    write_all(sv[0], "\0\0\x04\x01", 4);
+    expect_read_error(-EMSGSIZE, "declares 1025 bytes, more than the limit of 1024");
+    write_all(sv[0], "\0\x10\0\x01", 4);
+    ck_assert_int_eq(cps__frame_read(sv[1], 0, &got, &len, &err), -EMSGSIZE);
+    write_all(sv[0], "\xff\xff\xff\xff", 4);
+    ck_assert_int_eq(cps__frame_read(sv[1], 0, &got, &len, &err), -EMSGSIZE);
+}
+END_TEST
+
+START_TEST(writer_refuses_empty_frames)
+{
+    struct cps_error err;
+
+    ck_assert_int_eq(cps__frame_write(sv[0], (const uint8_t *)"", 0, &err), -EMSGSIZE);
+}
+END_TEST
+
+START_TEST(closed_peer_is_epipe_not_sigpipe)
+{
+    /* SIGPIPE at its default disposition would kill this test process. */
+    struct cps_error err = {0};
+    int pfd[2];
+
+    signal(SIGPIPE, SIG_DFL);
+    close(sv[1]);
+    sv[1] = -1;
+    ck_assert_int_eq(cps__frame_write(sv[0], (const uint8_t *)"x", 1, &err), -EPIPE);
+    ck_assert_str_eq(err.stage, "frame");
+    /* The same over a pipe, where MSG_NOSIGNAL does not exist. */
+    ck_assert_int_eq(pipe(pfd), 0);
+    close(pfd[0]);
+    ck_assert_int_eq(cps__frame_write(pfd[1], (const uint8_t *)"x", 1, &err), -EPIPE);
+    {
+        sigset_t pending;
+        sigpending(&pending);
+        ck_assert_int_eq(sigismember(&pending, SIGPIPE), 0);
+    }
+    close(pfd[1]);
+}
+END_TEST
+
+START_TEST(frames_over_a_pipe)
+{
+    struct cps_error err = {0};
+    uint8_t *got;
+    size_t len;
+    int pfd[2];
+
+    ck_assert_int_eq(pipe(pfd), 0);
+    ck_assert_int_eq(cps__frame_write(pfd[1], (const uint8_t *)"hello", 5, &err), 0);
+    ck_assert_int_eq(cps__frame_read(pfd[0], 0, &got, &len, &err), 0);
+    ck_assert_uint_eq(len, 5);
+    ck_assert(memcmp(got, "hello", 5) == 0);
+    free(got);
+    close(pfd[0]);
+    close(pfd[1]);
+}
+END_TEST
+
+START_TEST(incremental_reader_byte_at_a_time)
+{
+    /* Two frames fed one byte at a time: feed says "not yet" until the last
+     * byte of each, and never consumes a byte of the next frame. */
+    struct cps_frame_reader r = {.max_frame = 64};
+    struct cps_error err = {0};
+    const uint8_t stream[] = {0, 0, 0, 3, 'a', 'b', 'c', 0, 0, 0, 1, 'z'};
+    uint8_t *got;
+    size_t len;
+    int pending;
+
+    set_nonblock(sv[1]);
+    ck_assert_int_eq(cps__frame_reader_feed(&r, sv[1], &err), 0);
+    for (size_t i = 0; i < 7; i++) {
+        write_all(sv[0], &stream[i], 1);
+        ck_assert_int_eq(cps__frame_reader_feed(&r, sv[1], &err), i == 6 ? 1 : 0);
+    }
+    /* Complete until taken. */
+    ck_assert_int_eq(cps__frame_reader_feed(&r, sv[1], &err), 1);
+    cps__frame_reader_take(&r, &got, &len);
+    ck_assert_uint_eq(len, 3);
+    ck_assert(memcmp(got, "abc", 3) == 0);
+    free(got);
+    /* The second frame arrives at once; the reader stops after it. */
+    write_all(sv[0], stream + 7, 5);
+    write_all(sv[0], "\0\0\0\x02xy", 6);
+    ck_assert_int_eq(cps__frame_reader_feed(&r, sv[1], &err), 1);
+    ck_assert_int_eq(ioctl(sv[1], FIONREAD, &pending), 0);
+    ck_assert_int_eq(pending, 6);
+    cps__frame_reader_take(&r, &got, &len);
+    ck_assert_uint_eq(len, 1);
+    ck_assert_int_eq(got[0], 'z');
+    free(got);
+    ck_assert_int_eq(cps__frame_reader_feed(&r, sv[1], &err), 1);
+    cps__frame_reader_take(&r, &got, &len);
+    ck_assert_uint_eq(len, 2);
+    free(got);
+    /* EOF between frames. */
+    shutdown(sv[0], SHUT_WR);
+    ck_assert_int_eq(cps__frame_reader_feed(&r, sv[1], &err), -ECONNRESET);
+    cps__frame_reader_reset(&r);
+}
+END_TEST
+
+START_TEST(incremental_reader_errors)
+{
+    struct cps_frame_reader r = {.max_frame = 8};
+    struct cps_error err = {0};
+
+    set_nonblock(sv[1]);
+    write_all(sv[0], "\0\0\0\x09", 4);
+    ck_assert_int_eq(cps__frame_reader_feed(&r, sv[1], &err), -EMSGSIZE);
+    /* Feeding on after an error without a reset is refused, not undefined. */
+    ck_assert_int_eq(cps__frame_reader_feed(&r, sv[1], &err), -EINVAL);
+    cps__frame_reader_reset(&r);
+    ck_assert_uint_eq(r.max_frame, 8);
+    /* EOF in the middle of a payload. */
+    write_all(sv[0],
+              "\0\0\0\x05"
+              "ab",
+              6);
+    ck_assert_int_eq(cps__frame_reader_feed(&r, sv[1], &err), 0);
+    shutdown(sv[0], SHUT_WR);
+    ck_assert_int_eq(cps__frame_reader_feed(&r, sv[1], &err), -EPROTO);
+    ck_assert_ptr_nonnull(strstr(err.message, "6 of 9 bytes"));
+    cps__frame_reader_reset(&r);
+    ck_assert_ptr_null(r.payload);
+}
+END_TEST
+
+START_TEST(incremental_reader_zero_length)
+{
+    struct cps_frame_reader r = {0};
+    struct cps_error err = {0};
+
+    write_all(sv[0], "\0\0\0\0", 4);
+    ck_assert_int_eq(cps__frame_reader_feed(&r, sv[1], &err), -EMSGSIZE);
+    cps__frame_reader_reset(&r);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("frame");
+    TCase *tc = tcase_create("frame");
+    SRunner *sr;
+    int failed;
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, write_then_read);
+    tcase_add_test(tc, a_max_size_frame_through_a_tiny_send_buffer);
+    tcase_add_test(tc, nonblocking_fds_still_block_in_the_blocking_calls);
+    tcase_add_test(tc, reads_survive_eintr);
+    tcase_add_test(tc, clean_eof_is_connreset);
+    tcase_add_test(tc, eof_mid_header_is_eproto);
+    tcase_add_test(tc, eof_mid_payload_is_eproto);
+    tcase_add_test(tc, zero_length_is_emsgsize);
+    tcase_add_test(tc, oversize_is_emsgsize);
+    tcase_add_test(tc, writer_refuses_empty_frames);
+    tcase_add_test(tc, closed_peer_is_epipe_not_sigpipe);
+    tcase_add_test(tc, frames_over_a_pipe);
+    tcase_add_test(tc, incremental_reader_byte_at_a_time);
+    tcase_add_test(tc, incremental_reader_errors);
+    tcase_add_test(tc, incremental_reader_zero_length);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
