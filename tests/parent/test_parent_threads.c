@@ -1,0 +1,238 @@
+/*
+ * test_parent_threads.c - many jobs at once from many threads, in a process
+ * where fork() and its relatives abort: the library (linked as the shared
+ * libcachepot-sandbox.so.0, so every libc call it makes goes through the PLT
+ * and finds the definitions below first) must only ever posix_spawn.
+ *
+ * Helper: the fake one by default; the real one when CPS_TEST_TOOLCHAIN names
+ * a busybox toolchain (CACHEPOT_SANDBOX_HELPER then names the helper, set by
+ * run-real.sh, which also runs this test as uid 65534).
+ */
+#include <check.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cachepot-sandbox.h"
+#include "testutil.h"
+
+#define JOBS    64
+#define THREADS 8
+
+/* ---- no forking in this process ---- */
+
+static void forbidden(const char *what)
+{
+    static const char msg[] = "test_parent_threads: forbidden call in the worker process: ";
+    if (write(2, msg, sizeof(msg) - 1) < 0 || write(2, what, strlen(what)) < 0 ||
+        write(2, "\n", 1) < 0)
+        abort();
+    abort();
+}
+
+pid_t fork(void)
+{
+    forbidden("fork");
+    return -1;
+}
+
+pid_t vfork(void)
+{
+    forbidden("vfork");
+    return -1;
+}
+
+pid_t _Fork(void)
+{
+    forbidden("_Fork");
+    return -1;
+}
+
+int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
+{
+    forbidden("clone");
+    return -1;
+}
+
+int system(const char *cmd)
+{
+    forbidden("system");
+    return -1;
+}
+
+FILE *popen(const char *cmd, const char *type)
+{
+    forbidden("popen");
+    return NULL;
+}
+
+/* ---- the jobs ---- */
+
+static char work[4096], fakes[4096];
+static const char *toolchain; /* NULL: fake helper */
+static char helper[4200];
+
+static void setup(void)
+{
+    const char *tc = getenv("CPS_TEST_TOOLCHAIN");
+
+    tu_mkdtemp(work, sizeof(work));
+    if (tc && tc[0]) {
+        toolchain = tc;
+        helper[0] = '\0'; /* CACHEPOT_SANDBOX_HELPER */
+    } else {
+        toolchain = work;
+        tu_fake_helpers(fakes, sizeof(fakes), CPS_FAKE_HELPER);
+        snprintf(helper, sizeof(helper), "%s/ok", fakes);
+    }
+}
+
+static void teardown(void)
+{
+    tu_rmtree(work);
+    if (fakes[0])
+        tu_rmtree(fakes);
+}
+
+static bool real_helper(void)
+{
+    return toolchain != work;
+}
+
+struct job_result {
+    int ret;
+    char message[1200];
+};
+
+static void record(struct job_result *r, int ret, const char *fmt, ...)
+{
+    va_list ap;
+
+    r->ret = ret;
+    va_start(ap, fmt);
+    vsnprintf(r->message, sizeof(r->message), fmt, ap);
+    va_end(ap);
+}
+
+/* Job n: input of a size and content of its own; the real helper doubles it
+ * with busybox, the fake echoes it. The output must come back exactly. */
+static void run_job(int n, struct job_result *r)
+{
+    char in[4200], out[4200], got_path[4300];
+    size_t size = 1 + (size_t)n * 3001, got_len;
+    uint8_t *data = malloc(size * 2), *got;
+    struct cps_job_spec *job = cps_job_new();
+    struct cps_run_options *o = cps_run_options_new();
+    struct cps_result *res = NULL;
+    struct cps_error err;
+    int ret;
+
+    snprintf(in, sizeof(in), "%s/in-%d", work, n);
+    snprintf(out, sizeof(out), "%s/out-%d", work, n);
+    mkdir(out, 0755);
+    tu_pattern(data, size, (unsigned)n + 100);
+    tu_write_file(in, data, size);
+    cps_job_set_toolchain(job, toolchain, &err);
+    if (real_helper()) {
+        const char *argv[] = {"sh", "-c", "cat in.dat in.dat > out.dat"};
+        cps_job_set_argv(job, 3, argv, &err);
+        cps_job_add_env(job, "PATH", "/bin", &err);
+        cps_job_add_input(job, in, "in.dat", 0644, &err);
+        cps_job_add_output(job, "out.dat", &err);
+        memcpy(data + size, data, size);
+    } else {
+        const char *argv[] = {"echo"};
+        cps_job_set_argv(job, 1, argv, &err);
+        cps_job_add_input(job, in, "io.dat", 0644, &err);
+        cps_job_add_output(job, "io.dat", &err);
+    }
+    o->helper_path = helper[0] ? helper : NULL;
+    o->out_dir = out;
+    o->timeout_ms = 120000;
+    ret = cps_run(job, o, &res, &err);
+    if (ret < 0) {
+        record(r, ret, "job %d: %s: %s (%s)", n, err.stage, err.message, err.hint);
+    } else if (res->exit_code != 0 || res->signal != 0) {
+        record(r, -1, "job %d: exit %d signal %d", n, res->exit_code, res->signal);
+    } else {
+        size_t want = real_helper() ? size * 2 : size;
+        snprintf(got_path, sizeof(got_path), "%s/%s", out, real_helper() ? "out.dat" : "io.dat");
+        got = tu_read_file(got_path, &got_len);
+        if (!got || got_len != want || memcmp(got, data, want) != 0)
+            record(r, -1, "job %d: output differs (%zu bytes, want %zu)", n, got ? got_len : 0,
+                   want);
+        else
+            record(r, 0, "ok");
+        free(got);
+    }
+    cps_result_free(res);
+    cps_run_options_free(o);
+    cps_job_free(job);
+    free(data);
+}
+
+static struct job_result results[JOBS];
+
+static void *worker(void *arg)
+{
+    int t = (int)(intptr_t)arg;
+
+    for (int n = t; n < JOBS; n += THREADS)
+        run_job(n, &results[n]);
+    return NULL;
+}
+
+START_TEST(fork_is_interposed)
+{
+    /* The definitions above are what the dynamic linker hands to any library. */
+    ck_assert_ptr_eq(dlsym(RTLD_DEFAULT, "fork"), (void *)fork);
+    ck_assert_ptr_eq(dlsym(RTLD_DEFAULT, "vfork"), (void *)vfork);
+    ck_assert_ptr_eq(dlsym(RTLD_DEFAULT, "clone"), (void *)clone);
+}
+END_TEST
+
+START_TEST(many_jobs_from_many_threads)
+{
+    pthread_t threads[THREADS];
+
+    for (int t = 0; t < THREADS; t++)
+        ck_assert_int_eq(pthread_create(&threads[t], NULL, worker, (void *)(intptr_t)t), 0);
+    for (int t = 0; t < THREADS; t++)
+        pthread_join(threads[t], NULL);
+    for (int n = 0; n < JOBS; n++)
+        ck_assert_msg(results[n].ret == 0, "%s", results[n].message);
+    ck_assert(tu_no_children());
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("parent_threads");
+    TCase *tc = tcase_create("threads");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, fork_is_interposed);
+    tcase_add_test(tc, many_jobs_from_many_threads);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    int failed;
+
+    /* Check itself forks per test unless told not to. */
+    srunner_set_fork_status(sr, CK_NOFORK);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
