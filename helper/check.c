@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "hostcaps.h"
 #include "probe.h"
 #include "proto.h"
 
@@ -37,6 +38,8 @@ static const char *const probe_names[P_COUNT] = {
 
 struct report {
     const char *tmpdir;
+    uint32_t hello_backends; /* what hello would announce (cps__host_caps) */
+    uint32_t hello_overlays;
     struct cps_kernel_version kernel;
     struct cps_userns_facts userns;
     struct cps_fuse_facts fuse;
@@ -49,6 +52,10 @@ struct report {
 static const enum probe_id userns_needs[] = {P_USERNS, P_IDMAP, P_NAMESPACES, P_PROC};
 static const enum probe_id bubblewrap_needs[] = {P_USERNS, P_IDMAP, P_NAMESPACES, P_PROC, P_BWRAP};
 
+static const enum cps_backend all_backends[] = {CPS_BACKEND_USERNS, CPS_BACKEND_BUBBLEWRAP};
+static const enum cps_overlay all_overlays[] = {CPS_OVERLAY_NATIVE, CPS_OVERLAY_FUSE,
+                                                CPS_OVERLAY_BIND};
+
 struct combination {
     enum cps_backend backend;
     enum cps_overlay overlay;
@@ -60,9 +67,6 @@ struct combination {
 
 static void decide(const struct report *rep, struct combination out[N_COMBINATIONS])
 {
-    static const enum cps_backend backends[] = {CPS_BACKEND_USERNS, CPS_BACKEND_BUBBLEWRAP};
-    static const enum cps_overlay overlays[] = {CPS_OVERLAY_NATIVE, CPS_OVERLAY_FUSE,
-                                                CPS_OVERLAY_BIND};
     size_t k = 0;
 
     for (size_t b = 0; b < 2; b++) {
@@ -72,8 +76,8 @@ static void decide(const struct report *rep, struct combination out[N_COMBINATIO
                               : sizeof(bubblewrap_needs) / sizeof(bubblewrap_needs[0]);
             struct combination *c = &out[k++];
 
-            c->backend = backends[b];
-            c->overlay = overlays[o];
+            c->backend = all_backends[b];
+            c->overlay = all_overlays[o];
             c->works = true;
             for (size_t i = 0; i < n && c->works; i++) {
                 if (rep->r[needs[i]].status != CPS_PROBE_OK) {
@@ -83,12 +87,12 @@ static void decide(const struct report *rep, struct combination out[N_COMBINATIO
             }
             /* bind needs nothing beyond user + mount namespaces and bind
              * mounts, which the backend's own requirements cover. */
-            if (c->works && overlays[o] == CPS_OVERLAY_NATIVE &&
+            if (c->works && all_overlays[o] == CPS_OVERLAY_NATIVE &&
                 rep->r[P_OVERLAY].status != CPS_PROBE_OK) {
                 c->works = false;
                 c->blocker = P_OVERLAY;
             }
-            if (c->works && overlays[o] == CPS_OVERLAY_FUSE &&
+            if (c->works && all_overlays[o] == CPS_OVERLAY_FUSE &&
                 rep->r[P_FUSE].status != CPS_PROBE_OK) {
                 c->works = false;
                 c->blocker = P_FUSE;
@@ -292,6 +296,37 @@ static void json_facts(FILE *f, const struct report *rep, enum probe_id id)
     }
 }
 
+/* The names of the bits set in caps, as a JSON array or a comma list. */
+static void print_backends(FILE *f, uint32_t caps, bool json)
+{
+    bool first = true;
+
+    fputs(json ? "[" : "", f);
+    for (size_t i = 0; i < sizeof(all_backends) / sizeof(all_backends[0]); i++) {
+        if (!(caps & all_backends[i]))
+            continue;
+        fprintf(f, json ? "%s\"%s\"" : "%s%s", first ? "" : ", ",
+                cps__backend_name(all_backends[i]));
+        first = false;
+    }
+    fputs(json ? "]" : "", f);
+}
+
+static void print_overlays(FILE *f, uint32_t caps, bool json)
+{
+    bool first = true;
+
+    fputs(json ? "[" : "", f);
+    for (size_t i = 0; i < sizeof(all_overlays) / sizeof(all_overlays[0]); i++) {
+        if (!(caps & all_overlays[i]))
+            continue;
+        fprintf(f, json ? "%s\"%s\"" : "%s%s", first ? "" : ", ",
+                cps__overlay_name(all_overlays[i]));
+        first = false;
+    }
+    fputs(json ? "]" : "", f);
+}
+
 static void print_json(FILE *f, const struct report *rep, const struct combination *c, bool usable)
 {
     fprintf(f, "{\n  \"check_version\": %d,\n  \"helper_version\": ", CPS_CHECK_JSON_VERSION);
@@ -322,7 +357,11 @@ static void print_json(FILE *f, const struct report *rep, const struct combinati
         json_kv_string(f, "hint", b ? b->hint : "", false);
         fprintf(f, "}%s\n", i + 1 < N_COMBINATIONS ? "," : "");
     }
-    fprintf(f, "  ],\n  \"usable\": %s\n}\n", usable ? "true" : "false");
+    fputs("  ],\n  \"hello\": {\"backends\": ", f);
+    print_backends(f, rep->hello_backends, true);
+    fputs(", \"overlay_modes\": ", f);
+    print_overlays(f, rep->hello_overlays, true);
+    fprintf(f, "},\n  \"usable\": %s\n}\n", usable ? "true" : "false");
 }
 
 static void print_human(FILE *f, const struct report *rep, const struct combination *c, bool usable)
@@ -363,6 +402,11 @@ static void print_human(FILE *f, const struct report *rep, const struct combinat
     }
     fprintf(f, "\n%d of %d combinations work%s\n", works, N_COMBINATIONS,
             usable ? "" : ": this host cannot run jobs");
+    fputs("hello announces backends: ", f);
+    print_backends(f, rep->hello_backends, false);
+    fputs("; overlay modes: ", f);
+    print_overlays(f, rep->hello_overlays, false);
+    fputs(" (static checks; the probes above are what works)\n", f);
 }
 
 static void usage(FILE *f)
@@ -447,6 +491,7 @@ int cps__check_main(int argc, char **argv)
         return 1;
     }
     rep->tmpdir = tmpdir;
+    cps__host_caps(&rep->hello_backends, &rep->hello_overlays);
     run_probes(rep, base);
     ret = cps__probe_remove_tree(base);
     if (ret < 0)

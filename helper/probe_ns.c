@@ -45,9 +45,8 @@ static void userns_hint(const struct cps_userns_facts *f, int errnum, char *hint
                  "user.max_user_namespaces=15000` (and in /etc/sysctl.d/ to keep it)");
     else if (errnum == ENOSPC)
         snprintf(hint, size,
-                 "the user.max_user_namespaces limit (%ld) is reached: raise it with `sysctl -w "
-                 "user.max_user_namespaces=N`",
-                 f->max_user_namespaces);
+                 "the user.max_user_namespaces limit is reached: raise it with `sysctl -w "
+                 "user.max_user_namespaces=N`");
     else if (errnum == EPERM && f->has_unprivileged_clone && f->unprivileged_clone == 0 && !f->root)
         snprintf(hint, size,
                  "kernel.unprivileged_userns_clone is 0: `sysctl -w "

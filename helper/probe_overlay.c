@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pwd.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -348,12 +349,16 @@ void cps__probe_fuse(const char *base, struct cps_fuse_facts *f, struct cps_prob
         return;
     }
     if (!f->dev_usable) {
+        struct passwd *owner = getpwuid(f->dev_uid);
+
         cps__probe_set(r, CPS_PROBE_FAILED, EACCES,
                        "let this user open /dev/fuse (mode 0666 is the usual default: chmod 0666 "
                        "/dev/fuse, or a udev rule), or run the worker as root; else use overlay "
                        "mode native or bind",
-                       "%s is mode %04o owned by uid %u gid %u: uid %u cannot open it read-write",
-                       CPS_DEV_FUSE, f->dev_mode, f->dev_uid, f->dev_gid, (unsigned)geteuid());
+                       "%s is mode %04o owned by %s (uid %u, gid %u): uid %u cannot open it "
+                       "read-write",
+                       CPS_DEV_FUSE, f->dev_mode, owner ? owner->pw_name : "an unknown user",
+                       f->dev_uid, f->dev_gid, (unsigned)geteuid());
         return;
     }
     cps__probe_in_child(fuse_child, arg, CPS_PROBE_TIMEOUT_MS, r);

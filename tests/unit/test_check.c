@@ -484,6 +484,12 @@ START_TEST(json_as_root)
     ck_assert_str_eq(get(&f, "probes.fuse.dev_fuse_usable"), "true");
     ck_assert_str_eq(combination(&f, "userns", "fuse"), "true");
     ck_assert_str_eq(combination(&f, "bubblewrap", "fuse"), "true");
+    /* hello's static checks agree with the probes here. */
+    ck_assert_str_eq(get(&f, "hello.backends.0"), "userns");
+    ck_assert_str_eq(get(&f, "hello.backends.1"), "bubblewrap");
+    ck_assert_str_eq(get(&f, "hello.overlay_modes.0"), "native");
+    ck_assert_str_eq(get(&f, "hello.overlay_modes.1"), "fuse");
+    ck_assert_str_eq(get(&f, "hello.overlay_modes.2"), "bind");
     ck_assert(dir_is_empty(tmp));
     assert_nothing_mentions(tmp);
     flat_free(&f);
@@ -506,10 +512,13 @@ START_TEST(json_as_nobody)
     ck_assert_str_eq(get(&f, "probes.fuse.status"), "failed");
     ck_assert_str_eq(get(&f, "probes.fuse.dev_fuse_usable"), "false");
     ck_assert_str_eq(get(&f, "probes.fuse.dev_fuse_mode"), "0600");
-    ck_assert_ptr_nonnull(strstr(get(&f, "probes.fuse.detail"), "/dev/fuse is mode 0600"));
+    ck_assert_ptr_nonnull(
+        strstr(get(&f, "probes.fuse.detail"), "/dev/fuse is mode 0600 owned by root (uid 0"));
     ck_assert_ptr_nonnull(strstr(get(&f, "probes.fuse.hint"), "/dev/fuse"));
     ck_assert_str_eq(combination(&f, "userns", "fuse"), "false");
     ck_assert_str_eq(combination(&f, "bubblewrap", "fuse"), "false");
+    ck_assert_str_eq(get(&f, "hello.overlay_modes.0"), "native");
+    ck_assert_str_eq(get(&f, "hello.overlay_modes.1"), "bind");
     ck_assert(dir_is_empty(tmp));
     assert_nothing_mentions(tmp);
     flat_free(&f);
