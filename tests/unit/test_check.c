@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -25,6 +26,7 @@
 #include <unistd.h>
 
 #include "check_main.h"
+#include "probe.h"
 
 /* ---- a minimal JSON reader: validates the grammar and flattens scalars into
  * "a.b.0.c" -> text pairs (strings unescaped; \u escapes kept as is). ---- */
@@ -655,6 +657,107 @@ START_TEST(usage)
 }
 END_TEST
 
+/* ---- the probe machinery ---------------------------------------------- */
+
+static void probe_answers(void *arg, struct cps_probe_result *r)
+{
+    cps__probe_set(r, CPS_PROBE_OK, 0, NULL, "answer from pid %d", (int)getpid());
+    r->value = *(int *)arg;
+}
+
+static void probe_dies(void *arg, struct cps_probe_result *r)
+{
+    raise(SIGKILL);
+}
+
+static void probe_hangs(void *arg, struct cps_probe_result *r)
+{
+    for (;;)
+        pause();
+}
+
+START_TEST(probe_child_result)
+{
+    struct cps_probe_result r;
+    int value = 42;
+    char mine[64];
+
+    cps__probe_in_child(probe_answers, &value, 30000, &r);
+    ck_assert_int_eq(r.status, CPS_PROBE_OK);
+    ck_assert_int_eq(r.value, 42);
+    /* It ran in another process. */
+    snprintf(mine, sizeof(mine), "answer from pid %d", (int)getpid());
+    ck_assert_str_ne(r.detail, mine);
+    ck_assert_ptr_nonnull(strstr(r.detail, "answer from pid "));
+}
+END_TEST
+
+START_TEST(probe_child_dies)
+{
+    struct cps_probe_result r;
+
+    cps__probe_in_child(probe_dies, NULL, 30000, &r);
+    ck_assert_int_eq(r.status, CPS_PROBE_FAILED);
+    ck_assert_ptr_nonnull(strstr(r.detail, "killed by signal 9"));
+}
+END_TEST
+
+START_TEST(probe_child_hangs)
+{
+    struct cps_probe_result r;
+
+    cps__probe_in_child(probe_hangs, NULL, 200, &r);
+    ck_assert_int_eq(r.status, CPS_PROBE_FAILED);
+    ck_assert_int_eq(r.errnum, ETIMEDOUT);
+    ck_assert_ptr_nonnull(strstr(r.detail, "did not finish within 200 ms"));
+    /* The child was killed and reaped. */
+    ck_assert_int_eq(waitpid(-1, NULL, WNOHANG), -1);
+    ck_assert_int_eq(errno, ECHILD);
+}
+END_TEST
+
+START_TEST(remove_tree)
+{
+    char *top, *p;
+    char keep[] = "/tmp/cps-test-check-keep-XXXXXX";
+    int fd;
+    struct stat st;
+
+    ck_assert_ptr_nonnull(mkdtemp(keep));
+    ck_assert_int_ge(asprintf(&top, "%s/tree", work_dir), 0);
+    ck_assert_int_eq(mkdir(top, 0755), 0);
+    ck_assert_int_ge(asprintf(&p, "%s/a", top), 0);
+    ck_assert_int_eq(mkdir(p, 0755), 0);
+    free(p);
+    ck_assert_int_ge(asprintf(&p, "%s/a/file", top), 0);
+    fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    free(p);
+    /* overlayfs's work/work: mode 000. */
+    ck_assert_int_ge(asprintf(&p, "%s/a/locked", top), 0);
+    ck_assert_int_eq(mkdir(p, 0755), 0);
+    free(p);
+    ck_assert_int_ge(asprintf(&p, "%s/a/locked/inner", top), 0);
+    ck_assert_int_eq(mkdir(p, 0755), 0);
+    free(p);
+    ck_assert_int_ge(asprintf(&p, "%s/a/locked", top), 0);
+    ck_assert_int_eq(chmod(p, 0), 0);
+    free(p);
+    /* A symlink out of the tree is removed, never followed. */
+    ck_assert_int_ge(asprintf(&p, "%s/link", top), 0);
+    ck_assert_int_eq(symlink(keep, p), 0);
+    free(p);
+
+    ck_assert_int_eq(cps__probe_remove_tree(top), 0);
+    ck_assert_int_eq(lstat(top, &st), -1);
+    ck_assert_int_eq(stat(keep, &st), 0);
+    ck_assert_int_eq(cps__probe_remove_tree(top), 0);
+    ck_assert_int_eq(rmdir(keep), 0);
+    free(top);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     Suite *s;
@@ -677,6 +780,10 @@ int main(int argc, char **argv)
     tcase_add_test(tc, human_output);
     tcase_add_test(tc, missing_bwrap_is_reported);
     tcase_add_test(tc, no_user_namespaces);
+    tcase_add_test(tc, probe_child_result);
+    tcase_add_test(tc, probe_child_dies);
+    tcase_add_test(tc, probe_child_hangs);
+    tcase_add_test(tc, remove_tree);
     tcase_add_test(tc, usage);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
