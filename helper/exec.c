@@ -60,6 +60,16 @@ static int setup_fds(const struct cps_exec_args *a, struct cps_error *err)
     return 0;
 }
 
+/* The decoded job's argv has argc entries; execve wants a NULL after them. */
+static char **build_argv(const struct cps_job *job)
+{
+    char **argv = calloc(job->argc + 1, sizeof(*argv));
+
+    if (argv != NULL)
+        memcpy(argv, job->argv, job->argc * sizeof(*argv));
+    return argv;
+}
+
 static char **build_env(const struct cps_job *job, const char **path_value)
 {
     char **envp = calloc(job->envc + 1, sizeof(*envp));
@@ -92,7 +102,7 @@ static void note_try(char *msg, size_t size, const char *path, int e)
  * the next directory (EACCES is reported if nothing else works), other errors
  * stop. Only returns on failure, with err filled.
  */
-static void exec_job(const struct cps_job *job, char **envp, const char *path_env,
+static void exec_job(const struct cps_job *job, char **argv, char **envp, const char *path_env,
                      struct cps_error *err)
 {
     char tried[CPS_ERROR_MESSAGE_MAX - 128] = "";
@@ -103,7 +113,7 @@ static void exec_job(const struct cps_job *job, char **envp, const char *path_en
     bool eacces = false;
 
     if (strchr(name, '/') != NULL) {
-        execve(name, job->argv, envp);
+        execve(name, argv, envp);
         last = errno;
         note_try(tried, sizeof(tried), name, last);
         cps__error_set(err, "exec", last, "check argv[0] and the toolchain's contents",
@@ -120,7 +130,7 @@ static void exec_job(const struct cps_job *job, char **envp, const char *path_en
             snprintf(full, sizeof(full), "%s", name);
         else
             snprintf(full, sizeof(full), "%.*s/%s", len, p, name);
-        execve(full, job->argv, envp);
+        execve(full, argv, envp);
         last = errno;
         note_try(tried, sizeof(tried), full, last);
         if (last == EACCES)
@@ -145,7 +155,7 @@ _Noreturn void cps__exec_child(const struct cps_exec_args *a)
     const char *path_env;
     struct cps_error e;
     sigset_t none;
-    char **envp;
+    char **envp, **argv;
 
     cps__error_clear(&e);
     /* Signal masks survive execve; the job starts with none blocked. */
@@ -170,10 +180,11 @@ _Noreturn void cps__exec_child(const struct cps_exec_args *a)
     if (a->seccomp != NULL && cps__seccomp_load(a->seccomp, &e) < 0)
         fail(&e);
     envp = build_env(a->job, &path_env);
-    if (envp == NULL) {
-        cps__error_set(&e, "exec", ENOMEM, NULL, "building the environment");
+    argv = build_argv(a->job);
+    if (envp == NULL || argv == NULL) {
+        cps__error_set(&e, "exec", ENOMEM, NULL, "building argv and the environment");
         fail(&e);
     }
-    exec_job(a->job, envp, path_env, &e);
+    exec_job(a->job, argv, envp, path_env, &e);
     fail(&e);
 }

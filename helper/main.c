@@ -18,6 +18,7 @@
 
 #include "backend.h"
 #include "builddir.h"
+#include "check_main.h"
 #include "error.h"
 #include "hostcaps.h"
 #include "idmap.h"
@@ -290,8 +291,7 @@ int main(int argc, char **argv)
         cps__options_usage(stdout);
         return CPS_EXIT_OK;
     case CPS_MODE_CHECK:
-        fprintf(stderr, "cachepot-dist-sandbox: --check is not available in this build\n");
-        return CPS_EXIT_USAGE;
+        return cps__check_main(h.opt.check_argc, h.opt.check_argv);
     case CPS_MODE_RUN:
         break;
     }

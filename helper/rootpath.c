@@ -83,12 +83,21 @@ int cps__root_mkdirs(int root_fd, const char *path, const char *stage, struct cp
                                   path);
         }
         next = cps__root_open(cur, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);
+        if (next == -ENOTDIR) {
+            struct stat st;
+
+            /* O_NOFOLLOW|O_PATH opens a link itself, and O_DIRECTORY then
+             * says ENOTDIR: report a link as the link it is. */
+            if (fstatat(cur, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+                next = -ELOOP;
+        }
         close(cur);
         if (next < 0)
-            return cps__error_set(
-                err, stage, -next, NULL, "\"%s\" in sandbox path %s is %s", comp, path,
-                next == -ELOOP || next == -ENOTDIR ? "a symlink or not a directory (never followed)"
-                                                   : "not openable");
+            return cps__error_set(err, stage, -next, NULL, "\"%s\" in sandbox path %s is %s", comp,
+                                  path,
+                                  next == -ELOOP     ? "a symlink (never followed)"
+                                  : next == -ENOTDIR ? "not a directory"
+                                                     : "not openable");
         cur = next;
     }
     return cur;

@@ -588,6 +588,7 @@ START_TEST(big_stdout)
     /* ru_maxrss of the reaped helper: its own peak and that of every process
      * it reaped (I, which reaped the job). Measured on the non-sanitized build:
      * ASan's shadow memory and quarantine would dominate the figure. */
+    fprintf(stderr, "helper peak RSS (ru_maxrss of the reaped helper): %ld KiB\n", c.ru.ru_maxrss);
     ck_assert_msg(c.ru.ru_maxrss < 16 * 1024, "helper peak RSS %ld KiB", c.ru.ru_maxrss);
     client_free(&c);
 }
