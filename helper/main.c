@@ -249,7 +249,8 @@ static int run(struct helper *h)
         return -1;
     }
     if (r.peer_gone)
-        return cps__error_set(&h->err, "parent", ECONNRESET, NULL, "the peer went away");
+        return cps__error_set(&h->err, "parent", ECONNRESET, NULL, "job ended early: %s",
+                              r.gone_reason);
     if (r.failed) {
         h->err = r.failure;
         return -1;

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -41,8 +42,10 @@ static void kill_job(struct pump *p, const char *limit)
 
 static void peer_gone(struct pump *p, const char *why)
 {
-    if (!p->r->peer_gone)
+    if (!p->r->peer_gone) {
         cps__log_info("peer gone (%s): ending the job", why);
+        snprintf(p->r->gone_reason, sizeof(p->r->gone_reason), "%s", why);
+    }
     p->r->peer_gone = true;
     kill_job(p, "peer");
 }
@@ -208,7 +211,7 @@ int cps__pump_run(int sock, int sigfd, struct cps_init *in, const uint8_t *raw, 
         if (!r->killed && cps__now_usec() >= p.deadline_us)
             kill_job(&p, "timeout");
         if (fds[P_SIG].fd >= 0 && (fds[P_SIG].revents & POLLIN))
-            peer_gone(&p, "stop signal");
+            peer_gone(&p, "stop signal received (the parent died or asked to stop)");
         if (fds[P_SOCK].fd >= 0 && fds[P_SOCK].revents != 0)
             pump_sock(&p);
         if (fds[P_OUT].fd >= 0 && fds[P_OUT].revents != 0 &&

@@ -450,6 +450,9 @@ START_TEST(isolation)
     snprintf(want, sizeof(want), "uid: %u gid: %u\n", fx.unpriv ? 65534 : 0, fx.unpriv ? 65534 : 0);
     ck_assert_msg(strstr(out, want) != NULL, "%s", out);
     ck_assert_msg(strstr(out, "hostname: cachepot-sandbox\n") != NULL, "%s", out);
+    /* The default seccomp filter is on (mode 2: filter). */
+    ck_assert(c.hello.seccomp);
+    ck_assert_msg(strstr(out, "status: Seccomp:\t2\n") != NULL, "%s", out);
     finish(&c, 0);
     client_free(&c);
 }
@@ -762,6 +765,123 @@ START_TEST(fd3_not_socket)
 }
 END_TEST
 
+START_TEST(no_seccomp)
+{
+    char *argv[] = {"/bin/probe", NULL};
+    char *args[] = {"--no-seccomp", NULL};
+    struct jobspec s;
+    struct client c;
+
+    job_init(&s, argv);
+    ck_assert_int_eq(client_spawn(&c, fx.helper, fx.unpriv, args), 0);
+    ck_assert_int_eq(client_hello(&c), 0);
+    ck_assert(!c.hello.seccomp);
+    ck_assert_int_eq(client_send_job(&c, &s.job), 0);
+    ck_assert_int_eq(client_collect(&c, NULL, NULL), 0);
+    assert_exit_code(&c, 0);
+    ck_assert_msg(strstr((char *)c.out, "status: Seccomp:\t0\n") != NULL, "%s", c.out);
+    ck_assert_msg(strstr((char *)c.out, "status: NoNewPrivs:\t1\n") != NULL, "%s", c.out);
+    finish(&c, 0);
+    client_free(&c);
+}
+END_TEST
+
+START_TEST(output_limit_streams)
+{
+    char *argv[] = {"writebytes", "1000000", NULL};
+    struct jobspec s;
+    struct client c;
+
+    job_init(&s, argv);
+    s.job.limits.max_output_bytes = 100000;
+    run_job(&c, &s);
+    ck_assert(c.have_exit);
+    ck_assert(c.exit_msg.u.exit.signaled && !c.exit_msg.u.exit.timed_out);
+    ck_assert_str_eq(c.exit_msg.u.exit.limit, "output");
+    ck_assert_uint_le(c.out_len, 100000);
+    finish(&c, 0);
+    client_free(&c);
+}
+END_TEST
+
+START_TEST(output_limit_files)
+{
+    char *argv[] = {"sh", "-c", "writebytes 5000 > /work/big", NULL};
+    char *outs[] = {"/work/big"};
+    struct jobspec s;
+    struct client c;
+
+    job_init(&s, argv);
+    s.job.outputs = outs;
+    s.job.outputc = 1;
+    s.job.limits.max_output_bytes = 1000;
+    run_job(&c, &s);
+    assert_error(&c, "outputs");
+    ck_assert_int_eq(c.error.errnum, EFBIG);
+    finish(&c, 1);
+    client_free(&c);
+}
+END_TEST
+
+START_TEST(overlay_mode_refused)
+{
+    char *argv[] = {"true", NULL};
+    struct jobspec s;
+    struct client c;
+
+    job_init(&s, argv);
+    s.job.overlay = CPS_OVERLAY_BIND;
+    run_job(&c, &s);
+    assert_error(&c, "overlay");
+    ck_assert_int_eq(c.error.errnum, ENOTSUP);
+    finish(&c, 1);
+    client_free(&c);
+}
+END_TEST
+
+START_TEST(backend_refused)
+{
+    char *argv[] = {"true", NULL};
+    char *args[] = {"--backend", "bubblewrap", NULL};
+    struct jobspec s;
+    struct client c;
+
+    job_init(&s, argv);
+    ck_assert_int_eq(client_spawn(&c, fx.helper, fx.unpriv, args), 0);
+    ck_assert_int_eq(client_hello(&c), 0);
+    ck_assert_uint_eq(c.hello.backend, CPS_BACKEND_BUBBLEWRAP);
+    ck_assert_int_eq(client_send_job(&c, &s.job), 0);
+    ck_assert_int_eq(client_collect(&c, NULL, NULL), 0);
+    assert_error(&c, "backend");
+    ck_assert_int_eq(c.error.errnum, ENOTSUP);
+    finish(&c, 1);
+    client_free(&c);
+}
+END_TEST
+
+/* SIGTERM is also the parent-death signal: the helper ends the job and cleans up. */
+START_TEST(stop_signal)
+{
+    char marker[96];
+    char *argv[] = {"daemonize", marker, "sleep", NULL};
+    struct jobspec s;
+    struct client c;
+
+    marker_for(marker, sizeof(marker), "term");
+    job_init(&s, argv);
+    start(&c, fx.helper);
+    ck_assert_int_eq(client_send_job(&c, &s.job), 0);
+    ck_assert_int_eq(client_collect(&c, stop_reading, NULL), 0);
+    ck_assert_int_ne(find_process_with_arg(marker), 0);
+    ck_assert_int_eq(kill(c.pid, SIGTERM), 0);
+    ck_assert_int_eq(client_wait(&c), 0);
+    ck_assert(WIFEXITED(c.wait_status) && WEXITSTATUS(c.wait_status) == 3);
+    ck_assert(!client_pidns_alive(&c));
+    ck_assert_int_eq(find_process_with_arg(marker), 0);
+    client_free(&c);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("helper");
@@ -789,6 +909,12 @@ static Suite *suite(void)
         {"config_mismatch", config_mismatch},
         {"input_through_symlink", input_through_symlink},
         {"fd3_not_socket", fd3_not_socket},
+        {"no_seccomp", no_seccomp},
+        {"output_limit_streams", output_limit_streams},
+        {"output_limit_files", output_limit_files},
+        {"overlay_mode_refused", overlay_mode_refused},
+        {"backend_refused", backend_refused},
+        {"stop_signal", stop_signal},
     };
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
