@@ -18,10 +18,11 @@ struct cps_pump_result {
     int wait_status;
     bool failed; /* I reported a setup or exec failure: failure */
     struct cps_error failure;
-    bool killed;       /* O killed I (limit says why) */
-    const char *limit; /* "timeout", "output", "cancel" or NULL */
-    bool peer_gone;    /* the peer closed fd 3, or a stop signal came: send nothing */
-    bool peer_error;   /* the peer broke the protocol: peer_err */
+    bool killed;           /* O killed I (limit says why) */
+    const char *limit;     /* "timeout", "output", "cancel" or NULL */
+    bool peer_gone;        /* the peer closed fd 3, or a stop signal came: send nothing */
+    char gone_reason[160]; /* why peer_gone was set */
+    bool peer_error;       /* the peer broke the protocol: peer_err */
     struct cps_error peer_err;
     uint64_t wall_us; /* from the job's exec to its end */
     uint64_t rootfs_usec, exec_usec;
