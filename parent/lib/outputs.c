@@ -68,7 +68,7 @@ static int walk_to_parent(int dirfd, char *path, bool create, const char **leaf)
 static int open_below(int dirfd, const char *name, unsigned mode)
 {
     char *copy = strdup(name);
-    const char *leaf;
+    const char *leaf = NULL;
     int dfd, fd;
 
     if (!copy)
@@ -92,7 +92,7 @@ static int open_below(int dirfd, const char *name, unsigned mode)
 static void remove_below(int dirfd, const char *name)
 {
     char *copy = strdup(name);
-    const char *leaf;
+    const char *leaf = NULL;
     int dfd;
 
     if (!copy)
