@@ -24,7 +24,9 @@ int main(int argc, char **argv)
 }
 C
 gcc -E prog.c -o prog.i
-for flags in "-O0" "-O2 -g"; do
+# With -g the object records the compile directory: map the host's to the
+# sandbox's /build (same flags on both sides), as distributed compilers do.
+for flags in "-O0" "-O2 -g -fdebug-prefix-map=$W=/build"; do
     # shellcheck disable=SC2086
     gcc $flags -x cpp-output -c prog.i -o host.o
     mkdir -p out
