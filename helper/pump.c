@@ -199,8 +199,12 @@ int cps__pump_run(int sock, int sigfd, struct cps_init *in, const uint8_t *raw, 
         fds[P_SIG].fd = r->killed ? -1 : sigfd;
         for (int i = 0; i < P_N; i++)
             fds[i].events = POLLIN;
-        if (!r->killed)
-            wait_ms = now >= p.deadline_us ? 0 : (int)((p.deadline_us - now + 999) / 1000);
+        if (!r->killed && !r->exited) {
+            uint64_t left_ms = now >= p.deadline_us ? 0 : (p.deadline_us - now + 999) / 1000;
+
+            /* <limits.h> is shadowed by common/limits.h here; INT32_MAX is INT_MAX on Linux. */
+            wait_ms = left_ms > INT32_MAX ? INT32_MAX : (int)left_ms;
+        }
         n = poll(fds, P_N, wait_ms);
         if (n < 0 && errno == EINTR)
             continue;
@@ -208,7 +212,7 @@ int cps__pump_run(int sock, int sigfd, struct cps_init *in, const uint8_t *raw, 
             kill_job(&p, "poll");
             break;
         }
-        if (!r->killed && cps__now_usec() >= p.deadline_us)
+        if (!r->killed && !r->exited && cps__now_usec() >= p.deadline_us)
             kill_job(&p, "timeout");
         if (fds[P_SIG].fd >= 0 && (fds[P_SIG].revents & POLLIN))
             peer_gone(&p, "stop signal received (the parent died or asked to stop)");

@@ -96,7 +96,12 @@ int cps__session_read(int sock, int sigfd, enum cps_msg_type want, struct cps_ms
     if (rc < 0)
         return rc;
     rc = cps__msg_decode(buf, len, msg, err);
-    if (rc == 0 && msg->type != want) {
+    if (rc == 0 && msg->type == CPS_MSG_CANCEL && want == CPS_MSG_INPUT) {
+        /* The worker may give up while it uploads inputs: not a protocol error. */
+        rc = cps__error_set(err, "cancel", ECANCELED, NULL,
+                            "cancelled by the peer before the job started");
+        cps__msg_free(msg);
+    } else if (rc == 0 && msg->type != want) {
         rc = cps__error_set(err, "protocol", EPROTO, NULL, "expected a %s message, got %s",
                             type_name(want), type_name(msg->type));
         cps__msg_free(msg);

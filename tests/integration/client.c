@@ -89,22 +89,36 @@ static unsigned long long ns_ino(pid_t pid, const char *name)
     return stat(path, &st) == 0 ? (unsigned long long)st.st_ino : 0;
 }
 
-static unsigned long long child_pidns(pid_t pid)
+/*
+ * Open the PID namespace of the helper's only child (I, PID 1 of the job's
+ * namespace). The fd pins the namespace: its inode number cannot be reused
+ * by another namespace while we compare against it.
+ */
+static int child_pidns(pid_t pid, unsigned long long *ino)
 {
     char path[64], buf[256];
+    struct stat st;
     ssize_t n;
     int fd;
 
     snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return 0;
+        return -1;
     n = read(fd, buf, sizeof(buf) - 1);
     close(fd);
     if (n <= 0)
-        return 0;
+        return -1;
     buf[n] = '\0';
-    return ns_ino((pid_t)atoi(buf), "pid");
+    snprintf(path, sizeof(path), "/proc/%d/ns/pid", atoi(buf));
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    *ino = (unsigned long long)st.st_ino;
+    return fd;
 }
 
 int client_hello(struct client *c)
@@ -130,8 +144,8 @@ int client_hello(struct client *c)
     cps__msg_free(&m);
     /* Before hello the helper created PID 1 of the job's PID namespace (its
      * only child): remember that namespace to look for leftovers later. */
-    c->pidns_ino = child_pidns(c->pid);
-    return c->pidns_ino != 0 ? 0 : -ESRCH;
+    c->pidns_fd = child_pidns(c->pid, &c->pidns_ino);
+    return c->pidns_fd >= 0 ? 0 : -ESRCH;
 }
 
 static int send_msg(struct client *c, const struct cps_msg *m)
@@ -339,6 +353,8 @@ void client_free(struct client *c)
     if (c->sock >= 0)
         close(c->sock);
     c->sock = -1;
+    if (c->pidns_fd > 0)
+        close(c->pidns_fd);
     free(c->out);
     free(c->err);
     for (size_t i = 0; i < c->outputc; i++) {

@@ -31,6 +31,7 @@ struct client {
     struct cps_hello hello;
     bool have_hello;
     unsigned long long pidns_ino; /* the job's PID namespace (that of the helper's child I) */
+    int pidns_fd;                 /* holds that namespace, so its inode is not reused */
 
     /* stdout is kept up to keep_limit bytes; beyond it only counted and, with
      * check_pattern, checked against byte i = i % 251 (progs/writebytes.c). */
