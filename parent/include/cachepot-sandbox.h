@@ -170,7 +170,10 @@ struct cps_run_options {
     /* Helper executable. NULL: $CACHEPOT_SANDBOX_HELPER, else the installed path. */
     const char *helper_path;
     /* Wall clock limit of the whole exchange (spawn to reap), 0 = none. On expiry
-     * the helper is killed and cps_run returns -ETIMEDOUT (stage "timeout"). */
+     * the helper is killed and cps_run returns -ETIMEDOUT (stage "timeout").
+     * Independently, a helper that has not said hello 30 s after cps_run() began
+     * is killed (stage "hello"), and one that does not answer a cancel within
+     * 5 s is killed too: no run waits forever on a hung helper. */
     uint64_t timeout_ms;
     /* NULL or a token that cancels this run. */
     struct cps_cancel_token *cancel;

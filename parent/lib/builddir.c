@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "errtext.h"
 #include "error.h"
 
 /* Deeper trees are left in place rather than risking the caller's stack. */
@@ -30,12 +31,12 @@ int cps__build_dir_make_temp(char **out, struct cps_error *err)
                               "TMPDIR %s is too long", tmp);
     if (!mkdtemp(templ))
         return cps__error_set(err, "spawn", errno, "set TMPDIR to a writable directory",
-                              "create a build dir under %s: %s", tmp, strerror(errno));
+                              "create a build dir under %s: %s", tmp, cps__errtext(errno));
     *out = realpath(templ, NULL);
     if (!*out) {
         int e = errno;
         rmdir(templ);
-        return cps__error_set(err, "spawn", e, NULL, "realpath %s: %s", templ, strerror(e));
+        return cps__error_set(err, "spawn", e, NULL, "realpath %s: %s", templ, cps__errtext(e));
     }
     return 0;
 }
@@ -45,10 +46,11 @@ int cps__build_dir_prepare(const char *dir, char **out, struct cps_error *err)
     *out = NULL;
     if (mkdir(dir, 0700) < 0 && errno != EEXIST)
         return cps__error_set(err, "job", errno, NULL, "create build dir %s: %s", dir,
-                              strerror(errno));
+                              cps__errtext(errno));
     *out = realpath(dir, NULL);
     if (!*out)
-        return cps__error_set(err, "job", errno, NULL, "build dir %s: %s", dir, strerror(errno));
+        return cps__error_set(err, "job", errno, NULL, "build dir %s: %s", dir,
+                              cps__errtext(errno));
     return 0;
 }
 

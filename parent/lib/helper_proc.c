@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "errtext.h"
 #include "error.h"
 
 #define HELPER_FD 3
@@ -152,12 +153,13 @@ int cps__helper_spawn(const char *path, const struct cps_job *job, struct cps_he
     /* SOCK_CLOEXEC: another thread's spawn or exec must never inherit either end. */
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
         return cps__error_set(err, "spawn", errno, "raise the open file limit (ulimit -n)",
-                              "socketpair: %s", strerror(errno));
+                              "socketpair: %s", cps__errtext(errno));
     r = move_above_3(&sv[1]);
     if (r < 0) {
         close(sv[0]);
         close(sv[1]);
-        return cps__error_set(err, "spawn", -r, NULL, "fcntl(F_DUPFD_CLOEXEC): %s", strerror(-r));
+        return cps__error_set(err, "spawn", -r, NULL, "fcntl(F_DUPFD_CLOEXEC): %s",
+                              cps__errtext(-r));
     }
     helper_argv(&a, path, job);
     helper_env(envp);
@@ -183,17 +185,16 @@ int cps__helper_spawn(const char *path, const struct cps_job *job, struct cps_he
         return cps__error_set(err, "spawn", r,
                               "install cachepot-dist-sandbox, or point CACHEPOT_SANDBOX_HELPER "
                               "(or the helper option) at it",
-                              "cannot run the helper %s: %s", path, strerror(r));
+                              "cannot run the helper %s: %s", path, cps__errtext(r));
     }
     p->pid = pid;
     p->sock = sv[0];
     /* Our end is polled; O_NONBLOCK belongs to this open file description only. */
     fcntl(p->sock, F_SETFL, fcntl(p->sock, F_GETFL) | O_NONBLOCK);
     /* A pidfd tells us the helper died even if a process it started still holds
-     * the socket open (pidfd_open(2), Linux 5.3). Without one, EOF must do. */
+     * the socket open (pidfd_open(2), Linux 5.3; the fd is close-on-exec).
+     * Without one, EOF must do. */
     p->pidfd = pidfd_open(pid, 0);
-    if (p->pidfd >= 0)
-        fcntl(p->pidfd, F_SETFD, FD_CLOEXEC);
     return 0;
 }
 

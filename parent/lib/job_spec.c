@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "errtext.h"
 #include "error.h"
 #include "limits.h"
 #include "paths.h"
@@ -336,7 +337,7 @@ static int stat_inputs(const struct cps_job_spec *spec, struct cps_wire_job *w,
 
         if (stat(host, &st) < 0)
             return cps__error_set(err, "input", errno, NULL, "stat input %s: %s", host,
-                                  strerror(errno));
+                                  cps__errtext(errno));
         if (!S_ISREG(st.st_mode))
             return cps__error_set(err, "input", EINVAL, NULL, "input %s is not a regular file",
                                   host);
@@ -391,7 +392,7 @@ int cps__wire_job_build(const struct cps_job_spec *spec, const char *build_dir,
     w->toolchain = realpath(spec->toolchain, NULL);
     if (!w->toolchain) {
         r = cps__error_set(err, "job", errno, "package a compiler with cachepot-dist-toolchain",
-                           "toolchain dir %s: %s", spec->toolchain, strerror(errno));
+                           "toolchain dir %s: %s", spec->toolchain, cps__errtext(errno));
         goto fail;
     }
     j->toolchain = w->toolchain;

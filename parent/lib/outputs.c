@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "errtext.h"
 #include "error.h"
 
 int cps__output_sink_init(struct cps_output_sink *s, const struct cps_job_spec *spec,
@@ -24,7 +25,7 @@ int cps__output_sink_init(struct cps_output_sink *s, const struct cps_job_spec *
         s->dirfd = open(opts->out_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (s->dirfd < 0)
             return cps__error_set(err, "output", errno, "create the out dir first",
-                                  "open out dir %s: %s", opts->out_dir, strerror(errno));
+                                  "open out dir %s: %s", opts->out_dir, cps__errtext(errno));
     }
     return 0;
 }
@@ -139,7 +140,7 @@ static int begin_file(struct cps_output_sink *s, const struct cps_output *o, str
     s->fd = open_below(s->dirfd, spec_out->name, o->mode);
     if (s->fd < 0)
         return cps__error_set(err, "output", -s->fd, NULL, "create %s/%s: %s", s->opts->out_dir,
-                              spec_out->name, strerror(-s->fd));
+                              spec_out->name, cps__errtext(-s->fd));
     return 0;
 }
 
@@ -156,7 +157,7 @@ static int deliver(struct cps_output_sink *s, const struct cps_output *o, struct
         int r = write_all(s->fd, o->data, o->data_len);
         if (r < 0)
             return cps__error_set(err, "output", -r, NULL, "write %s/%s: %s", s->opts->out_dir,
-                                  spec_out->name, strerror(-r));
+                                  spec_out->name, cps__errtext(-r));
     }
     return 0;
 }
@@ -170,7 +171,7 @@ static int end_file(struct cps_output_sink *s, struct cps_error *err)
         s->fd = -1;
         if (r < 0)
             return cps__error_set(err, "output", errno, NULL, "close %s/%s: %s", s->opts->out_dir,
-                                  spec_out->name, strerror(errno));
+                                  spec_out->name, cps__errtext(errno));
     }
     s->in_file = false;
     s->received++;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cancel.h"
+#include "errtext.h"
 #include "error.h"
 #include "frame.h"
 #include "limits.h"
@@ -162,7 +163,7 @@ static int open_input(struct session *s)
     s->in_fd = open(host, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (s->in_fd < 0)
         return cps__error_set(s->err, "input", errno, NULL, "open input %s: %s", host,
-                              strerror(errno));
+                              cps__errtext(errno));
     if (fstat(s->in_fd, &st) < 0 || st.st_dev != s->wire->input_dev[s->next_input] ||
         st.st_ino != s->wire->input_ino[s->next_input] ||
         (uint64_t)st.st_size != s->wire->decl[s->next_input].size)
@@ -193,7 +194,7 @@ static int queue_input_chunk(struct session *s)
             int e = n < 0 ? errno : EAGAIN;
             free(buf);
             return cps__error_set(s->err, "input", e, NULL, "read input %s: %s", host,
-                                  n < 0 ? strerror(e) : "file shrank while it was sent");
+                                  n < 0 ? cps__errtext(e) : "file shrank while it was sent");
         }
         have += (size_t)n;
     }
@@ -585,7 +586,7 @@ int cps__session_run(struct cps_helper_proc *p, const struct cps_job_spec *spec,
         if (r < 0) {
             if (errno == EINTR)
                 continue;
-            finish(&s, cps__error_set(err, "spawn", errno, NULL, "poll: %s", strerror(errno)));
+            finish(&s, cps__error_set(err, "spawn", errno, NULL, "poll: %s", cps__errtext(errno)));
             break;
         }
         if (cancel_i >= 0 && fds[cancel_i].revents)
