@@ -1,0 +1,173 @@
+#!/bin/bash
+# run-probe.sh - plant what the escape probe looks for, run the probe in a
+# sandbox, then check the host side (the toolchain file is unchanged, no
+# probe file appeared in system directories).
+#
+# usage: run-probe.sh [options] [-- PROBE-ARGS...]
+#   --probe PATH        the static probe binary (required)
+#   --sandbox KIND      none | unshare | bwrap (default bwrap)
+#   --seccomp FILE      a BPF program for bwrap --seccomp (from cps-seccomp-export);
+#                       without it the probe is told PROBE_SECCOMP=0
+#   --user UID          run the sandbox as UID (default: the caller; needs root)
+#
+# The helper's own integration test does the same planting with the helper as
+# the sandbox; "none" and "unshare" exist to see the probe report escapes.
+# Exit status: the probe's (0 all blocked, 1 escaped, 3 skipped), or 1 when a
+# host-side check failed.
+set -eu
+
+probe=
+sandbox=bwrap
+bpf=
+user=
+while [ $# -gt 0 ]; do
+    case $1 in
+    --probe) probe=$2; shift 2 ;;
+    --sandbox) sandbox=$2; shift 2 ;;
+    --seccomp) bpf=$2; shift 2 ;;
+    --user) user=$2; shift 2 ;;
+    --) shift; break ;;
+    *) echo "run-probe.sh: unknown option $1" >&2; exit 2 ;;
+    esac
+done
+[ -n "$probe" ] || { echo "run-probe.sh: --probe is required" >&2; exit 2; }
+
+# A world-traversable scratch directory: the sandbox may run as another uid.
+top=$(mktemp -d /tmp/cps-probe.XXXXXX)
+chmod 755 "$top"
+serve_pid=
+cleanup() {
+    [ -z "$serve_pid" ] || kill "$serve_pid" 2>/dev/null || true
+    [ -z "$serve_pid" ] || wait "$serve_pid" 2>/dev/null || true
+    rm -rf "$top"
+}
+trap cleanup EXIT INT TERM
+
+# The toolchain: the probe, a setuid-root copy of it, a file nobody may read,
+# and a file the job must not be able to change.
+tc=$top/toolchain
+mkdir -m 755 "$tc"
+cp "$probe" "$tc/probe"
+chmod 755 "$tc/probe"
+cp "$probe" "$tc/probe-setuid"
+chmod 4755 "$tc/probe-setuid"
+echo "unreadable" > "$tc/unreadable"
+chmod 000 "$tc/unreadable"
+echo "toolchain file" > "$tc/victim.txt"
+chmod 644 "$tc/victim.txt"
+cp "$tc/victim.txt" "$top/victim.orig"
+# A host file the sandbox must not see; readable, so only isolation hides it.
+echo "host secret" > "$top/host-secret"
+chmod 644 "$top/host-secret"
+
+# The host-side targets: TCP listener, abstract socket, message queue, pid.
+"$probe" host-serve > "$top/serve.env" &
+serve_pid=$!
+i=0
+until grep -q '^READY$' "$top/serve.env" 2>/dev/null; do
+    i=$((i + 1))
+    [ $i -lt 100 ] || { echo "run-probe.sh: host-serve did not start" >&2; exit 2; }
+    sleep 0.05
+done
+while IFS='=' read -r key value; do
+    case $key in PROBE_*) export "$key=$value" ;; esac
+done < "$top/serve.env"
+
+token=probe-token-$$
+export PROBE_WRITE_TOKEN=$token
+export PROBE_HOST_FILE=$top/host-secret
+if [ -n "$bpf" ]; then export PROBE_SECCOMP=1; else export PROBE_SECCOMP=0; fi
+
+# Descriptors this script inherited belong to whoever ran it (a CI runner, a
+# terminal multiplexer); bubblewrap passes open descriptors on by design, so
+# close them for the sandboxed command, or fd_leak would report the runner.
+as_user() {
+    local -a cmd=("$@")
+    if [ -n "$user" ]; then
+        cmd=(setpriv --reuid="$user" --regid="$user" --clear-groups -- "$@")
+    fi
+    (
+        for fd in /proc/$BASHPID/fd/*; do
+            fd=${fd##*/}
+            if [ "$fd" -gt 2 ] && [ "$fd" != "${keep_fd:-}" ]; then
+                eval "exec $fd>&-"
+            fi
+        done
+        exec "${cmd[@]}"
+    )
+}
+
+case $sandbox in
+none | unshare)
+    # The toolchain is where it is on the host.
+    export PROBE_SETUID_BIN=$tc/probe-setuid
+    export PROBE_UNREADABLE_FILE=$tc/unreadable
+    export PROBE_TOOLCHAIN_FILE=$tc/victim.txt
+    export PROBE_WRITE_DIRS="/:/usr:/etc:/bin:/lib:/var:$tc"
+    export PROBE_SCRATCH_DIRS=/tmp/$token
+    set +e
+    if [ "$sandbox" = none ]; then
+        as_user "$tc/probe" "$@"
+    else
+        as_user unshare --user --map-root-user --mount --pid --ipc --net --uts --cgroup \
+            --fork --mount-proc "$tc/probe" "$@"
+    fi
+    status=$?
+    set -e
+    ;;
+bwrap)
+    # bubblewrap's root is its own tmpfs: writing there is writing scratch.
+    # The toolchain is read-only at /toolchain.
+    export PROBE_SETUID_BIN=/toolchain/probe-setuid
+    export PROBE_UNREADABLE_FILE=/toolchain/unreadable
+    export PROBE_TOOLCHAIN_FILE=/toolchain/victim.txt
+    export PROBE_WRITE_DIRS=/toolchain:/proc:/proc/sys
+    export PROBE_SCRATCH_DIRS=/tmp
+    set -- /toolchain/probe "$@"
+    set +e
+    if [ -n "$bpf" ]; then
+        keep_fd=9 as_user bwrap --unshare-user --unshare-pid --unshare-net --unshare-ipc --unshare-uts \
+            --unshare-cgroup --hostname cps-probe --die-with-parent --cap-drop ALL \
+            --ro-bind "$tc" /toolchain --proc /proc --dev /dev --tmpfs /tmp --chdir /tmp \
+            --seccomp 9 -- "$@" 9< "$bpf"
+    else
+        as_user bwrap --unshare-user --unshare-pid --unshare-net --unshare-ipc --unshare-uts \
+            --unshare-cgroup --hostname cps-probe --die-with-parent --cap-drop ALL \
+            --ro-bind "$tc" /toolchain --proc /proc --dev /dev --tmpfs /tmp --chdir /tmp -- "$@"
+    fi
+    status=$?
+    set -e
+    ;;
+*)
+    echo "run-probe.sh: unknown sandbox $sandbox" >&2
+    exit 2
+    ;;
+esac
+
+# Host side: whatever the probe saw, the host's files must be untouched.
+host_failed=0
+if cmp -s "$tc/victim.txt" "$top/victim.orig"; then
+    echo "host_toolchain_unchanged blocked $tc/victim.txt unchanged"
+else
+    echo "host_toolchain_unchanged ESCAPED $tc/victim.txt was modified"
+    host_failed=1
+fi
+found=
+for d in / /usr /etc /bin /lib /var "$tc"; do
+    for f in "$d"/"$token"*; do
+        [ -e "$f" ] || continue
+        found="$found $f"
+        rm -f "$f"
+    done
+done
+if [ -z "$found" ]; then
+    echo "host_no_probe_files blocked no $token* in system directories"
+else
+    echo "host_no_probe_files ESCAPED found:$found"
+    host_failed=1
+fi
+
+if [ "$status" -eq 0 ] && [ "$host_failed" -ne 0 ]; then
+    status=1
+fi
+exit "$status"
