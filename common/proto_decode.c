@@ -332,6 +332,8 @@ static int get_caps(const cbor_item_t *it, const char *field, bool backends, uin
         snprintf(f, sizeof(f), "%s[%zu]", field, i);
         if ((ret = text_view(items[i], f, CPS_MAX_SHORT_TEXT, &p, &len, err)) < 0)
             return ret;
+        if (len == 0)
+            return fail(err, f, "text is empty");
         if (backends) {
             enum cps_backend b;
             if (cps__backend_parse((const char *)p, len, &b) == 0)

@@ -89,7 +89,7 @@ for target in "${targets[@]}"; do
     echo "== $target: ${per_target}s from $(ls "$corpus" | wc -l) seeds"
     # shellcheck disable=SC2086 # CPS_FUZZ_ARGS is a list of flags
     if ! "$build/tests/fuzz/$target" "$corpus" -max_total_time="$per_target" -max_len=65536 \
-        -timeout=10 -malloc_limit_mb=128 -print_final_stats=1 \
+        -timeout=60 -malloc_limit_mb=128 -print_final_stats=1 \
         -dict="$root/tests/fuzz/protocol.dict" \
         -artifact_prefix="$build/artifacts/$target-" ${CPS_FUZZ_ARGS:-}; then
         echo "== $target FAILED; reproducer in $build/artifacts/" >&2

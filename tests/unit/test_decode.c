@@ -217,6 +217,10 @@ static const struct bad bad_frames[] = {
      "\"overlay_modes\":[],\"max_frame\":1,\"max_chunk\":1,\"uid\":0,\"gid\":0,"
      "\"backend\":\"userns\",\"seccomp\":true}",
      -EPROTO, "hello.backends[0]: expected a text string"},
+    {"{\"type\":\"hello\",\"protocol\":1,\"helper_version\":\"0.1\",\"backends\":[],"
+     "\"overlay_modes\":[\"bind\",\"\"],\"max_frame\":1,\"max_chunk\":1,\"uid\":0,\"gid\":0,"
+     "\"backend\":\"userns\",\"seccomp\":true}",
+     -EPROTO, "hello.overlay_modes[1]: text is empty"},
     {EXIT("\"code\":256,", "[]"), -EPROTO, "exit.code: 256 is larger than 255"},
     {EXIT("\"signal\":0,", "[]"), -EPROTO, "exit.signal: signal 0 is not 1..64"},
     {EXIT("\"signal\":65,", "[]"), -EPROTO, "exit.signal: 65 is larger than 64"},
