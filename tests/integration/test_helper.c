@@ -901,6 +901,27 @@ START_TEST(stop_signal)
 }
 END_TEST
 
+/* A helper whose own uid is not mapped (it runs in a user namespace without
+ * maps) may not create a user namespace (user_namespaces(7)): the first and
+ * only frame is an error naming the user namespace knobs and their values. */
+START_TEST(userns_refused)
+{
+    char *args[] = {"--user", "--", fx.helper, NULL};
+    struct client c;
+
+    ck_assert_int_eq(client_spawn(&c, "/usr/bin/unshare", fx.unpriv, args), 0);
+    ck_assert_int_eq(client_hello(&c), -1);
+    ck_assert(c.have_error);
+    ck_assert_msg(strcmp(c.error.stage, "unshare") == 0, "stage %s: %s", c.error.stage,
+                  c.error.message);
+    ck_assert_int_eq(c.error.errnum, EPERM);
+    ck_assert_ptr_nonnull(strstr(c.error.message, "user.max_user_namespaces="));
+    ck_assert_ptr_nonnull(strstr(c.error.hint, "kernel.apparmor_restrict_unprivileged_userns"));
+    finish(&c, 1);
+    client_free(&c);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("helper");
@@ -934,6 +955,7 @@ static Suite *suite(void)
         {"overlay_mode_refused", overlay_mode_refused},
         {"backend_refused", backend_refused},
         {"stop_signal", stop_signal},
+        {"userns_refused", userns_refused},
     };
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
