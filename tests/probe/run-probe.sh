@@ -123,17 +123,25 @@ bwrap)
     export PROBE_TOOLCHAIN_FILE=/toolchain/victim.txt
     export PROBE_WRITE_DIRS=/toolchain:/proc:/proc/sys
     export PROBE_SCRATCH_DIRS=/tmp
+    # bubblewrap started by root maps the sandbox's uid to host uid 0: without
+    # capabilities, but still the owner of /proc/sys (kernel.core_pattern is
+    # a root shell on the host). Cover it read-only, as the helper's root
+    # mode must (write_kernel shows the difference).
     set -- /toolchain/probe "$@"
     set +e
     if [ -n "$bpf" ]; then
         keep_fd=9 as_user bwrap --unshare-user --unshare-pid --unshare-net --unshare-ipc --unshare-uts \
             --unshare-cgroup --hostname cps-probe --die-with-parent --cap-drop ALL \
-            --ro-bind "$tc" /toolchain --proc /proc --dev /dev --tmpfs /tmp --chdir /tmp \
+            --ro-bind "$tc" /toolchain --proc /proc --ro-bind /proc/sys /proc/sys \
+            --ro-bind-try /proc/sysrq-trigger /proc/sysrq-trigger --dev /dev \
+            --tmpfs /tmp --chdir /tmp \
             --seccomp 9 -- "$@" 9< "$bpf"
     else
         as_user bwrap --unshare-user --unshare-pid --unshare-net --unshare-ipc --unshare-uts \
             --unshare-cgroup --hostname cps-probe --die-with-parent --cap-drop ALL \
-            --ro-bind "$tc" /toolchain --proc /proc --dev /dev --tmpfs /tmp --chdir /tmp -- "$@"
+            --ro-bind "$tc" /toolchain --proc /proc --ro-bind /proc/sys /proc/sys \
+            --ro-bind-try /proc/sysrq-trigger /proc/sysrq-trigger --dev /dev \
+            --tmpfs /tmp --chdir /tmp -- "$@"
     fi
     status=$?
     set -e
