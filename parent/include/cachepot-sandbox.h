@@ -210,9 +210,10 @@ struct cps_result {
     char backend[16]; /* backend that ran the job, "userns" or "bubblewrap" */
     char overlay[16]; /* overlay mode that ran the job: "native", "fuse" or "bind" */
     char helper_version[32];
-    /* Measured by the library: spawn = posix_spawn until hello; setup = job sent
-     * until the compiler ran, minus its run time; run = wall_us; outputs = first
-     * output frame until exit frame; total = the whole cps_run(). */
+    /* Measured by the library: spawn = posix_spawn until hello (the helper's
+     * job-independent setup); run = wall_us; outputs = first to last output
+     * frame; setup = the rest between hello and exit (job and inputs sent,
+     * overlay, root, exec, teardown); total = the whole cps_run(). */
     uint64_t spawn_us, setup_us, run_us, outputs_us, total_us;
     uint64_t bytes_in;  /* input file bytes sent */
     uint64_t bytes_out; /* stdout + stderr + output file bytes received */

@@ -38,16 +38,22 @@ CPS_API void cps_result_free(struct cps_result *result)
     free(result);
 }
 
+static uint64_t span(uint64_t from, uint64_t to)
+{
+    return from && to > from ? to - from : 0;
+}
+
 static void fill_times(struct cps_result *res, const struct cps_session_times *t, uint64_t spawn0,
                        uint64_t end)
 {
-    uint64_t between;
+    uint64_t around;
 
-    res->spawn_us = t->hello > spawn0 ? t->hello - spawn0 : 0;
+    res->spawn_us = span(spawn0, t->hello);
     res->run_us = res->wall_us;
-    between = t->first_output > t->hello ? t->first_output - t->hello : 0;
-    res->setup_us = between > res->run_us ? between - res->run_us : 0;
-    res->outputs_us = t->exit > t->first_output ? t->exit - t->first_output : 0;
+    res->outputs_us = span(t->first_output, t->last_output);
+    around = span(t->hello, t->exit);
+    res->setup_us =
+        around > res->run_us + res->outputs_us ? around - res->run_us - res->outputs_us : 0;
     res->total_us = end - t->start;
 }
 

@@ -322,8 +322,9 @@ static int output_frame(struct session *s, const struct cps_output *o)
 {
     int r;
 
+    s->t->last_output = cps__now_us();
     if (!s->t->first_output)
-        s->t->first_output = cps__now_us();
+        s->t->first_output = s->t->last_output;
     if (s->stop != GOING)
         return 0;
     r = cps__output_sink_frame(s->sink, o, s->err);
@@ -400,8 +401,6 @@ static int running_frame(struct session *s, const struct cps_msg *m)
         return output_frame(s, &m->u.output);
     case CPS_MSG_EXIT:
         s->t->exit = cps__now_us();
-        if (!s->t->first_output)
-            s->t->first_output = s->t->exit;
         copy_exit(s, &m->u.exit);
         if (s->stop != GOING)
             return stopped_outcome(s, true);

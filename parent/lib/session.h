@@ -9,7 +9,7 @@
 #include "helper_proc.h"
 
 struct cps_session_times {
-    uint64_t start, hello, first_output, exit; /* CLOCK_MONOTONIC, µs */
+    uint64_t start, hello, first_output, last_output, exit; /* CLOCK_MONOTONIC, µs; 0: never */
 };
 
 /*
