@@ -80,8 +80,9 @@ int cps__frame_write(int fd, const uint8_t *payload, size_t len, struct cps_erro
     int iovcnt = 2;
     bool is_socket = true;
 
-    if (len == 0 || len > UINT32_MAX)
-        return cps__error_set(err, STAGE, EMSGSIZE, NULL, "cannot send a frame of %zu bytes", len);
+    if (len == 0 || len > CPS_MAX_FRAME)
+        return cps__error_set(err, STAGE, EMSGSIZE, NULL,
+                              "cannot send a frame of %zu bytes (1..%u)", len, CPS_MAX_FRAME);
     header[0] = (uint8_t)(len >> 24);
     header[1] = (uint8_t)(len >> 16);
     header[2] = (uint8_t)(len >> 8);

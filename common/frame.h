@@ -15,7 +15,8 @@
 #include "cachepot-sandbox.h"
 
 /* Write one frame (header + payload, borrowed). Blocks until all is written.
- * Returns 0, or -errno with err->stage "frame" (-EPIPE: peer closed). */
+ * Returns 0, or -errno with err->stage "frame" (-EPIPE: peer closed;
+ * -EMSGSIZE: len is 0 or above CPS_MAX_FRAME). */
 int cps__frame_write(int fd, const uint8_t *payload, size_t len, struct cps_error *err);
 
 /* Read one whole frame, blocking. *payload is new (free()), *len its length.

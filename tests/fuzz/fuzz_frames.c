@@ -28,13 +28,14 @@ struct seen {
     int end; /* the error that ended the stream */
 };
 
-static void pipe_or_die(int p[2])
+static void pipe_or_die(int p[2], size_t room)
 {
     if (pipe2(p, O_CLOEXEC) < 0)
         abort();
-    /* Room for the whole input (libFuzzer runs with -max_len=65536; the
-     * default pipe holds 64 KiB). */
-    fcntl(p[1], F_SETPIPE_SZ, 1 << 20);
+    /* Room for the whole input: the default pipe holds 64 KiB, enough for
+     * scripts/fuzz.sh's -max_len=65536; growing it costs, so only when needed. */
+    if (room > 65536)
+        fcntl(p[1], F_SETPIPE_SZ, 1 << 20);
 }
 
 static void write_or_die(int fd, const uint8_t *p, size_t n)
@@ -56,7 +57,7 @@ static void incremental(const uint8_t *s, size_t n, unsigned chunk, struct seen 
     int p[2];
     bool closed = false;
 
-    pipe_or_die(p);
+    pipe_or_die(p, n);
     fcntl(p[0], F_SETFL, O_NONBLOCK);
     for (;;) {
         int ret = cps__frame_reader_feed(&r, p[0], &err);
@@ -72,9 +73,12 @@ static void incremental(const uint8_t *s, size_t n, unsigned chunk, struct seen 
             out->end = ret;
             break;
         }
-        /* Nothing more to read yet: deliver the next chunk, or EOF. */
+        /* Nothing more to read yet: deliver the next chunk, or EOF. Past
+         * the first 4 KiB (where headers and small frames split in every
+         * place) chunks grow to 4 KiB to keep the target fast. */
         if (off < n) {
-            size_t k = n - off < chunk ? n - off : chunk;
+            size_t step = off < 4096 ? chunk : 4096;
+            size_t k = n - off < step ? n - off : step;
             write_or_die(p[1], s + off, k);
             off += k;
         } else if (!closed) {
@@ -95,7 +99,7 @@ static void blocking(const uint8_t *s, size_t n, struct seen *out)
     struct cps_error err;
     int p[2];
 
-    pipe_or_die(p);
+    pipe_or_die(p, n);
     if ((size_t)fcntl(p[1], F_GETPIPE_SZ) < n)
         n = (size_t)fcntl(p[1], F_GETPIPE_SZ);
     write_or_die(p[1], s, n);

@@ -266,6 +266,10 @@ START_TEST(writer_refuses_empty_frames)
     struct cps_error err;
 
     ck_assert_int_eq(cps__frame_write(sv[0], (const uint8_t *)"", 0, &err), -EMSGSIZE);
+    /* Above the protocol's cap: refused before a byte is written. */
+    ck_assert_int_eq(cps__frame_write(sv[0], (const uint8_t *)"", CPS_MAX_FRAME + 1, &err),
+                     -EMSGSIZE);
+    ck_assert_ptr_nonnull(strstr(err.message, "1..1048576"));
 }
 END_TEST
 
