@@ -35,10 +35,11 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${CPS_FUZZ_BUILD_DIR:-$root/build-fuzz}
 export CC=${CC:-clang}
 
+mkdir -p "$build"
 cmake -S "$root" -B "$build" -DCPS_FUZZ=ON -DCPS_SANITIZE=ON \
-    -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$build.configure.log" 2>&1 ||
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$build/configure.log" 2>&1 ||
     {
-        cat "$build.configure.log" >&2
+        cat "$build/configure.log" >&2
         exit 1
     }
 cmake --build "$build" --target "${targets[@]}" -j"$(nproc)"
@@ -51,8 +52,8 @@ mkdir -p "$build/artifacts"
 frame() {
     local f=$1 len
     len=$(stat -c %s "$f")
-    printf "$(printf '\\x%02x\\x%02x\\x%02x\\x%02x' $((len >> 24 & 255)) $((len >> 16 & 255)) \
-        $((len >> 8 & 255)) $((len & 255)))"
+    printf '%b' "$(printf '\\x%02x\\x%02x\\x%02x\\x%02x' $((len >> 24 & 255)) \
+        $((len >> 16 & 255)) $((len >> 8 & 255)) $((len & 255)))"
     cat "$f"
 }
 
@@ -86,7 +87,7 @@ status=0
 for target in "${targets[@]}"; do
     corpus="$scratch/$target"
     seed "$target" "$corpus"
-    echo "== $target: ${per_target}s from $(ls "$corpus" | wc -l) seeds"
+    echo "== $target: ${per_target}s from $(find "$corpus" -type f | wc -l) seeds"
     # shellcheck disable=SC2086 # CPS_FUZZ_ARGS is a list of flags
     if ! "$build/tests/fuzz/$target" "$corpus" -max_total_time="$per_target" -max_len=65536 \
         -timeout=60 -malloc_limit_mb=128 -print_final_stats=1 \
