@@ -5,13 +5,19 @@
 #
 # usage: run-probe.sh [options] [-- PROBE-ARGS...]
 #   --probe PATH        the static probe binary (required)
-#   --sandbox KIND      none | unshare | bwrap (default bwrap)
+#   --sandbox KIND      none | unshare | bwrap | helper (default bwrap)
+#   --run PATH          cachepot-dist-run, for --sandbox helper
+#   --helper PATH       cachepot-dist-sandbox, for --sandbox helper
+#   --backend B         helper backend (userns | bubblewrap), for --sandbox helper
+#   --overlay M         helper overlay mode (auto | native | fuse | bind)
 #   --seccomp FILE      a BPF program for bwrap --seccomp (from cps-seccomp-export);
 #                       without it the probe is told PROBE_SECCOMP=0
 #   --user UID          run the sandbox as UID (default: the caller; needs root)
 #
-# The helper's own integration test does the same planting with the helper as
-# the sandbox; "none" and "unshare" exist to see the probe report escapes.
+# "helper" runs the probe through the real helper (the toolchain is the root;
+# the helper's seccomp filter is on, --seccomp is then only a flag for the
+# probe's expectations); "none" and "unshare" exist to see the probe report
+# escapes.
 # Exit status: the probe's (0 all blocked, 1 escaped, 3 skipped), or 1 when a
 # host-side check failed.
 set -eu
@@ -20,8 +26,16 @@ probe=
 sandbox=bwrap
 bpf=
 user=
+run=
+helper=
+backend=
+overlay=
 while [ $# -gt 0 ]; do
     case $1 in
+    --run) run=$2; shift 2 ;;
+    --helper) helper=$2; shift 2 ;;
+    --backend) backend=$2; shift 2 ;;
+    --overlay) overlay=$2; shift 2 ;;
     --probe) probe=$2; shift 2 ;;
     --sandbox) sandbox=$2; shift 2 ;;
     --seccomp) bpf=$2; shift 2 ;;
@@ -143,6 +157,33 @@ bwrap)
             --ro-bind-try /proc/sysrq-trigger /proc/sysrq-trigger --dev /dev \
             --tmpfs /tmp --chdir /tmp -- "$@"
     fi
+    status=$?
+    set -e
+    ;;
+helper)
+    [ -n "$run" ] && [ -n "$helper" ] || {
+        echo "run-probe.sh: --sandbox helper needs --run and --helper" >&2
+        exit 2
+    }
+    # The toolchain is the root; everything writable in it is the overlay's
+    # upper layer (scratch), so the host-side checks below are the proof.
+    mkdir -m 755 "$top/bin"
+    cp "$run" "$top/bin/cachepot-dist-run"
+    cp "$helper" "$top/bin/cachepot-dist-sandbox"
+    export PROBE_SETUID_BIN=/probe-setuid
+    export PROBE_UNREADABLE_FILE=/unreadable
+    export PROBE_TOOLCHAIN_FILE=/victim.txt
+    export PROBE_WRITE_DIRS=/:/usr:/etc:/bin:/proc:/proc/sys
+    export PROBE_SCRATCH_DIRS=/:/tmp
+    # The job's environment is exactly what --env passes.
+    args=(--toolchain "$tc" --helper "$top/bin/cachepot-dist-sandbox" --cwd /tmp)
+    [ -z "$backend" ] || args+=(--sandbox "$backend")
+    [ -z "$overlay" ] || args+=(--overlay "$overlay")
+    while IFS= read -r pair; do
+        args+=(--env "$pair")
+    done < <(env | grep '^PROBE_')
+    set +e
+    as_user "$top/bin/cachepot-dist-run" "${args[@]}" -- /probe "$@"
     status=$?
     set -e
     ;;
