@@ -15,11 +15,12 @@ if [ "$kind" = fake ]; then
     run=$CPS_RUN_BIN
     for m in ok crash; do ln -s "$CPS_FAKE_HELPER" "$W/$m"; done
     tc=$W
-    helper_ok="--helper $W/ok"
+    # The library finds the helper through the environment, as documented.
+    CACHEPOT_SANDBOX_HELPER=$W/ok
+    export CACHEPOT_SANDBOX_HELPER
 else
     run=$CPS_BIN/cachepot-dist-run
     tc=$CPS_TEST_TOOLCHAIN
-    helper_ok=
 fi
 
 # expect STATUS DESCRIPTION CLI-ARGS...: run the CLI, check its exit status.
@@ -48,17 +49,16 @@ check() {
 }
 
 if [ "$kind" = fake ]; then
-    # shellcheck disable=SC2086
-    expect 0 "exit 0" --toolchain "$tc" $helper_ok -- exit 0
-    expect 1 "exit 1" --toolchain "$tc" $helper_ok -- exit 1
-    expect 124 "job timed out" --toolchain "$tc" $helper_ok --timeout 1 -- timeout
-    expect 137 "killed by SIGKILL" --toolchain "$tc" $helper_ok -- signal 9
+    expect 0 "exit 0" --toolchain "$tc" -- exit 0
+    expect 1 "exit 1" --toolchain "$tc" -- exit 1
+    expect 124 "job timed out" --toolchain "$tc" --timeout 1 -- timeout
+    expect 137 "killed by SIGKILL" --toolchain "$tc" -- signal 9
     expect 125 "helper crashed" --toolchain "$tc" --helper "$W/crash" -- exit 0
     check "crash message names stage helper and the signal" \
         "grep -q 'helper: .*killed by signal 11' '$W/stderr'"
     echo payload >"$W/in.txt"
     mkdir "$W/out"
-    expect 0 "outputs to --out-dir" --toolchain "$tc" $helper_ok --input "$W/in.txt:in.txt" \
+    expect 0 "outputs to --out-dir" --toolchain "$tc" --input "$W/in.txt:in.txt" \
         --output in.txt --output missing.o --out-dir "$W/out" --json "$W/s.json" -- echo
     check "output written as given" "cmp -s '$W/in.txt' '$W/out/in.txt'"
     check "missing output is a warning" "grep -q 'warning: output missing.o was not produced' '$W/stderr'"
@@ -84,7 +84,7 @@ fi
 expect 125 "missing helper" --toolchain "$tc" --helper "$W/no-such-helper" -- true
 check "missing helper message has stage and hint" \
     "grep -q '^cachepot-dist-run: spawn: ' '$W/stderr' && grep -q 'hint: ' '$W/stderr'"
-expect 125 "missing toolchain" --toolchain "$W/no-such-toolchain" $helper_ok -- true
+expect 125 "missing toolchain" --toolchain "$W/no-such-toolchain" -- true
 expect 125 "usage error" --toolchain "$tc"
 "$run" --help >"$W/help"
 for word in --toolchain --input --output --out-dir --cwd --env --timeout --sandbox --overlay \

@@ -10,7 +10,9 @@ P=$(mktemp -d "${TMPDIR:-/tmp}/cps-install-XXXXXX")
 trap 'rm -rf "$P"' EXIT
 
 cmake --install "$build" --prefix "$P/usr" >/dev/null
-lib=$(ls -d "$P"/usr/lib*/ | head -n 1)
+so=$(find "$P" -name libcachepot-sandbox.so.0 | head -n 1)
+[ -n "$so" ] || { echo "FAIL: libcachepot-sandbox.so.0 not installed" >&2; exit 1; }
+lib=$(dirname "$so")/
 for f in usr/include/cachepot-sandbox.h usr/bin/cachepot-dist-run \
     usr/bin/cachepot-dist-toolchain usr/libexec/cachepot-dist-sandbox; do
     [ -e "$P/$f" ] || { echo "FAIL: $f not installed" >&2; exit 1; }
