@@ -1,9 +1,13 @@
 /* timings.c - per-stage clock. */
 #include "timings.h"
 
+#include <inttypes.h>
+
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+
+#include "log.h"
 
 uint64_t cps__now_usec(void)
 {
@@ -35,5 +39,6 @@ void cps__timings_lap(struct cps_timings *t, const char *stage)
     uint64_t now = cps__now_usec();
 
     cps__timings_add(t, stage, now - t->mark);
+    cps__log_debug("stage %s: %" PRIu64 " us", stage, now - t->mark);
     t->mark = now;
 }
