@@ -50,6 +50,7 @@ done
 top=$(mktemp -d /tmp/cps-probe.XXXXXX)
 chmod 755 "$top"
 serve_pid=
+# shellcheck disable=SC2317 # called through the trap
 cleanup() {
     [ -z "$serve_pid" ] || kill "$serve_pid" 2>/dev/null || true
     [ -z "$serve_pid" ] || wait "$serve_pid" 2>/dev/null || true
@@ -101,7 +102,7 @@ as_user() {
         cmd=(setpriv --reuid="$user" --regid="$user" --clear-groups -- "$@")
     fi
     (
-        for fd in /proc/$BASHPID/fd/*; do
+        for fd in "/proc/$BASHPID/fd"/*; do
             fd=${fd##*/}
             if [ "$fd" -gt 2 ] && [ "$fd" != "${keep_fd:-}" ]; then
                 eval "exec $fd>&-"
@@ -161,10 +162,10 @@ bwrap)
     set -e
     ;;
 helper)
-    [ -n "$run" ] && [ -n "$helper" ] || {
+    if [ -z "$run" ] || [ -z "$helper" ]; then
         echo "run-probe.sh: --sandbox helper needs --run and --helper" >&2
         exit 2
-    }
+    fi
     # The toolchain is the root; everything writable in it is the overlay's
     # upper layer (scratch), so the host-side checks below are the proof.
     mkdir -m 755 "$top/bin"
