@@ -9,6 +9,7 @@
  * run-real.sh, which also runs this test as uid 65534).
  */
 #include <check.h>
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
@@ -78,10 +79,42 @@ static char work[4096], fakes[4096];
 static const char *toolchain; /* NULL: fake helper */
 static char helper[4200];
 
+static char tmpdir[4200];
+
+/* Entries of a directory, "." and ".." not counted. */
+static int count_entries(const char *path)
+{
+    DIR *d = opendir(path);
+    struct dirent *e;
+    int n = 0;
+
+    while (d && (e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+            n++;
+    if (d)
+        closedir(d);
+    return n;
+}
+
+static char *orig_tmpdir;
+
+static void restore_tmpdir(void)
+{
+    if (orig_tmpdir)
+        setenv("TMPDIR", orig_tmpdir, 1);
+    else
+        unsetenv("TMPDIR");
+}
+
 static void setup(void)
 {
     const char *tc = getenv("CPS_TEST_TOOLCHAIN");
+    static bool saved;
 
+    if (!saved) {
+        orig_tmpdir = getenv("TMPDIR") ? strdup(getenv("TMPDIR")) : NULL;
+        saved = true;
+    }
     tu_mkdtemp(work, sizeof(work));
     if (tc && tc[0]) {
         toolchain = tc;
@@ -91,10 +124,15 @@ static void setup(void)
         tu_fake_helpers(fakes, sizeof(fakes), CPS_FAKE_HELPER);
         snprintf(helper, sizeof(helper), "%s/ok", fakes);
     }
+    /* The library's temporary build dirs go here (still single-threaded). */
+    snprintf(tmpdir, sizeof(tmpdir), "%s/tmp", work);
+    mkdir(tmpdir, 0755);
+    setenv("TMPDIR", tmpdir, 1);
 }
 
 static void teardown(void)
 {
+    restore_tmpdir();
     tu_rmtree(work);
     if (fakes[0])
         tu_rmtree(fakes);
@@ -200,6 +238,7 @@ END_TEST
 START_TEST(many_jobs_from_many_threads)
 {
     pthread_t threads[THREADS];
+    int fds = count_entries("/proc/self/fd");
 
     for (int t = 0; t < THREADS; t++)
         ck_assert_int_eq(pthread_create(&threads[t], NULL, worker, (void *)(intptr_t)t), 0);
@@ -208,6 +247,9 @@ START_TEST(many_jobs_from_many_threads)
     for (int n = 0; n < JOBS; n++)
         ck_assert_msg(results[n].ret == 0, "%s", results[n].message);
     ck_assert(tu_no_children());
+    /* No fd leaked, every temporary build dir removed. */
+    ck_assert_int_eq(count_entries("/proc/self/fd"), fds);
+    ck_assert_int_eq(count_entries(tmpdir), 0);
 }
 END_TEST
 
