@@ -158,7 +158,9 @@ def lua_section(out, user, res, args):
     if not d:
         out.append(f"No Lua results for {user}.\n")
         return {}
-    med = {v["name"]: pct(v["round_wall_us"], 50) for v in d["variants"]}
+    # A batch with failed jobs finished early: its wall time means nothing.
+    med = {v["name"]: pct(v["round_wall_us"], 50) if not v["fails"] else None
+           for v in d["variants"]}
     bare = med.get("bare")
     out.append(f"{args.lua}: {d['jobs']} translation units, each one job, {d['par']} at once; "
                f"{d['rounds']} round(s), variants interleaved. Wall = the whole batch.\n")
@@ -171,7 +173,8 @@ def lua_section(out, user, res, args):
             f"{c['identical']}/{d['jobs']}" + (f" (differ: {c['differ']})" if c["differ"] else "")
             + (f" (missing: {c['missing']})" if c["missing"] else "") if c else "not compared")
         w = med[v["name"]]
-        out.append(f"| {v['name']} | {w / 1e6:.3f} | {ratio(w, bare)} | "
+        out.append(f"| {v['name']} | {'n/a' if w is None else f'{w / 1e6:.3f}'} | "
+                   f"{ratio(w, bare)} | "
                    f"{ms(pct(v['job_wall_us'], 50))} | {ms(pct(v['job_wall_us'], 90))} | "
                    f"{v['fails']} | {ident} |")
     for v in d["variants"]:
@@ -247,10 +250,15 @@ def conc_section(out, user, res):
                "processes | leftover files |")
     out.append("|---|---|---|---|---|---|---|---|")
     rates = {}
+    bad = {"fails": 0, "leftovers": 0}
     for d in levels:
         for v in d["variants"]:
             rate = d["jobs"] / (v["wall_us"] / 1e6) if v["wall_us"] else 0
             rates[(v["name"], d["par"])] = rate
+            if v["name"].startswith("lib-") or v["name"] == "cli":
+                bad["fails"] += v["fails"]
+                bad["leftovers"] += (max(v["leftover_mounts"], 0) + max(v["leftover_procs"], 0)
+                                     + max(v["leftover_files"], 0))
             out.append(f"| {d['par']} | {v['name']} | {d['jobs']} | {rate:.1f} | {v['fails']} | "
                        f"{v['leftover_mounts']} | {v['leftover_procs']} | "
                        f"{v['leftover_files']} |")
@@ -264,7 +272,57 @@ def conc_section(out, user, res):
                 out.append(f"\n`{v['name']}` at {d['par']}: first failure "
                            f"`{v['first_error'].strip()[:300]}`")
     out.append("")
-    return rates
+    return {"rates": rates, "bad": bad}
+
+
+def targets(head, args):
+    """Issue 7's targets against the figures of this run (unprivileged first)."""
+    ov, st, lua, stream, conc = head
+    rows = []
+    med = ov.get("med", {})
+    bare, bw_over = med.get("bare"), ov.get("bw_over")
+    libs = sorted(n for n in med if n.startswith("lib-"))
+    for n in libs:
+        over = med[n] - bare if bare is not None else None
+        r = over / bw_over if over is not None and bw_over else None
+        rows.append((f"per-job overhead `{n}` ≤ bubblewrap's (aim 0.5x)",
+                     "n/a" if r is None else f"{r:.2f}x of bwrap's",
+                     "n/a" if r is None else ("yes" if r <= 1 else "no")))
+    if lua:
+        lb = lua["med"].get("bare")
+        for n in [n for n in lua["med"] if n.startswith("lib-") or n == "cli"]:
+            r = lua["med"][n] / lb if lb and lua["med"][n] else None
+            c = lua["cmp"].get(n)
+            same = c and c["identical"] == lua["jobs"]
+            rows.append((f"Lua wall `{n}` ≤ 1.05x bare, objects identical",
+                         ("n/a (jobs failed)" if r is None else f"{r:.2f}x") + ", "
+                         f"{c['identical'] if c else 0}/{lua['jobs']} identical",
+                         "yes" if r is not None and r <= 1.05 and same else "no"))
+    for (kind, n), (thr, self_, hwm) in sorted(stream.items()):
+        if n.startswith("lib-"):
+            ok = thr >= 1024 and self_ <= 16 and hwm and hwm <= 16
+            rows.append((f"streaming {kind} `{n}` ≥ 1 GiB/s, helper and parent ≤ 16 MiB",
+                         f"{thr:.0f} MiB/s, parent {self_:.1f} MiB, helper {hwm:.1f} MiB",
+                         "yes" if ok else "no"))
+    rates = conc.get("rates", {})
+    for n in libs:
+        if rates.get((n, 1)) and (n, 2) in rates:
+            sc = rates[(n, 2)] / (2 * rates[(n, 1)])
+            rows.append((f"concurrency `{n}`: jobs/s at 2 ≥ 0.9 × 2 × at 1", f"{sc:.2f}",
+                         "yes" if sc >= 0.9 else "no"))
+    if conc.get("bad"):
+        b = conc["bad"]
+        rows.append(("concurrency: zero failures, zero leftovers (cli and lib, every level)",
+                     f"{b['fails']} failures, {b['leftovers']} leftovers",
+                     "yes" if b["fails"] == 0 and b["leftovers"] == 0 else "no"))
+    if not rows:
+        return []
+    out = ["## Targets of issue 7 (headline user)\n", "| target | measured | met |",
+           "|---|---|---|"]
+    out += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    out.append("")
+    return out
+
 
 
 def main():
@@ -280,6 +338,7 @@ def main():
     ap.add_argument("--lua-tus", default="?")
     ap.add_argument("--helper", default="")
     ap.add_argument("--bwrap-flags", default="")
+    ap.add_argument("--load-start", default="")
     args = ap.parse_args()
 
     body = []
@@ -309,6 +368,10 @@ def main():
     out.append("| | |\n|---|---|")
     for k, v in machine():
         out.append(f"| {k} | {v} |")
+    with open("/proc/loadavg") as f:
+        load_end = " ".join(f.read().split()[:3])
+    out.append(f"| load average (1/5/15 min) | {args.load_start or 'n/a'} at start, {load_end} at end "
+               "(the machine is shared: a load far above the core count means noisy figures) |")
     out.append(f"| command | `{args.command}` |")
     out.append(f"| status | {args.status} |\n")
     if args.missing.strip():
@@ -335,7 +398,7 @@ def main():
                 if name != "bare":
                     c = lua["cmp"].get(name)
                     out.append(f"- Lua ({lua['jobs']} TUs, 2 at once) `{name}`: "
-                               f"{ratio(w, lb)} bare wall"
+                               + (f"{ratio(w, lb)} bare wall" if w else "jobs failed")
                                + (f", objects identical {c['identical']}/{lua['jobs']}"
                                   if c else ""))
         for (kind, name), (thr, self_, hwm) in sorted(stream.items()):
@@ -344,10 +407,13 @@ def main():
                            f"{self_:.1f} MiB, helper VmHWM "
                            + (f"{hwm:.1f} MiB" if hwm else "n/a"))
         if st:
-            top = sorted((r for r in st if r[2]), key=lambda r: -r[2])[:5]
-            out.append("- slowest stages: " + ", ".join(f"{r[1]} {r[2]} µs ({r[0]})"
-                                                        for r in top))
+            # The helper's own stages (not the library's spans, which contain them).
+            top = sorted((r for r in st if r[2] and ":" not in r[1]), key=lambda r: -r[2])[:6]
+            out.append("- slowest helper stages (median): " + ", ".join(
+                f"{r[1]} {r[2]} µs ({r[0]})" for r in top))
         out.append("")
+    if hu:
+        out += targets(heads[hu], args)
     out.append("## How\n")
     out.append(f"- bubblewrap baseline: `bwrap {args.bwrap_flags} --bind ROOT / --proc /proc "
                "--dev /dev --chdir / -- /bin/true` on a root made before the run (static "

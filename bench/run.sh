@@ -24,7 +24,7 @@ quick=0
 if ((quick)); then
     N=30 ROUNDS=1 STREAM_RUNS=1 CONC_JOBS=16 STREAM_BYTES=$((256 << 20))
 else
-    N=200 ROUNDS=5 STREAM_RUNS=3 CONC_JOBS=64 STREAM_BYTES=$((1 << 30))
+    N=200 ROUNDS=5 STREAM_RUNS=5 CONC_JOBS=64 STREAM_BYTES=$((1 << 30))
 fi
 CONC_LEVELS="1 2 4 8 16"
 USERS=${CPS_BENCH_USERS:-nobody root}
@@ -35,6 +35,8 @@ BWRAP_FLAGS="--die-with-parent --cap-drop ALL --unshare-user --unshare-cgroup --
   --unshare-pid --unshare-net --unshare-uts"
 
 log() { echo "bench: $*" >&2; }
+
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- 1. build ----------------------------------------------------------------
 status="complete"
@@ -79,7 +81,11 @@ DRIVER=$T/bin/bench-driver
 
 # The prepared root for /bin/true and the streaming jobs: static binaries only.
 ROOT=$T/root
-mkdir -p "$ROOT"/{bin,proc,dev,tmp,out,src}
+# Only mount points and binaries: a directory of the lower layer is owned by
+# root, so an unprivileged job could not write into it (the helper creates the
+# job's cwd and output dirs itself).
+mkdir -p "$ROOT"/{bin,proc,dev,tmp}
+chmod 1777 "$ROOT/tmp"
 cp "$build/bench-true" "$ROOT/bin/true"
 cp "$build/bench-fill" "$ROOT/bin/fill"
 cp /bin/busybox "$ROOT/bin/busybox"
@@ -129,9 +135,6 @@ TC=""
 if [[ -n $packager ]]; then
     if "$packager" --out "$T/gcc-tc" gcc >"$T/gcc-tc.log" 2>&1; then
         TC=$T/gcc-tc
-        # bubblewrap binds the work dir on /src of a read-only root: the mount
-        # point must exist (bwrap cannot mkdir it there).
-        mkdir -p "$TC/src"
         chmod -R a+rX "$TC"
     else
         missing+=("cachepot-dist-toolchain failed: $(tail -n1 "$T/gcc-tc.log")")
@@ -187,7 +190,7 @@ run_user() {
     done
     if [[ -n $TC ]]; then
         v=(--exec bare "$LUA_CC"
-            --exec bwrap "bwrap $BWRAP_FLAGS --ro-bind $TC / --bind {dir} /src --proc /proc --dev /dev --tmpfs /tmp --chdir /src --setenv PATH /usr/bin:/bin -- $LUA_CC")
+            --exec bwrap "bwrap $BWRAP_FLAGS --ro-bind $TC / --proc /proc --dev /dev --tmpfs /tmp --bind {dir} /tmp/src --chdir /tmp/src --setenv PATH /usr/bin:/bin -- $LUA_CC")
         ((have_cli)) && v+=(--exec cli "$CLI --toolchain $TC --build-dir {build} --input $W/src/{stem}.i:/src/{stem}.i --cwd /src --output {stem}.o --out-dir {dir} --env PATH=/usr/bin:/bin -- $LUA_CC")
         v+=("${libv[@]}")
         log "[$user] Lua: $ROUNDS rounds x ${#names[@]} variants, 2 jobs at once"
@@ -246,7 +249,7 @@ run_user() {
         # Bare "produce a file, hand its bytes over": write it, then read it back.
         stream_one file bare "$r" --exec bare "$T/bin/fill-then-cat $ROOT/bin/fill $STREAM_BYTES {build}/big-bare"
         # bubblewrap writes into a bind-mounted host dir: no transfer at all.
-        stream_one file bwrap "$r" --exec bwrap "bwrap $BWRAP_FLAGS --bind $ROOT / --bind {build} /out --proc /proc --dev /dev --chdir / -- /bin/fill $STREAM_BYTES /out/big"
+        stream_one file bwrap "$r" --exec bwrap "bwrap $BWRAP_FLAGS --bind $ROOT / --tmpfs /tmp --bind {build} /tmp/out --proc /proc --dev /dev --chdir / -- /bin/fill $STREAM_BYTES /tmp/out/big"
         ((have_cli)) && stream_one file cli "$r" --exec cli "$CLI --toolchain $ROOT --build-dir {build} --cwd /out --output big --out-dir {build} -- /bin/fill $STREAM_BYTES /out/big"
         for k in $lib_kinds; do stream_one file "lib-$k" "$r" --lib "lib-$k" "$k"; done
     done
@@ -276,5 +279,5 @@ cmdline="bench/run.sh${1:+ $1}"
 python3 "$bench/report.py" --results "$T/results" --out "$bench/RESULTS.md" --command "$cmdline" \
     --status "$status" --missing "$missing_txt" --quick "$quick" --stream-bytes "$STREAM_BYTES" \
     --lua "$(basename "$LUA_TAR")" --lua-tus "$(wc -l <"$T/lua/stems")" --helper "$HELPER" \
-    --bwrap-flags "$(echo $BWRAP_FLAGS)"
+    --bwrap-flags "$(echo $BWRAP_FLAGS)" --load-start "$load_start"
 log "wrote $bench/RESULTS.md"
