@@ -165,7 +165,10 @@ static long i386_syscall3(long nr, long a, long b, long c)
 {
 #if defined(__x86_64__)
     long ret;
-    __asm__ volatile("int $0x80" : "=a"(ret) : "a"(nr), "b"(a), "c"(b), "d"(c) : "memory", "r8", "r9", "r10", "r11");
+    __asm__ volatile("int $0x80"
+                     : "=a"(ret)
+                     : "a"(nr), "b"(a), "c"(b), "d"(c)
+                     : "memory", "r8", "r9", "r10", "r11");
     if (ret < 0 && ret > -4096) {
         errno = (int)-ret;
         return -1;
