@@ -298,6 +298,11 @@ def targets(head, args):
                          ("n/a (jobs failed)" if r is None else f"{r:.2f}x") + ", "
                          f"{c['identical'] if c else 0}/{lua['jobs']} identical",
                          "yes" if r is not None and r <= 1.05 and same else "no"))
+    for kind in ("stdout", "file"):
+        for n in libs:
+            if (kind, n) not in stream:
+                rows.append((f"streaming {kind} `{n}` ≥ 1 GiB/s, helper and parent ≤ 16 MiB",
+                             "n/a (the job failed, see section 4)", "no"))
     for (kind, n), (thr, self_, hwm) in sorted(stream.items()):
         if n.startswith("lib-"):
             ok = thr >= 1024 and self_ <= 16 and hwm and hwm <= 16
