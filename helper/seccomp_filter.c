@@ -31,6 +31,12 @@
  * Each entry says why it is denied. Calls that do not exist on an
  * architecture (umount, vm86 on x86_64) are skipped for that architecture by
  * libseccomp.
+ *
+ * Allowed on purpose: personality (build tools set ADDR_NO_RANDOMIZE; the
+ * kernel drops the unsafe flags on a privilege-gaining exec, PER_CLEAR_ON_SETID,
+ * which no_new_privs rules out anyway); pkey_* (user-space memory protection
+ * only); mknod (mkfifo for make's jobserver; device nodes are refused by the
+ * user namespace); socket families (the network namespace is the fence).
  */
 static const int deny_eperm[] = {
     /* Mount table: the helper built the root; a new mount could hide or expose
