@@ -173,7 +173,7 @@ static int add_namespace_rules(scmp_filter_ctx ctx, struct cps_error *err)
      * clone3(2) passes its flags in a struct in user memory, which a seccomp
      * filter cannot read, so its namespace flags cannot be checked. Answering
      * ENOSYS makes glibc (2.34+: pthread_create, posix_spawn) fall back to
-     * clone(2), whose flags the rules above do check; Chromium, Flatpak and
+     * clone(2), whose flags the rules above do check; Docker's default profile, Flatpak and
      * systemd's filters do the same.
      */
     rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
