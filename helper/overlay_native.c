@@ -26,10 +26,14 @@
  * user namespace from Linux 5.11 (commit 459c7c565ac3), with SELinux from 5.13.
  * index=off: the inodes index needs trusted xattrs and file handles; without it
  * overlayfs logs a fallback on every mount.
+ * volatile (Linux 5.10): no sync of the upper layer, neither for the job's
+ * fsync calls nor at unmount. The upper dir is thrown away after the job, and
+ * the sync on the last unmount cost 1-10 ms per job on this kind of machine
+ * (measured with strace -T on umount2).
  */
 static int build_data(const struct cps_root_paths *p, char *buf, size_t size)
 {
-    int n = snprintf(buf, size, "lowerdir=%s,upperdir=%s,workdir=%s,userxattr,index=off",
+    int n = snprintf(buf, size, "lowerdir=%s,upperdir=%s,workdir=%s,userxattr,index=off,volatile",
                      p->toolchain, p->upper, p->work);
 
     return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : n;

@@ -2,7 +2,6 @@
 #include "timings.h"
 
 #include <inttypes.h>
-
 #include <stdio.h>
 #include <string.h>
 #include <time.h>

@@ -176,7 +176,9 @@ static void setup(void)
     snprintf(fx.dir, sizeof(fx.dir), "/tmp/cps-it-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(fx.dir));
     ck_assert_int_eq(chmod(fx.dir, 0755), 0);
-    copy_helper(CPS_TEST_HELPER, fx.helper, sizeof(fx.helper), "helper");
+    /* CPS_IT_HELPER runs the cases against another helper binary. */
+    copy_helper(getenv("CPS_IT_HELPER") ? getenv("CPS_IT_HELPER") : CPS_TEST_HELPER, fx.helper,
+                sizeof(fx.helper), "helper");
     copy_helper(CPS_TEST_HELPER_PLAIN, fx.helper_plain, sizeof(fx.helper_plain), "helper-plain");
     snprintf(fx.toolchain, sizeof(fx.toolchain), "%s/toolchain", fx.dir);
     {
