@@ -924,6 +924,87 @@ START_TEST(userns_refused)
 }
 END_TEST
 
+/* Inputs keep exactly their declared mode: an executable script runs. */
+START_TEST(input_modes)
+{
+    char *argv[] = {"/work/run.sh", NULL};
+    char *outs[] = {"/work/ro.txt"};
+    static const char script[] = "#!/bin/sh\necho script ran\nstat -c %a /work/ro.txt\n";
+    struct cps_input_decl in[2] = {
+        {.path = "/work/run.sh", .mode = 0750, .size = sizeof(script) - 1},
+        {.path = "/work/ro.txt", .mode = 0404, .size = 2},
+    };
+    const struct client_output *o;
+    struct jobspec s;
+    struct client c;
+
+    job_init(&s, argv);
+    s.job.inputs = in;
+    s.job.inputc = 2;
+    s.job.outputs = outs;
+    s.job.outputc = 1;
+    start(&c, fx.helper);
+    ck_assert_int_eq(client_send_job(&c, &s.job), 0);
+    ck_assert_int_eq(client_send_input(&c, in[0].path, (const uint8_t *)script, in[0].size), 0);
+    ck_assert_int_eq(client_send_input(&c, in[1].path, (const uint8_t *)"ro", 2), 0);
+    ck_assert_int_eq(client_collect(&c, NULL, NULL), 0);
+    assert_exit_code(&c, 0);
+    ck_assert_str_eq((char *)c.out, "script ran\n404\n");
+    o = client_output(&c, "/work/ro.txt");
+    ck_assert(o != NULL && !o->missing && o->mode == 0404 && o->len == 2);
+    finish(&c, 0);
+    client_free(&c);
+}
+END_TEST
+
+/* An input frame carrying more than its declared size: protocol error, exit 3,
+ * and the scratch dirs created so far are gone. */
+START_TEST(input_size_mismatch)
+{
+    char *argv[] = {"true", NULL};
+    struct cps_input_decl in = {.path = "/work/in", .mode = 0644, .size = 3};
+    struct jobspec s;
+    struct client c;
+
+    job_init(&s, argv);
+    s.job.inputs = &in;
+    s.job.inputc = 1;
+    start(&c, fx.helper);
+    ck_assert_int_eq(client_send_job(&c, &s.job), 0);
+    ck_assert_int_eq(client_send_input(&c, in.path, (const uint8_t *)"toolong", 7), 0);
+    ck_assert_int_eq(client_collect(&c, NULL, NULL), 0);
+    assert_error(&c, "protocol");
+    ck_assert_ptr_nonnull(strstr(c.error.message, "/work/in"));
+    finish(&c, 3);
+    client_free(&c);
+}
+END_TEST
+
+/* While the job runs the peer may only cancel; anything else ends the job as a
+ * protocol error. */
+static bool send_job_again(struct client *c, void *arg)
+{
+    if (c->stdout_frames == 1)
+        ck_assert_int_eq(client_send_job(c, arg), 0);
+    return true;
+}
+
+START_TEST(protocol_error_mid_job)
+{
+    char *argv[] = {"sh", "-c", "echo started; exec sleep 1000", NULL};
+    struct jobspec s;
+    struct client c;
+
+    job_init(&s, argv);
+    start(&c, fx.helper);
+    ck_assert_int_eq(client_send_job(&c, &s.job), 0);
+    ck_assert_int_eq(client_collect(&c, send_job_again, &s.job), 0);
+    assert_error(&c, "protocol");
+    finish(&c, 3);
+    client_free(&c);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("helper");
@@ -958,6 +1039,9 @@ static Suite *suite(void)
         {"backend_refused", backend_refused},
         {"stop_signal", stop_signal},
         {"userns_refused", userns_refused},
+        {"input_modes", input_modes},
+        {"input_size_mismatch", input_size_mismatch},
+        {"protocol_error_mid_job", protocol_error_mid_job},
     };
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
