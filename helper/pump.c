@@ -28,6 +28,12 @@ struct pump {
     uint64_t start_us, deadline_us;
 };
 
+/* now + ms, saturating: a job may ask for any 64-bit timeout. */
+static uint64_t deadline_after(uint64_t now_us, uint64_t ms)
+{
+    return ms >= (UINT64_MAX - now_us) / 1000u ? UINT64_MAX : now_us + ms * 1000u;
+}
+
 static void kill_job(struct pump *p, const char *limit)
 {
     if (p->r->killed)
@@ -143,7 +149,7 @@ static bool pump_ctl(struct pump *p)
         p->r->rootfs_usec = rec.rootfs_usec;
         p->r->exec_usec = rec.exec_usec;
         p->start_us = cps__now_usec();
-        p->deadline_us = p->start_us + p->limits->timeout_ms * 1000u;
+        p->deadline_us = deadline_after(p->start_us, p->limits->timeout_ms);
         break;
     case CPS_CTL_EXITED:
         p->r->exited = true;
@@ -187,7 +193,7 @@ int cps__pump_run(int sock, int sigfd, struct cps_init *in, const uint8_t *raw, 
     }
     /* Until I reports the exec, the same budget covers the setup in I. */
     p.start_us = cps__now_usec();
-    p.deadline_us = p.start_us + limits->timeout_ms * 1000u;
+    p.deadline_us = deadline_after(p.start_us, limits->timeout_ms);
     fds[P_OUT].fd = in->out_rd;
     fds[P_ERR].fd = in->err_rd;
     fds[P_CTL].fd = in->ctl;

@@ -17,7 +17,7 @@ void cps__limits_resolve(const struct cps_job_limits *in, struct cps_job_limits 
      * compiler; the timeout is the real bound, this catches a busy loop in a
      * multi-threaded one a little earlier. */
     if (out->cpu_seconds == 0)
-        out->cpu_seconds = (out->timeout_ms + 999) / 1000;
+        out->cpu_seconds = out->timeout_ms / 1000 + (out->timeout_ms % 1000 != 0);
     if (out->file_size == 0)
         out->file_size = CPS_DEFAULT_FILE_SIZE;
     if (out->open_files == 0)
@@ -50,10 +50,11 @@ static int set(int resource, const char *name, rlim_t soft, rlim_t hard, struct 
 int cps__rlimits_apply(const struct cps_job_limits *l, struct cps_error *err)
 {
     rlim_t as = l->address_space ? (rlim_t)l->address_space : RLIM_INFINITY;
+    rlim_t cpu = (rlim_t)l->cpu_seconds;
     int rc;
 
     /* Soft CPU limit sends SIGXCPU, the hard one a second later SIGKILL. */
-    rc = set(RLIMIT_CPU, "RLIMIT_CPU", (rlim_t)l->cpu_seconds, (rlim_t)l->cpu_seconds + 1, err);
+    rc = set(RLIMIT_CPU, "RLIMIT_CPU", cpu, cpu == RLIM_INFINITY ? cpu : cpu + 1, err);
     if (rc == 0)
         rc = set(RLIMIT_AS, "RLIMIT_AS", as, as, err);
     if (rc == 0)

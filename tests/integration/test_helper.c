@@ -1005,6 +1005,44 @@ START_TEST(protocol_error_mid_job)
 }
 END_TEST
 
+START_TEST(cpu_limit)
+{
+    char *argv[] = {"sh", "-c", "while :; do :; done", NULL};
+    struct jobspec s;
+    struct client c;
+
+    job_init(&s, argv);
+    s.job.limits.cpu_seconds = 1;
+    s.job.limits.timeout_ms = 60000;
+    run_job(&c, &s);
+    ck_assert(c.have_exit);
+    ck_assert(c.exit_msg.u.exit.signaled && !c.exit_msg.u.exit.timed_out);
+    ck_assert_uint_eq(c.exit_msg.u.exit.signal, SIGXCPU);
+    ck_assert_str_eq(c.exit_msg.u.exit.limit, "cpu");
+    ck_assert_uint_gt(c.exit_msg.u.exit.user_us + c.exit_msg.u.exit.sys_us, 0);
+    finish(&c, 0);
+    client_free(&c);
+}
+END_TEST
+
+START_TEST(file_size_limit)
+{
+    char *argv[] = {"sh", "-c", "exec writebytes 100000 > /work/f", NULL};
+    struct jobspec s;
+    struct client c;
+
+    job_init(&s, argv);
+    s.job.limits.file_size = 4096;
+    run_job(&c, &s);
+    ck_assert(c.have_exit);
+    ck_assert(c.exit_msg.u.exit.signaled);
+    ck_assert_uint_eq(c.exit_msg.u.exit.signal, SIGXFSZ);
+    ck_assert_str_eq(c.exit_msg.u.exit.limit, "file_size");
+    finish(&c, 0);
+    client_free(&c);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("helper");
@@ -1042,6 +1080,8 @@ static Suite *suite(void)
         {"input_modes", input_modes},
         {"input_size_mismatch", input_size_mismatch},
         {"protocol_error_mid_job", protocol_error_mid_job},
+        {"cpu_limit", cpu_limit},
+        {"file_size_limit", file_size_limit},
     };
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
