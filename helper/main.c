@@ -304,7 +304,19 @@ int main(int argc, char **argv)
     (void)close_range(CPS_HELPER_FD + 1, ~0U, CLOSE_RANGE_CLOEXEC);
     umask(022);
     cps__timings_init(&h.t);
-    if (prepare(&h) < 0 || read_job(&h) < 0 || make_root(&h) < 0 || run(&h) < 0)
+    if (prepare(&h) < 0)
+        return fail(&h);
+    if (read_job(&h) < 0) {
+        /* A warm helper whose worker closes fd 3 before sending a job is no
+         * longer needed: that is the normal end of an idle helper. */
+        if (h.job.type == 0 && strcmp(h.err.stage, "frame") == 0 && h.err.errnum == ECONNRESET) {
+            cps__log_info("fd 3 closed before a job arrived: exiting");
+            cleanup(&h);
+            return CPS_EXIT_OK;
+        }
+        return fail(&h);
+    }
+    if (make_root(&h) < 0 || run(&h) < 0)
         return fail(&h);
     cps__msg_free(&h.job);
     free(h.job_raw);

@@ -1043,6 +1043,17 @@ START_TEST(file_size_limit)
 }
 END_TEST
 
+/* A warm helper the worker no longer needs: EOF before any job is a clean end. */
+START_TEST(idle_eof)
+{
+    struct client c;
+
+    start(&c, fx.helper);
+    finish(&c, 0);
+    client_free(&c);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("helper");
@@ -1082,6 +1093,7 @@ static Suite *suite(void)
         {"protocol_error_mid_job", protocol_error_mid_job},
         {"cpu_limit", cpu_limit},
         {"file_size_limit", file_size_limit},
+        {"idle_eof", idle_eof},
     };
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
