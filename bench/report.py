@@ -162,26 +162,36 @@ def lua_section(out, user, res, args):
     med = {v["name"]: pct(v["round_wall_us"], 50) if not v["fails"] else None
            for v in d["variants"]}
     bare = med.get("bare")
+    # Each round runs every variant back to back, so the ratio within a round
+    # cancels the load drift between rounds (the machine is shared).
+    bare_rounds = next((v["round_wall_us"] for v in d["variants"] if v["name"] == "bare"), None)
+    paired = {}
+    for v in d["variants"]:
+        if bare_rounds and not v["fails"] and not any(
+                vv["fails"] for vv in d["variants"] if vv["name"] == "bare"):
+            paired[v["name"]] = statistics.median(
+                a / b for a, b in zip(v["round_wall_us"], bare_rounds) if b)
     out.append(f"{args.lua}: {d['jobs']} translation units, each one job, {d['par']} at once; "
                f"{d['rounds']} round(s), variants interleaved. Wall = the whole batch.\n")
-    out.append("| variant | median wall s | × bare | job median ms | job p90 ms | failed jobs "
-               "| objects identical to bare |")
-    out.append("|---|---|---|---|---|---|---|")
+    out.append("| variant | median wall s | × bare (medians) | × bare (median of per-round "
+               "ratios) | job median ms | job p90 ms | failed jobs | objects identical to bare |")
+    out.append("|---|---|---|---|---|---|---|---|")
     for v in d["variants"]:
         c = cmp_.get(v["name"])
         ident = "—" if v["name"] == "bare" else (
             f"{c['identical']}/{d['jobs']}" + (f" (differ: {c['differ']})" if c["differ"] else "")
             + (f" (missing: {c['missing']})" if c["missing"] else "") if c else "not compared")
         w = med[v["name"]]
+        pr = paired.get(v["name"])
         out.append(f"| {v['name']} | {'n/a' if w is None else f'{w / 1e6:.3f}'} | "
-                   f"{ratio(w, bare)} | "
+                   f"{ratio(w, bare)} | {'n/a' if pr is None else f'{pr:.2f}x'} | "
                    f"{ms(pct(v['job_wall_us'], 50))} | {ms(pct(v['job_wall_us'], 90))} | "
                    f"{v['fails']} | {ident} |")
     for v in d["variants"]:
         if v["fails"]:
             out.append(f"\n`{v['name']}` first failure: `{v['first_error'].strip()[:300]}`")
     out.append("")
-    return {"med": med, "cmp": cmp_, "jobs": d["jobs"]}
+    return {"med": med, "cmp": cmp_, "jobs": d["jobs"], "paired": paired}
 
 
 def stream_section(out, user, res, args):
@@ -289,9 +299,8 @@ def targets(head, args):
                      "n/a" if r is None else f"{r:.2f}x of bwrap's",
                      "n/a" if r is None else ("yes" if r <= 1 else "no")))
     if lua:
-        lb = lua["med"].get("bare")
         for n in [n for n in lua["med"] if n.startswith("lib-") or n == "cli"]:
-            r = lua["med"][n] / lb if lb and lua["med"][n] else None
+            r = lua["paired"].get(n)
             c = lua["cmp"].get(n)
             same = c and c["identical"] == lua["jobs"]
             rows.append((f"Lua wall `{n}` ≤ 1.05x bare, objects identical",
@@ -398,12 +407,12 @@ def main():
             out.append(f"- per-job overhead `{name}`: {ms(over)} ms over bare "
                        f"({ratio(over, bw_over)} of bubblewrap's {ms(bw_over)} ms)")
         if lua:
-            lb = lua["med"].get("bare")
             for name, w in lua["med"].items():
                 if name != "bare":
                     c = lua["cmp"].get(name)
+                    pr = lua["paired"].get(name)
                     out.append(f"- Lua ({lua['jobs']} TUs, 2 at once) `{name}`: "
-                               + (f"{ratio(w, lb)} bare wall" if w else "jobs failed")
+                               + (f"{pr:.2f}x bare wall" if pr else "jobs failed")
                                + (f", objects identical {c['identical']}/{lua['jobs']}"
                                   if c else ""))
         for (kind, name), (thr, self_, hwm) in sorted(stream.items()):
