@@ -137,7 +137,9 @@ int cps__init_spawn(struct cps_init *in, const int *close_fds, size_t nclose,
         goto fail;
     }
     /* clone(CLONE_NEWPID) without a new stack behaves like fork(2), with the
-     * child as PID 1 of a new PID namespace owned by O's user namespace. */
+     * child as PID 1 of a new PID namespace owned by O's user namespace
+     * (bubblewrap's raw_clone does the same). It skips glibc's fork handlers,
+     * which is fine in a single-threaded process. */
     pid = (pid_t)syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, NULL, NULL, NULL, NULL);
     if (pid < 0) {
         rc =
