@@ -1054,6 +1054,37 @@ START_TEST(idle_eof)
 }
 END_TEST
 
+/* --uid/--gid pick the ids inside: uid 0 there (mapped to 65534 outside in the
+ * unprivileged variant) still has no capability at all. A job stating the
+ * same ids is accepted. */
+START_TEST(inside_ids)
+{
+    char *argv[] = {"/bin/probe", NULL};
+    char *args[] = {"--uid", "0", "--gid", "0", NULL};
+    struct jobspec s;
+    struct client c;
+    const char *out;
+
+    job_init(&s, argv);
+    s.job.has_uid = s.job.has_gid = true;
+    s.job.uid = s.job.gid = 0;
+    ck_assert_int_eq(client_spawn(&c, fx.helper, fx.unpriv, args), 0);
+    ck_assert_int_eq(client_hello(&c), 0);
+    ck_assert_uint_eq(c.hello.uid, 0);
+    ck_assert_uint_eq(c.hello.gid, 0);
+    ck_assert_int_eq(client_send_job(&c, &s.job), 0);
+    ck_assert_int_eq(client_collect(&c, NULL, NULL), 0);
+    assert_exit_code(&c, 0);
+    out = (const char *)c.out;
+    ck_assert_msg(strstr(out, "uid: 0 gid: 0\n") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "status: CapEff:\t0000000000000000\n") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "status: CapPrm:\t0000000000000000\n") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "status: CapBnd:\t0000000000000000\n") != NULL, "%s", out);
+    finish(&c, 0);
+    client_free(&c);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("helper");
@@ -1094,6 +1125,7 @@ static Suite *suite(void)
         {"cpu_limit", cpu_limit},
         {"file_size_limit", file_size_limit},
         {"idle_eof", idle_eof},
+        {"inside_ids", inside_ids},
     };
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
