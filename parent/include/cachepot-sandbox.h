@@ -166,6 +166,8 @@ typedef int (*cps_output_fn)(void *user, const char *path, unsigned mode, uint64
 /* The output `path` was not produced by the compiler (not an error). */
 typedef int (*cps_missing_fn)(void *user, const char *path);
 
+struct cps_pool; /* see "Warm helper pool" below */
+
 struct cps_run_options {
     /* Helper executable. NULL: $CACHEPOT_SANDBOX_HELPER, else the installed path. */
     const char *helper_path;
@@ -186,11 +188,18 @@ struct cps_run_options {
     cps_missing_fn on_missing;
     const char *out_dir;
     void *user;
+    /* NULL (default): spawn one helper for this run, as always. Else a pool
+     * (borrowed; see cps_pool_new) that hands this run a warm helper of the
+     * job's configuration, or spawns a cold one when none is ready. A run whose
+     * helper_path differs from the pool's does not use the pool. */
+    struct cps_pool *pool;
 };
 
 /* New options with the defaults above (new; NULL on ENOMEM). */
 CPS_API struct cps_run_options *cps_run_options_new(void);
 CPS_API void cps_run_options_free(struct cps_run_options *opts);
+/* The same as opts->pool = pool (pool borrowed; NULL: no pool). */
+CPS_API void cps_run_options_set_pool(struct cps_run_options *opts, struct cps_pool *pool);
 
 /* ------------------------------------------------------------------------ */
 /* Result of a job that ran (its compiler exited, was killed, or timed out). */
@@ -221,6 +230,12 @@ struct cps_result {
     /* The helper's per-stage clock (exit.timings). */
     struct cps_result_timing *timings;
     size_t timing_count;
+    /* The job ran on a warm helper from a pool (spawn_us is then 0: the helper
+     * was spawned and said hello before this run began). */
+    bool warm;
+    /* A warm helper died before it accepted the job and the job was run again
+     * on a fresh helper (at most once). */
+    bool retried;
 };
 
 CPS_API void cps_result_free(struct cps_result *result);
@@ -234,6 +249,79 @@ CPS_API void cps_result_free(struct cps_result *result);
  */
 CPS_API int cps_run(const struct cps_job_spec *job, const struct cps_run_options *opts,
                     struct cps_result **result, struct cps_error *err);
+
+/* ------------------------------------------------------------------------ */
+/*
+ * Warm helper pool (opt-in; docs/POOL.md). A helper does all of its
+ * job-independent setup (namespaces, id maps, PID 1) before it says hello, and
+ * that setup depends only on its spawn-time configuration: inside uid, gid,
+ * backend and seccomp on/off. A pool keeps `size` helpers per configuration
+ * spawned and greeted, so that a run only pays for its own job.
+ *
+ * A configuration becomes known to the pool when a run (or cps_pool_prepare)
+ * asks for it; from then on a library-owned thread keeps it filled, for as long
+ * as it was used within max_idle_ms. That thread only ever uses posix_spawn
+ * (never fork), blocks every signal, and must outlive the helpers it spawned:
+ * the helper ties its life to the thread that spawned it (PR_SET_PDEATHSIG,
+ * prctl(2)). A helper idle for longer than max_idle_ms is closed (EOF on its
+ * socket ends it) and reaped, and so is one found dead or talking while idle.
+ * A run takes a helper only after checking it is alive; one that still dies
+ * before answering the job is replaced once by a fresh helper. All functions
+ * are thread safe.
+ */
+struct cps_pool;
+
+struct cps_pool_options {
+    size_t size;          /* warm helpers per configuration; 0: 2 */
+    uint64_t max_idle_ms; /* close helpers idle this long; 0: 60000 */
+    /* Helper executable; NULL: $CACHEPOT_SANDBOX_HELPER (read once by
+     * cps_pool_new), else the installed path. */
+    const char *helper_path;
+};
+
+/* New options with the defaults above (new; NULL on ENOMEM). Fields may be
+ * added at the end in later versions. */
+CPS_API struct cps_pool_options *cps_pool_options_new(void);
+CPS_API void cps_pool_options_free(struct cps_pool_options *opts);
+
+/* Start a pool (new; free with cps_pool_free). opts borrowed; NULL: defaults.
+ * Nothing is spawned until a configuration is asked for. Returns 0 or -errno
+ * (stage "pool"). */
+CPS_API int cps_pool_new(const struct cps_pool_options *opts, struct cps_pool **pool,
+                         struct cps_error *err);
+
+/* Start keeping helpers warm for job's configuration (uid, gid, backend,
+ * seccomp; job borrowed) now, before the first run asks for it. Returns at
+ * once; 0 or -errno (stage "pool"). */
+CPS_API int cps_pool_prepare(struct cps_pool *pool, const struct cps_job_spec *job,
+                             struct cps_error *err);
+
+/* Counters since cps_pool_new and the current state. */
+struct cps_pool_stats {
+    size_t configs;   /* configurations the pool knows */
+    size_t ready;     /* helpers that said hello and wait for a job */
+    size_t starting;  /* helpers spawned, hello not read yet */
+    size_t closing;   /* helpers closed, not reaped yet */
+    size_t in_use;    /* runs using the pool right now */
+    uint64_t spawned; /* helpers the pool thread spawned */
+    uint64_t warm;    /* runs that got a warm helper */
+    uint64_t cold;    /* runs that spawned their own helper */
+    uint64_t retried; /* runs re-run after their warm helper died */
+    uint64_t died;    /* idle helpers found dead, talking or failed before hello */
+    uint64_t expired; /* idle helpers closed after max_idle_ms */
+    uint64_t reaped;  /* helpers of the pool thread reaped */
+};
+
+/* Fill *stats (size: sizeof(struct cps_pool_stats) as the caller knows it;
+ * fields past it are not written). */
+CPS_API void cps_pool_get_stats(struct cps_pool *pool, struct cps_pool_stats *stats, size_t size);
+
+/* Wait until runs using the pool have returned, close and reap every idle
+ * helper (nothing is left running), stop the pool thread, free the pool.
+ * Must not be called from a callback of a run using the pool. NULL is a no-op.
+ * A worker that exits without calling it closes the helpers' sockets by
+ * exiting, and the helpers end on that EOF. */
+CPS_API void cps_pool_free(struct cps_pool *pool);
 
 #ifdef __cplusplus
 }

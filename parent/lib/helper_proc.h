@@ -7,13 +7,21 @@
 #include "cachepot-sandbox.h"
 #include "proto.h"
 
+/* What a helper said in hello, when the pool read it before the run. */
+struct cps_helper_hello {
+    bool seen;
+    char version[32];
+    uint64_t max_frame, max_chunk;
+};
+
 struct cps_helper_proc {
     const char *path; /* borrowed */
     pid_t pid;        /* > 0 until reaped */
     int pidfd;        /* pidfd_open(2), or -1 where the kernel has none */
     int sock;         /* our end of the socketpair, O_NONBLOCK */
     bool reaped;
-    int status; /* wait status once reaped (-1: reaped by someone else) */
+    int status;                    /* wait status once reaped (-1: reaped by someone else) */
+    struct cps_helper_hello hello; /* seen: a warm helper, hello already read */
 };
 
 /* The helper to run: opts->helper_path > $CACHEPOT_SANDBOX_HELPER > the

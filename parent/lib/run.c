@@ -9,6 +9,7 @@
 #include "job_spec.h"
 #include "log.h"
 #include "outputs.h"
+#include "pool.h"
 #include "session.h"
 #include "helper_proc.h"
 
@@ -28,6 +29,11 @@ CPS_API struct cps_run_options *cps_run_options_new(void)
 CPS_API void cps_run_options_free(struct cps_run_options *opts)
 {
     free(opts);
+}
+
+CPS_API void cps_run_options_set_pool(struct cps_run_options *opts, struct cps_pool *pool)
+{
+    opts->pool = pool;
 }
 
 CPS_API void cps_result_free(struct cps_result *result)
@@ -57,9 +63,19 @@ static void fill_times(struct cps_result *res, const struct cps_session_times *t
     res->total_us = end - t->start;
 }
 
-/* Spawn the helper for a prepared wire job and run the exchange; the helper is
- * reaped before this returns. */
+/* A warm helper that ended before it answered the job died while idle (after
+ * the check in cps__pool_take, or unnoticed): nothing of the job ran, so the
+ * job may run again on a fresh helper. */
+static bool died_before_job(bool warm, const struct cps_session_times *t,
+                            const struct cps_error *err)
+{
+    return warm && !t->answered && strcmp(err->stage, "helper") == 0;
+}
+
+/* Run the exchange with a warm helper from pool, or with one spawned now; the
+ * helper is reaped before this returns. */
 static int run_helper(const struct cps_job_spec *spec, const struct cps_run_options *opts,
+                      struct cps_pool *pool, const char *path, const char *build_dir,
                       const struct cps_wire_job *wire, struct cps_result *res,
                       struct cps_session_times *t, struct cps_error *err)
 {
@@ -72,18 +88,40 @@ static int run_helper(const struct cps_job_spec *spec, const struct cps_run_opti
     r = cps__output_sink_init(&sink, spec, wire, opts, err);
     if (r < 0)
         return r;
-    spawn0 = cps__now_us();
-    r = cps__helper_spawn(cps__helper_path(opts), &wire->job, &proc, err);
-    if (r == 0) {
-        cps__log_debug("spawned helper %s as pid %d", proc.path, (int)proc.pid);
-        r = cps__session_run(&proc, spec, wire, opts, deadline, &sink, res, t, err);
-        cps__helper_finish(&proc, r == 0 ? CLEANUP_GRACE_MS : 0);
+    for (int attempt = 0;; attempt++) {
+        /* The retry spawns its helper: idle helpers of the same pool may have
+         * been killed together with the one that just died. */
+        bool warm = pool && attempt == 0 && cps__pool_take(pool, &wire->job, &proc);
+
+        spawn0 = cps__now_us();
+        r = warm ? 0 : cps__helper_spawn(path, &wire->job, &proc, err);
+        if (r == 0) {
+            cps__log_debug("%s helper %s as pid %d", warm ? "warm" : "spawned", proc.path,
+                           (int)proc.pid);
+            r = cps__session_run(&proc, spec, wire, opts, deadline, &sink, res, t, err);
+            cps__helper_finish(&proc, r == 0 ? CLEANUP_GRACE_MS : 0);
+        }
+        res->warm = warm;
+        if (r < 0 && attempt == 0 && died_before_job(warm, t, err) &&
+            !(deadline && cps__now_us() >= deadline)) {
+            cps__log_info("warm helper %d died before it took the job (%s); running the job "
+                          "on a fresh helper",
+                          (int)proc.pid, err->message);
+            cps__build_dir_clean(build_dir);
+            cps__error_clear(err);
+            t->hello = 0;
+            res->retried = true;
+            continue;
+        }
+        break;
     }
     res->outputs_received = sink.received;
     res->outputs_missing = sink.missing;
     res->bytes_out += sink.bytes;
     cps__output_sink_close(&sink);
     fill_times(res, t, spawn0, cps__now_us());
+    if (res->warm)
+        res->spawn_us = 0;
     return r;
 }
 
@@ -93,6 +131,8 @@ CPS_API int cps_run(const struct cps_job_spec *job, const struct cps_run_options
     struct cps_session_times t = {.start = cps__now_us()};
     struct cps_wire_job wire;
     struct cps_result *res;
+    struct cps_pool *pool;
+    const char *path;
     char *build_dir = NULL;
     bool temp_build = !job->build_dir;
     int r;
@@ -105,13 +145,15 @@ CPS_API int cps_run(const struct cps_job_spec *job, const struct cps_run_options
     res = calloc(1, sizeof(*res));
     if (!res)
         return cps__error_set(err, "job", ENOMEM, NULL, "result");
+    pool = opts->pool && cps__pool_enter(opts->pool, opts->helper_path) ? opts->pool : NULL;
+    path = pool ? cps__pool_helper_path(pool) : cps__helper_path(opts);
     r = temp_build ? cps__build_dir_make_temp(&build_dir, err)
                    : cps__build_dir_prepare(job->build_dir, &build_dir, err);
     if (r == 0) {
         r = cps__wire_job_build(job, build_dir, &wire, err);
         if (r == 0) {
             res->bytes_in = wire.bytes_in;
-            r = run_helper(job, opts, &wire, res, &t, err);
+            r = run_helper(job, opts, pool, path, build_dir, &wire, res, &t, err);
             cps__wire_job_free(&wire);
         }
         /* The helper removes its upper/ work/ target/; one that died could not. */
@@ -120,6 +162,8 @@ CPS_API int cps_run(const struct cps_job_spec *job, const struct cps_run_options
             cps__remove_tree(build_dir);
     }
     free(build_dir);
+    if (pool)
+        cps__pool_leave(pool, r == 0, res->warm, res->retried);
     if (r < 0) {
         cps_result_free(res);
         return r;

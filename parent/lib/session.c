@@ -280,6 +280,22 @@ static void write_some(struct session *s)
 
 /* ---- reading ---- */
 
+/* The helper is ready: take its limits and send the job. */
+static int greeted(struct session *s, const char *version, uint64_t max_chunk, uint64_t max_frame)
+{
+    s->t->hello = cps__now_us();
+    snprintf(s->res->helper_version, sizeof(s->res->helper_version), "%s", version);
+    if (max_chunk > 0 && max_chunk < s->max_chunk)
+        s->max_chunk = (size_t)max_chunk;
+    if (max_frame > 0 && max_frame < s->max_frame)
+        s->max_frame = (size_t)max_frame;
+    s->phase = RUNNING;
+    int r = fill_wbuf(s);
+    if (r < 0)
+        return finish(s, r);
+    return 0;
+}
+
 static int hello_frame(struct session *s, const struct cps_msg *m)
 {
     char who[512];
@@ -290,19 +306,10 @@ static int hello_frame(struct session *s, const struct cps_msg *m)
         return finish(s, cps__error_set(s->err, "hello", EPROTO, HELPER_HINT,
                                         "%s sent another message before hello: " NOT_A_HELPER,
                                         helper_pid_text(s, who, sizeof(who))));
-    s->t->hello = cps__now_us();
-    snprintf(s->res->helper_version, sizeof(s->res->helper_version), "%s",
-             m->u.hello.helper_version ? m->u.hello.helper_version : "");
-    if (m->u.hello.max_chunk > 0 && m->u.hello.max_chunk < s->max_chunk)
-        s->max_chunk = (size_t)m->u.hello.max_chunk;
-    if (m->u.hello.max_frame > 0 && m->u.hello.max_frame < s->max_frame)
-        s->max_frame = (size_t)m->u.hello.max_frame;
-    s->phase = RUNNING;
+    int r = greeted(s, m->u.hello.helper_version ? m->u.hello.helper_version : "",
+                    m->u.hello.max_chunk, m->u.hello.max_frame);
     cps__log_debug("helper %d said hello (version %s)", (int)s->p->pid, s->res->helper_version);
-    int r = fill_wbuf(s);
-    if (r < 0)
-        return finish(s, r);
-    return 0;
+    return r;
 }
 
 static int stream_frame(struct session *s, enum cps_stream_id id, const struct cps_stream *st)
@@ -392,6 +399,7 @@ static int settle_outputs(struct session *s)
 
 static int running_frame(struct session *s, const struct cps_msg *m)
 {
+    s->t->answered = true;
     switch (m->type) {
     case CPS_MSG_STDOUT:
         return stream_frame(s, CPS_STDOUT, &m->u.stream);
@@ -560,6 +568,8 @@ int cps__session_run(struct cps_helper_proc *p, const struct cps_job_spec *spec,
     };
     int cancel_fd = cps__cancel_fd(opts->cancel);
 
+    if (p->hello.seen)
+        greeted(&s, p->hello.version, p->hello.max_chunk, p->hello.max_frame);
     while (s.phase != FINISHED) {
         struct pollfd fds[3];
         nfds_t n = 0;

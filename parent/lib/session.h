@@ -10,10 +10,12 @@
 
 struct cps_session_times {
     uint64_t start, hello, first_output, last_output, exit; /* CLOCK_MONOTONIC, µs; 0: never */
+    bool answered; /* the helper sent a frame after hello (it took the job) */
 };
 
 /*
- * Talk to the spawned helper p until it sends exit or error, or until the
+ * Talk to the spawned helper p (p->hello.seen: its hello was already read, the
+ * job is sent at once) until it sends exit or error, or until the
  * exchange fails (helper died, timeout at deadline_us (0: none), cancel,
  * protocol violation). Fills res from the exit frame. Returns 0 when the job
  * ran, else -errno with err set. The helper is not reaped here; on failure it

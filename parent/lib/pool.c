@@ -1,0 +1,705 @@
+/*
+ * pool.c - warm helpers kept ready per configuration, refilled by one
+ * library-owned thread (docs/POOL.md).
+ *
+ * The pool thread owns every helper that is starting, ready or closing; a run
+ * takes a ready one out (state TAKEN: the run owns its process and fds from
+ * then on, the pool thread only frees the list node). Nodes are freed by the
+ * pool thread alone, so the pointers it polls with stay valid while it polls
+ * without the lock; after each poll it acts on a node only if its state is
+ * still the one it polled for.
+ */
+#include "pool.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "frame.h"
+#include "job_spec.h"
+#include "limits.h"
+#include "log.h"
+#include "session.h"
+
+#define DEFAULT_SIZE        2
+#define DEFAULT_MAX_IDLE_MS 60000
+/* A helper does its job-independent setup in milliseconds; one silent this
+ * long is hung (the same bound cps_run applies to a cold helper). */
+#define HELLO_TIMEOUT_US (30ull * 1000 * 1000)
+/* A closed idle helper exits on EOF at once; after this it is killed. */
+#define CLOSE_GRACE_US (2ull * 1000 * 1000)
+/* Without a pidfd, closing helpers are looked at this often. */
+#define REAP_POLL_US (50ull * 1000)
+/* Spawning a configuration that keeps failing is retried with a growing
+ * pause, up to this. */
+#define MAX_BACKOFF_US (30ull * 1000 * 1000)
+
+struct pool_config {
+    struct pool_config *next;
+    /* The key: exactly what becomes the helper's spawn-time argv. */
+    bool has_uid, has_gid, has_seccomp, seccomp;
+    uint32_t uid, gid, backend;
+    uint64_t last_used;
+    size_t ready, starting;
+    unsigned failures; /* consecutive helpers that never became ready */
+    uint64_t retry_at; /* no spawn before this after failures */
+};
+
+enum hstate { H_STARTING, H_READY, H_CLOSING, H_TAKEN };
+
+struct pool_helper {
+    struct pool_helper *next;
+    struct pool_config *cfg; /* NULL once closing or taken */
+    enum hstate state;
+    struct cps_helper_proc proc;
+    struct cps_frame_reader reader;
+    uint64_t since; /* spawned, ready, or closed at */
+};
+
+struct cps_pool {
+    pthread_mutex_t mu;
+    pthread_cond_t runs_done; /* in_use dropped to 0 */
+    pthread_t thread;
+    int wake_fd; /* eventfd: state changed, look again */
+    char *helper_path;
+    size_t size;
+    uint64_t max_idle_us;
+    bool stopping;
+    struct pool_config *configs;
+    struct pool_helper *helpers; /* oldest first */
+    struct cps_pool_stats stats; /* counters; the gauges are counted on demand */
+};
+
+CPS_API struct cps_pool_options *cps_pool_options_new(void)
+{
+    return calloc(1, sizeof(struct cps_pool_options));
+}
+
+CPS_API void cps_pool_options_free(struct cps_pool_options *opts)
+{
+    free(opts);
+}
+
+static void wake(struct cps_pool *pool)
+{
+    uint64_t one = 1;
+
+    /* A full eventfd counter (EAGAIN) is already a pending wakeup. */
+    (void)!write(pool->wake_fd, &one, sizeof(one));
+}
+
+static bool same_config(const struct pool_config *c, const struct cps_job *job)
+{
+    return c->has_uid == job->has_uid && (!c->has_uid || c->uid == job->uid) &&
+           c->has_gid == job->has_gid && (!c->has_gid || c->gid == job->gid) &&
+           c->backend == job->backend && c->has_seccomp == job->has_seccomp &&
+           (!c->has_seccomp || c->seccomp == job->seccomp);
+}
+
+static struct pool_config *find_config(struct cps_pool *pool, const struct cps_job *job, bool add)
+{
+    struct pool_config *c;
+
+    for (c = pool->configs; c; c = c->next)
+        if (same_config(c, job))
+            return c;
+    if (!add || !(c = calloc(1, sizeof(*c))))
+        return NULL;
+    c->has_uid = job->has_uid;
+    c->uid = job->has_uid ? job->uid : 0;
+    c->has_gid = job->has_gid;
+    c->gid = job->has_gid ? job->gid : 0;
+    c->backend = job->backend;
+    c->has_seccomp = job->has_seccomp;
+    c->seccomp = job->has_seccomp && job->seccomp;
+    c->next = pool->configs;
+    pool->configs = c;
+    return c;
+}
+
+/* The spawn-time part of a job of configuration c. */
+static void config_job(const struct pool_config *c, struct cps_job *job)
+{
+    memset(job, 0, sizeof(*job));
+    job->has_uid = c->has_uid;
+    job->uid = c->uid;
+    job->has_gid = c->has_gid;
+    job->gid = c->gid;
+    job->backend = c->backend;
+    job->has_seccomp = c->has_seccomp;
+    job->seccomp = c->seccomp;
+}
+
+/* Stop counting h for its configuration; close its socket (EOF ends an idle
+ * helper); kill it at once when it misbehaved. */
+static void close_helper(struct cps_pool *pool, struct pool_helper *h, bool kill_now, uint64_t now)
+{
+    if (h->cfg) {
+        if (h->state == H_READY)
+            h->cfg->ready--;
+        else if (h->state == H_STARTING)
+            h->cfg->starting--;
+        h->cfg = NULL;
+    }
+    cps__frame_reader_reset(&h->reader);
+    if (h->proc.sock >= 0)
+        close(h->proc.sock);
+    h->proc.sock = -1;
+    if (kill_now)
+        cps__helper_kill(&h->proc);
+    h->state = H_CLOSING;
+    h->since = now;
+    wake(pool);
+}
+
+/* A helper that never became ready: back off spawning its configuration. */
+static void config_failed(struct pool_config *c, uint64_t now)
+{
+    uint64_t pause;
+
+    if (!c)
+        return;
+    c->failures++;
+    pause = 100000ull << (c->failures < 9 ? c->failures : 9);
+    c->retry_at = now + (pause < MAX_BACKOFF_US ? pause : MAX_BACKOFF_US);
+}
+
+/* An idle helper sends nothing after hello and stays alive: any readable
+ * byte, EOF or hangup on its socket, or its pidfd turning readable (it
+ * exited, pidfd_open(2)) means it cannot take a job. */
+static bool idle_alive(const struct pool_helper *h)
+{
+    struct pollfd fds[2] = {
+        {.fd = h->proc.sock, .events = POLLIN | POLLRDHUP},
+        {.fd = h->proc.pidfd, .events = POLLIN},
+    };
+    int n;
+
+    while ((n = poll(fds, h->proc.pidfd >= 0 ? 2 : 1, 0)) < 0 && errno == EINTR)
+        ;
+    return n == 0;
+}
+
+/* ---- the run's side ---- */
+
+bool cps__pool_enter(struct cps_pool *pool, const char *helper_path)
+{
+    bool ok;
+
+    if (helper_path && helper_path[0] && strcmp(helper_path, pool->helper_path) != 0)
+        return false;
+    pthread_mutex_lock(&pool->mu);
+    ok = !pool->stopping;
+    if (ok)
+        pool->stats.in_use++;
+    pthread_mutex_unlock(&pool->mu);
+    return ok;
+}
+
+const char *cps__pool_helper_path(const struct cps_pool *pool)
+{
+    return pool->helper_path;
+}
+
+bool cps__pool_take(struct cps_pool *pool, const struct cps_job *job, struct cps_helper_proc *p)
+{
+    struct pool_config *c;
+    bool got = false;
+    uint64_t now = cps__now_us();
+
+    pthread_mutex_lock(&pool->mu);
+    c = find_config(pool, job, true);
+    if (c) {
+        c->last_used = now;
+        for (struct pool_helper *h = pool->helpers; h && !got; h = h->next) {
+            if (h->cfg != c || h->state != H_READY)
+                continue;
+            if (!idle_alive(h)) {
+                cps__log_debug("pool: idle helper %d is gone; not using it", (int)h->proc.pid);
+                pool->stats.died++;
+                close_helper(pool, h, true, now);
+                continue;
+            }
+            *p = h->proc;
+            c->ready--;
+            h->cfg = NULL;
+            h->state = H_TAKEN;
+            h->proc.sock = h->proc.pidfd = -1;
+            got = true;
+        }
+    }
+    wake(pool);
+    pthread_mutex_unlock(&pool->mu);
+    return got;
+}
+
+void cps__pool_leave(struct cps_pool *pool, bool ran, bool warm, bool retried)
+{
+    pthread_mutex_lock(&pool->mu);
+    if (ran) {
+        if (warm)
+            pool->stats.warm++;
+        else
+            pool->stats.cold++;
+    }
+    if (retried)
+        pool->stats.retried++;
+    if (--pool->stats.in_use == 0)
+        pthread_cond_broadcast(&pool->runs_done);
+    pthread_mutex_unlock(&pool->mu);
+}
+
+CPS_API int cps_pool_prepare(struct cps_pool *pool, const struct cps_job_spec *spec,
+                             struct cps_error *err)
+{
+    /* The configuration fields of the spec, as the wire job carries them. */
+    struct cps_job job = {
+        .has_uid = spec->has_uid,
+        .uid = spec->uid,
+        .has_gid = spec->has_gid,
+        .gid = spec->gid,
+        .backend = spec->backend,
+        .has_seccomp = spec->has_seccomp,
+        .seccomp = spec->seccomp,
+    };
+    struct pool_config *c;
+
+    cps__error_clear(err);
+    pthread_mutex_lock(&pool->mu);
+    c = find_config(pool, &job, true);
+    if (c)
+        c->last_used = cps__now_us();
+    wake(pool);
+    pthread_mutex_unlock(&pool->mu);
+    if (!c)
+        return cps__error_set(err, "pool", ENOMEM, NULL, "pool configuration");
+    return 0;
+}
+
+CPS_API void cps_pool_get_stats(struct cps_pool *pool, struct cps_pool_stats *stats, size_t size)
+{
+    struct cps_pool_stats s;
+
+    pthread_mutex_lock(&pool->mu);
+    s = pool->stats;
+    s.configs = s.ready = s.starting = s.closing = 0;
+    for (struct pool_config *c = pool->configs; c; c = c->next)
+        s.configs++;
+    for (struct pool_helper *h = pool->helpers; h; h = h->next) {
+        if (h->state == H_READY)
+            s.ready++;
+        else if (h->state == H_STARTING)
+            s.starting++;
+        else if (h->state == H_CLOSING)
+            s.closing++;
+    }
+    pthread_mutex_unlock(&pool->mu);
+    memcpy(stats, &s, size < sizeof(s) ? size : sizeof(s));
+}
+
+/* ---- the pool thread ---- */
+
+static void min_deadline(uint64_t *next, uint64_t d)
+{
+    if (!*next || d < *next)
+        *next = d;
+}
+
+/* Reap, kill, expire and drop what is due; *next: the earliest next deadline. */
+static void sweep(struct cps_pool *pool, uint64_t now, uint64_t *next)
+{
+    struct pool_helper **link = &pool->helpers;
+
+    while (*link) {
+        struct pool_helper *h = *link;
+        bool drop = false;
+
+        switch (h->state) {
+        case H_TAKEN:
+            drop = true;
+            break;
+        case H_READY:
+            if (now - h->since >= pool->max_idle_us) {
+                cps__log_debug("pool: helper %d idle for %llu ms; closing it", (int)h->proc.pid,
+                               (unsigned long long)(now - h->since) / 1000);
+                pool->stats.expired++;
+                close_helper(pool, h, false, now);
+            } else
+                min_deadline(next, h->since + pool->max_idle_us);
+            break;
+        case H_STARTING:
+            if (now - h->since >= HELLO_TIMEOUT_US) {
+                cps__log_warn("pool: helper %s (pid %d) did not say hello within %llu s; "
+                              "killed it",
+                              h->proc.path, (int)h->proc.pid, HELLO_TIMEOUT_US / 1000000);
+                pool->stats.died++;
+                config_failed(h->cfg, now);
+                close_helper(pool, h, true, now);
+            } else
+                min_deadline(next, h->since + HELLO_TIMEOUT_US);
+            break;
+        case H_CLOSING:
+            break;
+        }
+        if (h->state == H_CLOSING) {
+            if (cps__helper_try_reap(&h->proc)) {
+                pool->stats.reaped++;
+                cps__helper_finish(&h->proc, -1);
+                drop = true;
+            } else {
+                if (now - h->since >= CLOSE_GRACE_US)
+                    cps__helper_kill(&h->proc);
+                else
+                    min_deadline(next, h->since + CLOSE_GRACE_US);
+                if (h->proc.pidfd < 0)
+                    min_deadline(next, now + REAP_POLL_US);
+            }
+        }
+        if (drop) {
+            *link = h->next;
+            free(h);
+        } else
+            link = &h->next;
+    }
+    /* Configurations unused for max_idle_ms with no helper left are forgotten. */
+    for (struct pool_config **cl = &pool->configs; *cl;) {
+        struct pool_config *c = *cl;
+        if (now - c->last_used >= pool->max_idle_us && c->ready == 0 && c->starting == 0) {
+            *cl = c->next;
+            free(c);
+        } else
+            cl = &c->next;
+    }
+}
+
+/* Spawn what the used configurations lack. posix_spawn runs without the lock
+ * so runs can take helpers meanwhile. */
+static void refill(struct cps_pool *pool, uint64_t now, uint64_t *next)
+{
+    for (struct pool_config *c = pool->configs; c && !pool->stopping; c = c->next) {
+        struct pool_helper *h;
+        struct cps_job job;
+        struct cps_error err;
+        int r;
+
+        if (now - c->last_used >= pool->max_idle_us)
+            continue;
+        min_deadline(next, c->last_used + pool->max_idle_us);
+        if (c->retry_at > now) {
+            min_deadline(next, c->retry_at);
+            continue;
+        }
+        while (c->ready + c->starting < pool->size && !pool->stopping) {
+            if (!(h = calloc(1, sizeof(*h))))
+                return;
+            config_job(c, &job);
+            c->starting++;
+            pthread_mutex_unlock(&pool->mu);
+            r = cps__helper_spawn(pool->helper_path, &job, &h->proc, &err);
+            pthread_mutex_lock(&pool->mu);
+            c->starting--;
+            if (r < 0) {
+                cps__log_warn("pool: %s: %s", err.stage, err.message);
+                free(h);
+                config_failed(c, now);
+                min_deadline(next, c->retry_at);
+                break;
+            }
+            h->cfg = c;
+            h->state = H_STARTING;
+            h->since = cps__now_us();
+            h->reader.max_frame = CPS_MAX_FRAME;
+            c->starting++;
+            pool->stats.spawned++;
+            /* Append: the list stays oldest first. */
+            struct pool_helper **link = &pool->helpers;
+            while (*link)
+                link = &(*link)->next;
+            *link = h;
+        }
+    }
+}
+
+static bool hello_matches(const struct pool_config *c, const struct cps_hello *hello)
+{
+    return (!c->has_uid || hello->uid == c->uid) && (!c->has_gid || hello->gid == c->gid) &&
+           (!c->backend || hello->backend == c->backend) &&
+           (!c->has_seccomp || hello->seccomp == c->seccomp);
+}
+
+/* A starting helper's socket is readable: its hello, an error frame, or EOF. */
+static void read_hello(struct cps_pool *pool, struct pool_helper *h, uint64_t now)
+{
+    struct cps_error err;
+    struct cps_msg m;
+    uint8_t *payload;
+    size_t len;
+    int r = cps__frame_reader_feed(&h->reader, h->proc.sock, &err);
+
+    if (r == 0)
+        return;
+    if (r > 0) {
+        cps__frame_reader_take(&h->reader, &payload, &len);
+        r = cps__msg_decode(payload, len, &m, &err);
+        free(payload);
+        if (r == 0 && m.type == CPS_MSG_HELLO && hello_matches(h->cfg, &m.u.hello)) {
+            struct cps_helper_hello *hi = &h->proc.hello;
+            hi->seen = true;
+            snprintf(hi->version, sizeof(hi->version), "%s",
+                     m.u.hello.helper_version ? m.u.hello.helper_version : "");
+            hi->max_frame = m.u.hello.max_frame;
+            hi->max_chunk = m.u.hello.max_chunk;
+            h->cfg->starting--;
+            h->cfg->ready++;
+            h->cfg->failures = 0;
+            h->state = H_READY;
+            h->since = now;
+            cps__msg_free(&m);
+            return;
+        }
+        if (r == 0 && m.type == CPS_MSG_ERROR)
+            cps__error_set(&err, m.u.error.stage, m.u.error.errnum, m.u.error.hint, "%s",
+                           m.u.error.message);
+        else if (r == 0)
+            cps__error_set(&err, "hello", EPROTO, NULL,
+                           m.type == CPS_MSG_HELLO ? "its configuration is not the one asked for"
+                                                   : "it sent another message before hello");
+        if (r == 0)
+            cps__msg_free(&m);
+    }
+    cps__log_warn("pool: helper %s (pid %d) did not become ready: %s: %s%s%s", h->proc.path,
+                  (int)h->proc.pid, err.stage, err.message, err.hint[0] ? "; hint: " : "",
+                  err.hint);
+    pool->stats.died++;
+    config_failed(h->cfg, now);
+    close_helper(pool, h, true, now);
+}
+
+struct watch {
+    struct pollfd *fds;
+    struct pool_helper **who;
+    enum hstate *was;
+    size_t n, cap;
+};
+
+static bool watch_add(struct watch *w, int fd, short events, struct pool_helper *h)
+{
+    if (w->n == w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : 16;
+        struct pollfd *fds = realloc(w->fds, cap * sizeof(*fds));
+        if (fds)
+            w->fds = fds;
+        struct pool_helper **who = realloc(w->who, cap * sizeof(*who));
+        if (who)
+            w->who = who;
+        enum hstate *was = realloc(w->was, cap * sizeof(*was));
+        if (was)
+            w->was = was;
+        if (!fds || !who || !was)
+            return false;
+        w->cap = cap;
+    }
+    w->fds[w->n] = (struct pollfd){.fd = fd, .events = events};
+    w->who[w->n] = h;
+    w->was[w->n] = h ? h->state : H_TAKEN;
+    w->n++;
+    return true;
+}
+
+static void build_watch(struct cps_pool *pool, struct watch *w)
+{
+    w->n = 0;
+    watch_add(w, pool->wake_fd, POLLIN, NULL);
+    for (struct pool_helper *h = pool->helpers; h; h = h->next) {
+        switch (h->state) {
+        case H_STARTING:
+            watch_add(w, h->proc.sock, POLLIN, h);
+            break;
+        case H_READY:
+            watch_add(w, h->proc.sock, POLLIN | POLLRDHUP, h);
+            if (h->proc.pidfd >= 0)
+                watch_add(w, h->proc.pidfd, POLLIN, h);
+            break;
+        case H_CLOSING:
+            if (h->proc.pidfd >= 0)
+                watch_add(w, h->proc.pidfd, POLLIN, h);
+            break;
+        case H_TAKEN:
+            break;
+        }
+    }
+}
+
+static void handle_events(struct cps_pool *pool, struct watch *w, uint64_t now)
+{
+    for (size_t i = 0; i < w->n; i++) {
+        struct pool_helper *h = w->who[i];
+
+        if (!w->fds[i].revents)
+            continue;
+        if (!h) {
+            uint64_t v;
+            (void)!read(pool->wake_fd, &v, sizeof(v));
+            continue;
+        }
+        if (h->state != w->was[i])
+            continue;
+        switch (h->state) {
+        case H_STARTING:
+            read_hello(pool, h, now);
+            break;
+        case H_READY:
+            cps__log_debug("pool: idle helper %d talked, hung up or exited; closing it",
+                           (int)h->proc.pid);
+            pool->stats.died++;
+            close_helper(pool, h, true, now);
+            break;
+        case H_CLOSING:
+            /* Reaped by the next sweep. */
+            break;
+        case H_TAKEN:
+            break;
+        }
+    }
+}
+
+static int timeout_ms(uint64_t now, uint64_t next)
+{
+    if (!next)
+        return -1;
+    if (next <= now)
+        return 0;
+    uint64_t ms = (next - now + 999) / 1000;
+    return ms > 60000 ? 60000 : (int)ms;
+}
+
+/* Free: every helper not taken is killed and reaped; nothing keeps running.
+ * An idle helper has mounted nothing on the host and holds no build dir, so
+ * SIGKILL loses nothing. */
+static void shut_down(struct cps_pool *pool)
+{
+    while (pool->helpers) {
+        struct pool_helper *h = pool->helpers;
+        pool->helpers = h->next;
+        if (h->state != H_TAKEN) {
+            cps__frame_reader_reset(&h->reader);
+            if (!h->proc.reaped)
+                pool->stats.reaped++;
+            cps__helper_finish(&h->proc, 0);
+        }
+        free(h);
+    }
+    while (pool->configs) {
+        struct pool_config *c = pool->configs;
+        pool->configs = c->next;
+        free(c);
+    }
+}
+
+static void *pool_main(void *arg)
+{
+    struct cps_pool *pool = arg;
+    struct watch w = {0};
+
+    pthread_mutex_lock(&pool->mu);
+    while (!pool->stopping) {
+        uint64_t now = cps__now_us(), next = 0;
+        int n;
+
+        sweep(pool, now, &next);
+        refill(pool, now, &next);
+        if (pool->stopping)
+            break;
+        build_watch(pool, &w);
+        pthread_mutex_unlock(&pool->mu);
+        n = poll(w.fds, w.n, timeout_ms(cps__now_us(), next));
+        pthread_mutex_lock(&pool->mu);
+        if (n > 0)
+            handle_events(pool, &w, cps__now_us());
+    }
+    shut_down(pool);
+    pthread_mutex_unlock(&pool->mu);
+    free(w.fds);
+    free(w.who);
+    free(w.was);
+    return NULL;
+}
+
+CPS_API int cps_pool_new(const struct cps_pool_options *opts, struct cps_pool **out,
+                         struct cps_error *err)
+{
+    struct cps_run_options ro = {.helper_path = opts ? opts->helper_path : NULL};
+    struct cps_pool *pool;
+    pthread_attr_t attr;
+    sigset_t all;
+    int r;
+
+    *out = NULL;
+    cps__error_clear(err);
+    cps__log_init("libcachepot-sandbox");
+    if (!(pool = calloc(1, sizeof(*pool))))
+        return cps__error_set(err, "pool", ENOMEM, NULL, "pool");
+    pool->size = opts && opts->size ? opts->size : DEFAULT_SIZE;
+    pool->max_idle_us =
+        (opts && opts->max_idle_ms ? opts->max_idle_ms : DEFAULT_MAX_IDLE_MS) * 1000u;
+    pool->helper_path = strdup(cps__helper_path(&ro));
+    pool->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (!pool->helper_path || pool->wake_fd < 0) {
+        r = pool->helper_path ? errno : ENOMEM;
+        if (pool->wake_fd >= 0)
+            close(pool->wake_fd);
+        free(pool->helper_path);
+        free(pool);
+        return cps__error_set(err, "pool", r, NULL, "eventfd: %s", strerror(r));
+    }
+    pthread_mutex_init(&pool->mu, NULL);
+    pthread_cond_init(&pool->runs_done, NULL);
+    /* The pool thread takes no signal of the worker's (glibc 2.32+); the
+     * helpers it spawns get all signals unblocked by posix_spawn attributes. */
+    sigfillset(&all);
+    r = pthread_attr_init(&attr);
+    if (r == 0) {
+        r = pthread_attr_setsigmask_np(&attr, &all);
+        if (r == 0)
+            r = pthread_create(&pool->thread, &attr, pool_main, pool);
+        pthread_attr_destroy(&attr);
+    }
+    if (r != 0) {
+        pthread_cond_destroy(&pool->runs_done);
+        pthread_mutex_destroy(&pool->mu);
+        close(pool->wake_fd);
+        free(pool->helper_path);
+        free(pool);
+        return cps__error_set(err, "pool", r, NULL, "cannot start the pool thread: %s",
+                              strerror(r));
+    }
+    *out = pool;
+    return 0;
+}
+
+CPS_API void cps_pool_free(struct cps_pool *pool)
+{
+    if (!pool)
+        return;
+    pthread_mutex_lock(&pool->mu);
+    /* Runs on warm helpers must end first: a helper dies with the thread
+     * that spawned it (PR_SET_PDEATHSIG), and that thread ends below. */
+    while (pool->stats.in_use > 0)
+        pthread_cond_wait(&pool->runs_done, &pool->mu);
+    pool->stopping = true;
+    wake(pool);
+    pthread_mutex_unlock(&pool->mu);
+    pthread_join(pool->thread, NULL);
+    pthread_cond_destroy(&pool->runs_done);
+    pthread_mutex_destroy(&pool->mu);
+    close(pool->wake_fd);
+    free(pool->helper_path);
+    free(pool);
+}
