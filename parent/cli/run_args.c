@@ -18,6 +18,7 @@ static const char usage_text[] =
     "           [--sandbox userns|bubblewrap] [--overlay auto|native|fuse|bind]\n"
     "           [--build-dir DIR] [--helper PATH] [--json FILE] [-v|--verbose]\n"
     "           -- PROGRAM [ARG...]\n"
+    "       cachepot-dist-run --toolchain DIR [OPTION]... --batch FILE [--pool N] [--jobs N]\n"
     "\n"
     "Run PROGRAM in the cachepot-dist-sandbox helper with DIR as its read-only root,\n"
     "stream its stdout/stderr here, and copy the requested output files back.\n"
@@ -43,6 +44,17 @@ static const char usage_text[] =
     "  --helper PATH        helper executable (overrides $CACHEPOT_SANDBOX_HELPER)\n"
     "  --json FILE          write a summary (exit, timings, backend, overlay, bytes) to FILE\n"
     "  -v, --verbose        log what happens (CACHEPOT_LOG=debug) and print a summary\n"
+    "  --batch FILE         run many jobs: each line of FILE (- for stdin) is one\n"
+    "                       PROGRAM [ARG...], split into words like a shell does (blanks;\n"
+    "                       '...' literal; \"...\" with \\\" \\\\ \\$ \\` escapes; \\ quotes\n"
+    "                       the next character), with no expansion; empty lines and\n"
+    "                       lines starting with # are skipped. Every job gets the\n"
+    "                       options above (not --json); outputs of the job on line L go\n"
+    "                       to OUT-DIR/L/PATH. One line per job on stderr (exit status,\n"
+    "                       warm or cold helper, wall time), then a summary with jobs/s\n"
+    "  --pool N             with --batch: keep N warm helpers ready (default 2; 0: spawn\n"
+    "                       one helper per job, as without --batch)\n"
+    "  --jobs N             with --batch: run N jobs at once (default 1)\n"
     "  -h, --help           show this help\n"
     "\n"
     "Environment:\n"
@@ -54,7 +66,8 @@ static const char usage_text[] =
     "\n"
     "Exit status: PROGRAM's exit status; 128+N if it was killed by signal N; 124 if it\n"
     "timed out; 125 if the sandbox could not be set up or the helper failed (the message\n"
-    "names the stage and a hint).\n";
+    "names the stage and a hint). With --batch: 0 when every job exited 0; 125 when a\n"
+    "job could not run; else 1.\n";
 
 enum {
     OPT_TOOLCHAIN = 256,
@@ -69,6 +82,9 @@ enum {
     OPT_BUILD_DIR,
     OPT_HELPER,
     OPT_JSON,
+    OPT_BATCH,
+    OPT_POOL,
+    OPT_JOBS,
 };
 
 static const struct option options[] = {
@@ -84,6 +100,9 @@ static const struct option options[] = {
     {"build-dir", required_argument, NULL, OPT_BUILD_DIR},
     {"helper", required_argument, NULL, OPT_HELPER},
     {"json", required_argument, NULL, OPT_JSON},
+    {"batch", required_argument, NULL, OPT_BATCH},
+    {"pool", required_argument, NULL, OPT_POOL},
+    {"jobs", required_argument, NULL, OPT_JOBS},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -167,37 +186,82 @@ static int parse_timeout(struct run_args *a, const char *arg)
     return 0;
 }
 
-static int one_option(int opt, struct run_args *a, struct cps_job_spec *job, bool *has_path)
+static int parse_count(unsigned *out, const char *what, const char *arg, unsigned min)
+{
+    char *end;
+    unsigned long v;
+
+    errno = 0;
+    v = strtoul(arg, &end, 10);
+    if (errno || end == arg || *end || arg[0] == '-' || v < min || v > 1024)
+        return usage_error(what, arg);
+    *out = (unsigned)v;
+    return 0;
+}
+
+/* An option that shapes the job: applied to job now (so errors show at once)
+ * and again by run_args_make_job. */
+static int job_option(int opt, const char *arg, struct cps_job_spec *job, bool *has_path)
 {
     struct cps_error err;
 
     switch (opt) {
     case OPT_TOOLCHAIN:
-        a->toolchain = optarg;
-        return cps_job_set_toolchain(job, optarg, &err) < 0 ? lib_error(&err) : 0;
+        return cps_job_set_toolchain(job, arg, &err) < 0 ? lib_error(&err) : 0;
     case OPT_INPUT:
-        return add_input(job, optarg);
+        return add_input(job, arg);
     case OPT_OUTPUT:
-        return cps_job_add_output(job, optarg, &err) < 0 ? lib_error(&err) : 0;
+        return cps_job_add_output(job, arg, &err) < 0 ? lib_error(&err) : 0;
+    case OPT_CWD:
+        return cps_job_set_cwd(job, arg, &err) < 0 ? lib_error(&err) : 0;
+    case OPT_ENV:
+        return add_env(job, arg, has_path);
+    case OPT_SANDBOX:
+        return cps_job_set_backend(job, arg, &err) < 0 ? lib_error(&err) : 0;
+    case OPT_OVERLAY:
+        return cps_job_set_overlay(job, arg, &err) < 0 ? lib_error(&err) : 0;
+    case OPT_BUILD_DIR:
+        return cps_job_set_build_dir(job, arg, &err) < 0 ? lib_error(&err) : 0;
+    default:
+        return usage_error("invalid option", NULL);
+    }
+}
+
+static bool is_job_option(int opt)
+{
+    return opt == OPT_TOOLCHAIN || opt == OPT_INPUT || opt == OPT_OUTPUT || opt == OPT_CWD ||
+           opt == OPT_ENV || opt == OPT_SANDBOX || opt == OPT_OVERLAY || opt == OPT_BUILD_DIR;
+}
+
+static int one_option(int opt, struct run_args *a, struct cps_job_spec *job, bool *has_path)
+{
+    if (is_job_option(opt)) {
+        a->job_opts[a->job_optc++] = (struct run_job_opt){opt, optarg};
+        if (opt == OPT_TOOLCHAIN)
+            a->toolchain = optarg;
+        else if (opt == OPT_CWD)
+            a->cwd = optarg;
+        else if (opt == OPT_SANDBOX)
+            a->sandbox = optarg;
+        else if (opt == OPT_OVERLAY)
+            a->overlay = optarg;
+        else if (opt == OPT_BUILD_DIR)
+            a->build_dir = optarg;
+        return job_option(opt, optarg, job, has_path);
+    }
+    switch (opt) {
     case OPT_OUT_DIR:
         a->out_dir = optarg;
         return 0;
-    case OPT_CWD:
-        a->cwd = optarg;
-        return cps_job_set_cwd(job, optarg, &err) < 0 ? lib_error(&err) : 0;
-    case OPT_ENV:
-        return add_env(job, optarg, has_path);
     case OPT_TIMEOUT:
         return parse_timeout(a, optarg);
-    case OPT_SANDBOX:
-        a->sandbox = optarg;
-        return cps_job_set_backend(job, optarg, &err) < 0 ? lib_error(&err) : 0;
-    case OPT_OVERLAY:
-        a->overlay = optarg;
-        return cps_job_set_overlay(job, optarg, &err) < 0 ? lib_error(&err) : 0;
-    case OPT_BUILD_DIR:
-        a->build_dir = optarg;
-        return cps_job_set_build_dir(job, optarg, &err) < 0 ? lib_error(&err) : 0;
+    case OPT_BATCH:
+        a->batch = optarg;
+        return 0;
+    case OPT_POOL:
+        return parse_count(&a->pool, "--pool needs a number of helpers (0-1024): ", optarg, 0);
+    case OPT_JOBS:
+        return parse_count(&a->jobs, "--jobs needs a number of jobs at once (1-1024): ", optarg, 1);
     case OPT_HELPER:
         a->helper = optarg;
         return 0;
@@ -212,14 +276,52 @@ static int one_option(int opt, struct run_args *a, struct cps_job_spec *job, boo
     }
 }
 
-int run_args_parse(int argc, char **argv, struct run_args *a, struct cps_job_spec *job)
+/* The command and what depends on all options: PATH, the job's timeout. */
+static int finish_job(const struct run_args *a, size_t argc, const char *const *argv, bool has_path,
+                      struct cps_job_spec *job)
 {
     struct cps_error err;
+
+    if (cps_job_set_argv(job, argc, argv, &err) < 0)
+        return lib_error(&err);
+    if (!has_path && cps_job_add_env(job, "PATH", DEFAULT_PATH, &err) < 0)
+        return lib_error(&err);
+    if (a->timeout_s > 0 &&
+        cps_job_set_limit(job, CPS_LIMIT_TIMEOUT_MS, (uint64_t)ceil(a->timeout_s * 1000), &err) < 0)
+        return lib_error(&err);
+    return 0;
+}
+
+int run_args_make_job(const struct run_args *a, size_t argc, const char *const *argv,
+                      struct cps_job_spec *job)
+{
+    bool has_path = false;
+
+    for (size_t i = 0; i < a->job_optc; i++)
+        if (job_option(a->job_opts[i].opt, a->job_opts[i].arg, job, &has_path) < 0)
+            return -1;
+    return finish_job(a, argc, argv, has_path, job);
+}
+
+void run_args_free(struct run_args *a)
+{
+    free(a->job_opts);
+    a->job_opts = NULL;
+    a->job_optc = 0;
+}
+
+int run_args_parse(int argc, char **argv, struct run_args *a, struct cps_job_spec *job)
+{
     bool has_path = false;
     int opt;
 
     memset(a, 0, sizeof(*a));
     a->out_dir = ".";
+    a->pool = 2;
+    a->jobs = 1;
+    a->job_opts = calloc((size_t)argc + 1, sizeof(*a->job_opts));
+    if (!a->job_opts)
+        return usage_error("out of memory", NULL);
     /* "+": stop at the first non-option, PROGRAM's own options are not ours. */
     while ((opt = getopt_long(argc, argv, "+vh", options, NULL)) != -1) {
         if (opt == 'h') {
@@ -233,16 +335,18 @@ int run_args_parse(int argc, char **argv, struct run_args *a, struct cps_job_spe
     }
     if (!a->toolchain)
         return usage_error("--toolchain DIR is required", NULL);
+    if (a->batch) {
+        if (optind < argc)
+            return usage_error("--batch takes the commands from its file, not after --", NULL);
+        if (a->json)
+            return usage_error("--json describes one run; it cannot be used with --batch", NULL);
+        if (a->build_dir && a->jobs > 1)
+            return usage_error("one --build-dir serves one job at a time: use --jobs 1", NULL);
+        return 0;
+    }
     if (optind >= argc)
         return usage_error("no PROGRAM given (put it after --)", NULL);
     a->argc = argc - optind;
     a->argv = argv + optind;
-    if (cps_job_set_argv(job, (size_t)a->argc, (const char *const *)argv + optind, &err) < 0)
-        return lib_error(&err);
-    if (!has_path && cps_job_add_env(job, "PATH", DEFAULT_PATH, &err) < 0)
-        return lib_error(&err);
-    if (a->timeout_s > 0 &&
-        cps_job_set_limit(job, CPS_LIMIT_TIMEOUT_MS, (uint64_t)ceil(a->timeout_s * 1000), &err) < 0)
-        return lib_error(&err);
-    return 0;
+    return finish_job(a, (size_t)a->argc, (const char *const *)argv + optind, has_path, job);
 }

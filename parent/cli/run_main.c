@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "batch.h"
 #include "cachepot-sandbox.h"
 #include "run_args.h"
 #include "run_report.h"
@@ -76,13 +77,15 @@ int main(int argc, char **argv)
     }
     r = run_args_parse(argc, argv, &args, job);
     if (r != 0) {
+        run_args_free(&args);
         cps_job_free(job);
         return r > 0 ? 0 : RUN_EXIT_FAILURE;
     }
     /* Before the first library call: the library and the helper read it. */
     if (args.verbose && !getenv("CACHEPOT_LOG"))
         setenv("CACHEPOT_LOG", "debug", 1);
-    status = run(&args, job);
+    status = args.batch ? run_batch(&args) : run(&args, job);
+    run_args_free(&args);
     cps_job_free(job);
     return status;
 }
