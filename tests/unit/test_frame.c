@@ -404,7 +404,7 @@ int main(void)
     int failed;
 
     tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 60);
+    tcase_set_timeout(tc, 120);
     tcase_add_test(tc, write_then_read);
     tcase_add_test(tc, a_max_size_frame_through_a_tiny_send_buffer);
     tcase_add_test(tc, nonblocking_fds_still_block_in_the_blocking_calls);

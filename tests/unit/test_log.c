@@ -249,6 +249,8 @@ int main(void)
     SRunner *sr;
     int failed;
 
+    /* A hang guard, not a timing requirement: the machine may be shared. */
+    tcase_set_timeout(tc, 120);
     tcase_add_test(tc, default_level_is_warn);
     tcase_add_test(tc, line_format);
     tcase_add_test(tc, levels_by_name_any_case);

@@ -76,6 +76,8 @@ int main(void)
     SRunner *sr;
     int failed;
 
+    /* A hang guard, not a timing requirement: the machine may be shared. */
+    tcase_set_timeout(tc, 120);
     tcase_add_test(tc, accepted);
     tcase_add_test(tc, refused_with_a_reason);
     tcase_add_test(tc, nul_and_length);

@@ -312,6 +312,8 @@ int main(void)
     SRunner *sr;
     int failed;
 
+    /* A hang guard, not a timing requirement: the machine may be shared. */
+    tcase_set_timeout(tc, 120);
     tcase_add_test(tc, every_sample_round_trips);
     tcase_add_test(tc, job_optional_fields_round_trip_one_by_one);
     tcase_add_test(tc, integers_use_the_shortest_form);

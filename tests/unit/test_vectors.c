@@ -280,6 +280,8 @@ int main(void)
         regenerate();
         printf("rewrote the vectors in %s\n", DIR_VECTORS);
     }
+    /* A hang guard, not a timing requirement: the machine may be shared. */
+    tcase_set_timeout(tc, 120);
     tcase_add_test(tc, valid_vectors_decode_and_reencode_byte_for_byte);
     tcase_add_test(tc, invalid_vectors_are_refused);
     tcase_add_test(tc, no_stray_or_unlisted_files);
