@@ -173,9 +173,6 @@ static void setup(void)
     const char *mode = getenv("CPS_IT_MODE");
 
     fx.unpriv = mode != NULL && strcmp(mode, "unpriv") == 0;
-    snprintf(fx.dir, sizeof(fx.dir), "/tmp/cps-it-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(fx.dir));
-    ck_assert_int_eq(chmod(fx.dir, 0755), 0);
     /* CPS_IT_HELPER runs the cases against another helper binary. */
     copy_helper(getenv("CPS_IT_HELPER") ? getenv("CPS_IT_HELPER") : CPS_TEST_HELPER, fx.helper,
                 sizeof(fx.helper), "helper");
@@ -224,11 +221,27 @@ static void teardown(void)
     listing(fx.build, now, sizeof(now));
     ck_assert_msg(strcmp(now, fx.build_before) == 0, "build dir holds \"%s\", expected \"%s\"", now,
                   fx.build_before);
-    {
-        char *argv[] = {(char *)"rm", (char *)"-rf", fx.dir, NULL};
+}
 
-        run_cmd(argv);
+/*
+ * The test's directory is made and removed by unchecked fixtures, which run
+ * in the runner process around the forked test: a failed assertion ends the
+ * test's process before its checked teardown, and the directory must go anyway.
+ */
+static void make_dir(void)
+{
+    snprintf(fx.dir, sizeof(fx.dir), "/tmp/cps-it-XXXXXX");
+    if (mkdtemp(fx.dir) == NULL || chmod(fx.dir, 0755) < 0) {
+        perror("mkdtemp /tmp/cps-it-XXXXXX");
+        exit(1);
     }
+}
+
+static void remove_dir(void)
+{
+    char *argv[] = {(char *)"rm", (char *)"-rf", fx.dir, NULL};
+
+    run_cmd(argv);
 }
 
 /* ---- jobs ------------------------------------------------------------------ */
@@ -1134,6 +1147,7 @@ static Suite *suite(void)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         TCase *tc = tcase_create(cases[i].name);
 
+        tcase_add_unchecked_fixture(tc, make_dir, remove_dir);
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_set_timeout(tc, 240);
         tcase_add_test(tc, cases[i].test);
