@@ -2,22 +2,43 @@
 #include "backend.h"
 
 #include <errno.h>
+#include <string.h>
 
 #include "error.h"
 
-int cps__backend_check(uint32_t backend, struct cps_error *err)
+int cps__backend_prepare(uint32_t backend, struct cps_backend_prep *bp)
 {
-    if (backend == CPS_BACKEND_USERNS)
-        return 0;
-    return cps__error_set(err, "backend", ENOTSUP,
-                          "spawn the helper with --backend userns (or CACHEPOT_SANDBOX=userns)",
-                          "the %s backend is not supported by this helper build",
-                          cps__backend_name((enum cps_backend)backend));
+    memset(bp, 0, sizeof(*bp));
+    bp->backend = backend;
+    if (backend == CPS_BACKEND_BUBBLEWRAP)
+        bp->bwrap_rc = cps__bwrap_probe(&bp->bwrap, &bp->bwrap_err);
+    return 0;
 }
 
-int cps__backend_launch(uint32_t backend, struct cps_launch *l, pid_t *pid, struct cps_error *err)
+int cps__backend_check(const struct cps_backend_prep *bp, struct cps_error *err)
 {
-    if (backend == CPS_BACKEND_USERNS)
-        return cps__backend_userns_launch(l, pid, err);
-    return cps__backend_check(backend, err);
+    if (bp->backend == CPS_BACKEND_USERNS)
+        return 0;
+    if (bp->backend == CPS_BACKEND_BUBBLEWRAP) {
+        if (bp->bwrap_rc == 0)
+            return 0;
+        *err = bp->bwrap_err;
+        return bp->bwrap_rc;
+    }
+    return cps__error_set(err, "backend", ENOTSUP,
+                          "spawn the helper with --backend userns or bubblewrap",
+                          "the %s backend is not supported by this helper build",
+                          cps__backend_name((enum cps_backend)bp->backend));
+}
+
+int cps__backend_launch(const struct cps_backend_prep *bp, struct cps_launch *l, pid_t *pid,
+                        struct cps_error *err)
+{
+    int rc = cps__backend_check(bp, err);
+
+    if (rc < 0)
+        return rc;
+    if (bp->backend == CPS_BACKEND_BUBBLEWRAP)
+        return cps__backend_bwrap_launch(&bp->bwrap, l, pid, err);
+    return cps__backend_userns_launch(l, pid, err);
 }

@@ -6,7 +6,10 @@
  * backend the helper was spawned with:
  *   userns      I sets up /proc, /dev, /tmp, pivot_root and forks the
  *               compiler itself (rootfs.c, exec.c);
- *   bubblewrap  not built yet: cps__backend_check refuses it with -ENOTSUP.
+ *   bubblewrap  I forks bwrap (found and version-checked by O before I
+ *               was forked) on the prepared root instead of the compiler:
+ *               bwrap does /proc, /dev, /tmp, its own namespaces and the
+ *               exec (backend_bwrap.c).
  * A backend provides a check (run by O before anything is created) and a
  * launch (run by I) with the signatures below, and is added to backend.c.
  */
@@ -16,9 +19,19 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "bwrap.h"
 #include "cachepot-sandbox.h"
 #include "proto.h"
 #include "seccomp_filter.h"
+
+/* What O learns about its backend before I is forked; I inherits the copy
+ * (fork), so no per-job probe runs in I. */
+struct cps_backend_prep {
+    uint32_t backend;           /* the helper's backend: one enum cps_backend */
+    int bwrap_rc;               /* bubblewrap: 0 when bwrap was found and is new enough */
+    struct cps_error bwrap_err; /* else why, stage "bubblewrap" (path, version, hint) */
+    struct cps_bwrap bwrap;     /* the bwrap found, when bwrap_rc is 0 */
+};
 
 struct cps_launch {
     const struct cps_job *job;           /* borrowed */
@@ -30,15 +43,34 @@ struct cps_launch {
     uint64_t exec_usec;                  /* out: fork until exec succeeded */
 };
 
-/* In O, before anything is created. Stage "backend". */
-int cps__backend_check(uint32_t backend, struct cps_error *err);
+/* In O, before I is forked (before hello): for bubblewrap, find bwrap and
+ * check its version (one `bwrap --version`); a failure is kept in *bp and
+ * reported by cps__backend_check when a job arrives. Always returns 0. */
+int cps__backend_prepare(uint32_t backend, struct cps_backend_prep *bp);
+
+/* In O, before anything is created: can bp's backend run a job? Stage
+ * "backend", or "bubblewrap" for a bwrap that is missing or too old. */
+int cps__backend_check(const struct cps_backend_prep *bp, struct cps_error *err);
 
 /* In I. Returns 0 and *pid of the process whose exit ends the job, once its
  * exec succeeded; or -errno with err (stage of the failing step; "exec" for
  * an exec failure, after the failed child was reaped). */
-int cps__backend_launch(uint32_t backend, struct cps_launch *l, pid_t *pid, struct cps_error *err);
+int cps__backend_launch(const struct cps_backend_prep *bp, struct cps_launch *l, pid_t *pid,
+                        struct cps_error *err);
 
 /* The userns backend (backend_userns.c). */
 int cps__backend_userns_launch(struct cps_launch *l, pid_t *pid, struct cps_error *err);
+
+/*
+ * The bubblewrap backend (backend_bwrap.c), in I: no /proc, /dev, /tmp or
+ * pivot_root of our own; checks that argv[0] resolves to an executable in the
+ * root (stage "exec", the same message as the userns backend), then forks
+ * bwrap with cps__bwrap_argv's flags (plus --seccomp with the helper's filter
+ * when it is on), an empty environment, stdin /dev/null, stdout/stderr the
+ * job's pipes and the job's rlimits. bwrap's own diagnostics, should its
+ * setup fail, reach the worker as the job's stderr with exit code 1.
+ */
+int cps__backend_bwrap_launch(const struct cps_bwrap *bw, struct cps_launch *l, pid_t *pid,
+                              struct cps_error *err);
 
 #endif

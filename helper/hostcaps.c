@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "bwrap.h"
+#include "overlay.h"
 #include "probe_host.h"
 #include "proto.h"
 
@@ -29,7 +30,7 @@ int cps__host_caps(uint32_t *backends, uint32_t *overlays)
     /* fuse-overlayfs mounts inside a user namespace since Linux 4.18
      * (FS_USERNS_MOUNT for fuse), older than any kernel this helper needs
      * for anything else; what usually stops it is the device's mode. */
-    if (cps__find_executable(CPS_FUSE_OVERLAYFS, path, sizeof(path)) == 0 &&
+    if (cps__fuse_overlayfs_find(path, sizeof(path), NULL) == 0 &&
         access(CPS_DEV_FUSE, R_OK | W_OK) == 0)
         *overlays |= CPS_OVERLAY_FUSE;
 

@@ -32,7 +32,8 @@
  *   userns      always (the helper's own backend);
  *   bubblewrap  bwrap found ($CACHEPOT_BWRAP, else PATH) and executable;
  *   native      kernel >= 5.11 and "overlay" listed in /proc/filesystems;
- *   fuse        fuse-overlayfs in PATH and /dev/fuse readable and writable
+ *   fuse        fuse-overlayfs found ($CACHEPOT_FUSE_OVERLAYFS, else PATH;
+ *               cps__fuse_overlayfs_find) and /dev/fuse readable and writable
  *               by this process (access(2));
  *   bind        always.
  * Always returns 0 (a check that cannot be made leaves its bit clear).

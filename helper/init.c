@@ -62,7 +62,8 @@ static int reap_all(pid_t job_pid)
     return status;
 }
 
-static _Noreturn void init_main(int ctl, int out_wr, int err_wr, const struct cps__seccomp *seccomp)
+static _Noreturn void init_main(int ctl, int out_wr, int err_wr, const struct cps__seccomp *seccomp,
+                                const struct cps_backend_prep *bp)
 {
     struct cps_job_limits limits;
     struct cps_ctl_record r;
@@ -101,8 +102,8 @@ static _Noreturn void init_main(int ctl, int out_wr, int err_wr, const struct cp
     l.stdout_fd = out_wr;
     l.stderr_fd = err_wr;
     l.seccomp = seccomp;
-    rc = cps__backend_launch(msg.u.job.backend ? msg.u.job.backend : CPS_BACKEND_USERNS, &l,
-                             &job_pid, &e);
+    /* The helper's backend: O refused a job asking for another one. */
+    rc = cps__backend_launch(bp, &l, &job_pid, &e);
     if (rc < 0) {
         report_error(ctl, strcmp(e.stage, "exec") == 0 ? CPS_CTL_EXEC_FAILED : CPS_CTL_SETUP_FAILED,
                      &e);
@@ -120,7 +121,8 @@ static _Noreturn void init_main(int ctl, int out_wr, int err_wr, const struct cp
 }
 
 int cps__init_spawn(struct cps_init *in, const int *close_fds, size_t nclose,
-                    const struct cps__seccomp *seccomp, struct cps_error *err)
+                    const struct cps__seccomp *seccomp, const struct cps_backend_prep *bp,
+                    struct cps_error *err)
 {
     int out[2] = {-1, -1}, errp[2] = {-1, -1}, ctl[2] = {-1, -1};
     int rc;
@@ -153,7 +155,7 @@ int cps__init_spawn(struct cps_init *in, const int *close_fds, size_t nclose,
         close(out[0]);
         close(errp[0]);
         close(ctl[0]);
-        init_main(ctl[1], out[1], errp[1], seccomp);
+        init_main(ctl[1], out[1], errp[1], seccomp, bp);
     }
     close(out[1]);
     close(errp[1]);

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "backend.h"
 #include "cachepot-sandbox.h"
 #include "seccomp_filter.h"
 
@@ -31,10 +32,12 @@ struct cps_init {
  * Create the stdout/stderr pipes and the control socketpair, fork I. In I,
  * the fds listed in close_fds (borrowed; O's own fds such as the worker socket)
  * are closed. seccomp (borrowed, may be NULL) is the prepared filter the job
- * gets. Returns 0 in O with *in filled; stage "fork_init".
+ * gets; bp (borrowed) the prepared backend I launches the job with. Returns 0
+ * in O with *in filled; stage "fork_init".
  */
 int cps__init_spawn(struct cps_init *in, const int *close_fds, size_t nclose,
-                    const struct cps__seccomp *seccomp, struct cps_error *err);
+                    const struct cps__seccomp *seccomp, const struct cps_backend_prep *bp,
+                    struct cps_error *err);
 
 /* Close O's fds of *in (not the process). */
 void cps__init_close(struct cps_init *in);

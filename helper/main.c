@@ -52,9 +52,9 @@ struct helper {
     size_t job_len;
     struct cps_job_limits limits;
     struct cps_builddir dirs;
-    struct cps_root_paths root;
-    uint32_t overlay; /* concrete mode; 0 until mounted */
-    bool mounted;
+    struct cps_backend_prep backend; /* found before I was forked */
+    struct cps_overlay_state ov;     /* ov.mode 0: nothing mounted */
+    uint32_t overlay;                /* the mode that was mounted, for exit */
     int target_fd;
 };
 
@@ -75,11 +75,10 @@ static int cleanup(struct helper *h)
     if (h->target_fd >= 0)
         close(h->target_fd);
     h->target_fd = -1;
-    if (h->mounted && cps__overlay_unmount(h->overlay, &h->root, &e) < 0) {
+    if (cps__overlay_unmount(&h->ov, &e) < 0) {
         cps__log_error("%s: %s", e.stage, e.message);
         rc = -1;
     }
-    h->mounted = false;
     if (cps__builddir_remove(&h->dirs, &e) < 0) {
         cps__log_error("%s: %s", e.stage, e.message);
         rc = -1;
@@ -163,17 +162,18 @@ static int prepare(struct helper *h)
         return -1;
     if (h->opt.seccomp && cps__seccomp_prepare(&h->seccomp, &h->err) < 0)
         return -1;
+    cps__backend_prepare(h->opt.backend, &h->backend);
     close_in_init[0] = h->sock;
     close_in_init[1] = h->sigfd;
-    if (cps__init_spawn(&h->init, close_in_init, 2, h->opt.seccomp ? &h->seccomp : NULL, &h->err) <
-        0)
+    if (cps__init_spawn(&h->init, close_in_init, 2, h->opt.seccomp ? &h->seccomp : NULL,
+                        &h->backend, &h->err) < 0)
         return -1;
     cps__timings_lap(&h->t, "fork_init");
-    /* Announce only what this build can run: the host's bits masked by the
-     * backends and overlay modes implemented here. */
+    /* The host's static capability bits; a bwrap this helper already found
+     * unusable (too old, not runnable) is not announced. */
     cps__host_caps(&backends, &overlays);
-    backends &= CPS_BACKEND_USERNS;
-    overlays &= CPS_OVERLAY_NATIVE;
+    if (h->opt.backend == CPS_BACKEND_BUBBLEWRAP && h->backend.bwrap_rc < 0)
+        backends &= ~(uint32_t)CPS_BACKEND_BUBBLEWRAP;
     if (cps__session_hello(h->sock, &h->opt, backends, overlays, &h->err) < 0)
         return -1;
     cps__timings_lap(&h->t, "hello");
@@ -192,14 +192,17 @@ static int read_job(struct helper *h)
     job = &h->job.u.job;
     cps__limits_resolve(&job->limits, &h->limits);
     if (cps__session_check_config(job, &h->opt, &h->err) < 0 ||
-        cps__backend_check(h->opt.backend, &h->err) < 0 ||
+        cps__backend_check(&h->backend, &h->err) < 0 ||
         cps__builddir_check(job->build_dir, &h->dirs, &h->err) < 0)
         return -1;
-    h->root.toolchain = job->toolchain;
-    h->root.upper = h->dirs.upper;
-    h->root.work = h->dirs.work;
-    h->root.target = h->dirs.target;
-    if (cps__overlay_check(job->overlay, &h->root, &h->overlay, &h->err) < 0)
+    h->ov.paths.toolchain = job->toolchain;
+    h->ov.paths.upper = h->dirs.upper;
+    h->ov.paths.work = h->dirs.work;
+    h->ov.paths.target = h->dirs.target;
+    h->ov.job = job;
+    h->ov.tmp_bytes = h->limits.tmp_bytes;
+    h->ov.requested = job->overlay;
+    if (cps__overlay_plan(&h->ov, &h->err) < 0)
         return -1;
     cps__timings_lap(&h->t, "validate");
     return 0;
@@ -213,9 +216,9 @@ static int make_root(struct helper *h)
     if (cps__builddir_create(&h->dirs, &h->err) < 0)
         return -1;
     cps__timings_lap(&h->t, "builddir");
-    if (cps__overlay_mount(h->overlay, &h->root, &h->err) < 0)
+    if (cps__overlay_mount(&h->ov, &h->err) < 0)
         return -1;
-    h->mounted = true;
+    h->overlay = h->ov.mode;
     cps__timings_lap(&h->t, "overlay");
     h->target_fd = open(h->dirs.target, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (h->target_fd < 0)

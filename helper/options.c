@@ -65,6 +65,7 @@ void cps__options_usage(FILE *f)
           "  CACHEPOT_SANDBOX  default backend (userns | bubblewrap)\n"
           "  CACHEPOT_LOG      log level on stderr: error, warn (default), info, debug, trace\n"
           "  CACHEPOT_BWRAP    bwrap binary of the bubblewrap backend (default: PATH lookup)\n"
+          "  CACHEPOT_FUSE_OVERLAYFS  fuse-overlayfs of the fuse overlay mode (default: PATH)\n"
           "\n"
           "exit codes: 0 the job ran (its own exit code is in the exit frame),\n"
           "  1 setup or job error (one error frame sent), 2 usage error or fd 3 is not a\n"

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "hostcaps.h"
+#include "overlay.h"
 #include "probe.h"
 
 #define PROBE_TEXT "cachepot-check\n"
@@ -321,11 +322,13 @@ static void fuse_child(void *arg, struct cps_probe_result *r)
 
 void cps__probe_fuse(const char *base, struct cps_fuse_facts *f, struct cps_probe_result *r)
 {
+    struct cps_error find_err;
     struct stat st;
     const void *arg[2] = {f, base};
 
     memset(f, 0, sizeof(*f));
-    f->found = cps__find_executable(CPS_FUSE_OVERLAYFS, f->path, sizeof(f->path)) == 0;
+    /* The fuse mode's own lookup: $CACHEPOT_FUSE_OVERLAYFS, else PATH. */
+    f->found = cps__fuse_overlayfs_find(f->path, sizeof(f->path), &find_err) == 0;
     if (stat(CPS_DEV_FUSE, &st) == 0 && S_ISCHR(st.st_mode)) {
         f->dev_exists = true;
         f->dev_mode = st.st_mode & 07777;
@@ -335,10 +338,7 @@ void cps__probe_fuse(const char *base, struct cps_fuse_facts *f, struct cps_prob
     f->dev_usable = f->dev_exists && access(CPS_DEV_FUSE, R_OK | W_OK) == 0;
 
     if (!f->found) {
-        cps__probe_set(r, CPS_PROBE_FAILED, ENOENT,
-                       "install fuse-overlayfs (Debian/Ubuntu: apt-get install fuse-overlayfs)",
-                       "fuse-overlayfs is not in PATH (%s)",
-                       getenv("PATH") ? getenv("PATH") : "unset");
+        cps__probe_set(r, CPS_PROBE_FAILED, ENOENT, find_err.hint, "%s", find_err.message);
         return;
     }
     if (!f->dev_exists) {

@@ -176,6 +176,12 @@ START_TEST(caps_without_tools)
     setenv("CACHEPOT_BWRAP", "/usr/bin/bwrap", 1);
     ck_assert_int_eq(cps__host_caps(&backends, &overlays), 0);
     ck_assert_uint_eq(backends, CPS_BACKEND_USERNS | CPS_BACKEND_BUBBLEWRAP);
+    /* So does CACHEPOT_FUSE_OVERLAYFS for fuse-overlayfs (root: /dev/fuse opens). */
+    setenv("CACHEPOT_FUSE_OVERLAYFS", "/usr/bin/fuse-overlayfs", 1);
+    ck_assert_int_eq(cps__host_caps(&backends, &overlays), 0);
+    ck_assert_uint_eq(overlays & CPS_OVERLAY_FUSE,
+                      access("/dev/fuse", R_OK | W_OK) == 0 ? CPS_OVERLAY_FUSE : 0);
+    unsetenv("CACHEPOT_FUSE_OVERLAYFS");
     ck_assert_int_eq(rmdir(dir), 0);
     free(dir);
 }

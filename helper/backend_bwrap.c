@@ -1,0 +1,280 @@
+/* backend_bwrap.c - the bubblewrap backend: I runs bwrap on the prepared root. */
+#include "backend.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/limits.h>
+#include <linux/openat2.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "exec.h"
+#include "rlimits.h"
+#include "timings.h"
+
+/* Where the child puts what bwrap gets; everything is parked above FD_PARK
+ * first so that moving one fd never clobbers another. */
+#define FD_PARK    10
+#define SECCOMP_FD 3
+#define REPORT_FD  4
+
+/* Is path (relative to the root, symlinks followed inside it) an executable
+ * regular file? 0 or -errno. */
+static int executable_in_root(int root_fd, const char *path)
+{
+    struct open_how how = {
+        .flags = O_PATH | O_CLOEXEC,
+        .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+    };
+    struct stat st;
+    long fd;
+    int rc = 0;
+
+    do {
+        fd = syscall(SYS_openat2, root_fd, path, &how, sizeof(how));
+    } while (fd < 0 && (errno == EINTR || errno == EAGAIN));
+    if (fd < 0)
+        return -errno;
+    if (fstat((int)fd, &st) < 0)
+        rc = -errno;
+    else if (!S_ISREG(st.st_mode) || (st.st_mode & 0111) == 0)
+        rc = -EACCES;
+    close((int)fd);
+    return rc;
+}
+
+static void note_try(char *msg, size_t size, const char *path, int e)
+{
+    size_t len = strlen(msg);
+
+    if (len + 1 < size)
+        snprintf(msg + len, size - len, "%s%s (%s)", len ? ", " : "", path, strerror(e));
+}
+
+/* A path as the job's execve would see it: relative ones from its cwd. */
+static void in_cwd(char *out, size_t size, const char *cwd, const char *dir, int dir_len,
+                   const char *name)
+{
+    const char *sep = strcmp(cwd, "/") == 0 ? "" : "/";
+
+    if (dir_len == 0)
+        snprintf(out, size, "%s%s%s", cwd, sep, name);
+    else if (dir[0] == '/')
+        snprintf(out, size, "%.*s/%s", dir_len, dir, name);
+    else
+        snprintf(out, size, "%s%s%.*s/%s", cwd, sep, dir_len, dir, name);
+}
+
+/*
+ * bwrap reports a failed exec of the job the way a failing job looks (a
+ * message on stderr, exit code 1), so the lookup the userns backend's execve
+ * does is repeated here first: argv[0] with a '/' as is, else each dir of the
+ * job's PATH, with the same message.
+ */
+static int find_program(const char *target, const struct cps_job *job, struct cps_error *err)
+{
+    char tried[CPS_ERROR_MESSAGE_MAX - 128] = "", full[PATH_MAX];
+    const char *name = job->argv[0], *path_env = NULL, *p;
+    bool eacces = false;
+    int root_fd, rc = -ENOENT;
+
+    for (size_t i = 0; i < job->envc; i++)
+        if (strcmp(job->env[i].name, "PATH") == 0)
+            path_env = job->env[i].value;
+    root_fd = open(target, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root_fd < 0)
+        return cps__error_set(err, "exec", errno, NULL, "open %s", target);
+    if (strchr(name, '/') != NULL) {
+        if (name[0] == '/')
+            snprintf(full, sizeof(full), "%s", name);
+        else
+            in_cwd(full, sizeof(full), job->cwd, "", 0, name);
+        rc = executable_in_root(root_fd, full);
+        close(root_fd);
+        if (rc == 0)
+            return 0;
+        note_try(tried, sizeof(tried), name, -rc);
+        return cps__error_set(err, "exec", -rc, "check argv[0] and the toolchain's contents",
+                              "exec %s failed: tried %s", name, tried);
+    }
+    p = path_env != NULL ? path_env : CPS_EXEC_DEFAULT_PATH;
+    for (;;) {
+        const char *end = strchrnul(p, ':');
+
+        in_cwd(full, sizeof(full), job->cwd, p, (int)(end - p), name);
+        rc = executable_in_root(root_fd, full);
+        if (rc == 0)
+            break;
+        note_try(tried, sizeof(tried), full, -rc);
+        if (rc == -EACCES)
+            eacces = true;
+        else if (rc != -ENOENT && rc != -ENOTDIR)
+            break;
+        if (*end == '\0')
+            break;
+        p = end + 1;
+    }
+    close(root_fd);
+    if (rc == 0)
+        return 0;
+    if (eacces && (rc == -ENOENT || rc == -ENOTDIR))
+        rc = -EACCES;
+    return cps__error_set(err, "exec", -rc,
+                          "set PATH in the job's environment, or give argv[0] as an absolute path",
+                          "exec %s failed with PATH=%s%s: tried %s", name,
+                          path_env != NULL ? path_env : CPS_EXEC_DEFAULT_PATH,
+                          path_env != NULL ? "" : " (the job has no PATH; default)", tried);
+}
+
+/* argv with "--seccomp FD" inserted after bwrap's path. New array, same strings. */
+static char **with_seccomp(char **argv)
+{
+    static char flag[] = "--seccomp", fd[] = CPS_STRINGIFY(SECCOMP_FD);
+    size_t n = 0;
+    char **v;
+
+    while (argv[n] != NULL)
+        n++;
+    v = calloc(n + 3, sizeof(*v));
+    if (v == NULL)
+        return NULL;
+    v[0] = argv[0];
+    v[1] = flag;
+    v[2] = fd;
+    memcpy(v + 3, argv + 1, n * sizeof(*v)); /* n - 1 entries and the NULL */
+    return v;
+}
+
+static _Noreturn void child_fail(int fd, const struct cps_error *e)
+{
+    if (write(fd, e, sizeof(*e)) < 0)
+        _exit(126);
+    _exit(127);
+}
+
+static _Noreturn void child(struct cps_launch *l, char **argv, int sc_fd, int report)
+{
+    char *envp[] = {NULL};
+    struct cps_error e;
+    sigset_t none;
+    int null, out, errfd, rep, sc = -1;
+
+    cps__error_clear(&e);
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    out = fcntl(l->stdout_fd, F_DUPFD_CLOEXEC, FD_PARK);
+    errfd = fcntl(l->stderr_fd, F_DUPFD_CLOEXEC, FD_PARK);
+    rep = fcntl(report, F_DUPFD_CLOEXEC, FD_PARK);
+    if (sc_fd >= 0)
+        sc = fcntl(sc_fd, F_DUPFD_CLOEXEC, FD_PARK);
+    if (null < 0 || out < 0 || errfd < 0 || rep < 0 || (sc_fd >= 0 && sc < 0)) {
+        cps__error_set(&e, "bubblewrap", errno, NULL, "preparing bwrap's fds");
+        child_fail(report, &e);
+    }
+    /* dup2 clears close-on-exec on the new fd: 0-2 and the filter reach bwrap. */
+    if (dup2(null, 0) < 0 || dup2(out, 1) < 0 || dup2(errfd, 2) < 0 ||
+        (sc >= 0 && dup2(sc, SECCOMP_FD) < 0) || dup3(rep, REPORT_FD, O_CLOEXEC) < 0) {
+        cps__error_set(&e, "bubblewrap", errno, NULL, "dup2 of bwrap's fds");
+        child_fail(rep, &e);
+    }
+    close_range(REPORT_FD + 1, ~0U, 0);
+    if (sc < 0)
+        close(SECCOMP_FD);
+    /* Inherited by bwrap and through it by the job. */
+    if (cps__rlimits_apply(l->limits, &e) < 0)
+        child_fail(REPORT_FD, &e);
+    /* An empty environment: nothing of the helper's (LD_PRELOAD, ...) reaches
+     * bwrap; the job's environment is passed with --setenv. */
+    execve(argv[0], argv, envp);
+    cps__error_set(&e, "bubblewrap", errno,
+                   "install bubblewrap or point CACHEPOT_BWRAP at a working bwrap",
+                   "exec of %s failed", argv[0]);
+    child_fail(REPORT_FD, &e);
+}
+
+int cps__backend_bwrap_launch(const struct cps_bwrap *bw, struct cps_launch *l, pid_t *pid,
+                              struct cps_error *err)
+{
+    struct cps_error child_err;
+    struct cps_job job = *l->job;
+    char **argv = NULL, **run;
+    uint64_t t0 = cps__now_usec();
+    int report[2], sc_fd = -1, rc;
+    ssize_t n;
+    pid_t c;
+
+    l->rootfs_usec = 0;
+    rc = find_program(l->target, l->job, err);
+    if (rc < 0)
+        return rc;
+    /* cps__bwrap_argv sizes /tmp from the job's limits: give it the resolved ones. */
+    job.limits = *l->limits;
+    rc = cps__bwrap_argv(&job, bw, l->target, &argv, err);
+    if (rc < 0)
+        return rc;
+    run = argv;
+    if (l->seccomp != NULL) {
+        sc_fd = cps__seccomp_to_memfd(l->seccomp, err);
+        run = sc_fd >= 0 ? with_seccomp(argv) : NULL;
+        if (run == NULL) {
+            rc = sc_fd < 0 ? sc_fd : cps__error_set(err, "bubblewrap", ENOMEM, NULL, "argv");
+            goto out;
+        }
+    }
+    if (pipe2(report, O_CLOEXEC) < 0) {
+        rc = cps__error_set(err, "bubblewrap", errno, NULL, "pipe2 for the exec report");
+        goto out;
+    }
+    c = fork();
+    if (c < 0) {
+        rc = cps__error_set(err, "bubblewrap", errno, NULL, "fork of bwrap");
+        close(report[0]);
+        close(report[1]);
+        goto out;
+    }
+    if (c == 0) {
+        close(report[0]);
+        child(l, run, sc_fd, report[1]);
+    }
+    close(report[1]);
+    /* Only the job holds the pipes now: O sees EOF when its last process is gone. */
+    close(l->stdout_fd);
+    close(l->stderr_fd);
+    l->stdout_fd = l->stderr_fd = -1;
+    do {
+        n = read(report[0], &child_err, sizeof(child_err));
+    } while (n < 0 && errno == EINTR);
+    close(report[0]);
+    l->exec_usec = cps__now_usec() - t0;
+    if (n == 0) {
+        *pid = c;
+        rc = 0;
+        goto out;
+    }
+    while (waitpid(c, NULL, 0) < 0 && errno == EINTR)
+        ;
+    if (n != (ssize_t)sizeof(child_err))
+        rc = cps__error_set(err, "bubblewrap", EIO, NULL, "the bwrap child died before exec");
+    else {
+        *err = child_err;
+        rc = -(child_err.errnum ? child_err.errnum : EIO);
+    }
+out:
+    if (sc_fd >= 0)
+        close(sc_fd);
+    if (run != argv)
+        free(run);
+    cps__bwrap_argv_free(argv);
+    return rc;
+}

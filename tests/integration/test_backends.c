@@ -1,0 +1,955 @@
+/*
+ * test_backends.c - integration tests of the sandbox backends (userns,
+ * bubblewrap) and overlay modes (native, fuse, bind) with the real helper, the
+ * busybox test toolchain and the raw-protocol client (client.h).
+ *
+ * Like test_helper.c, each case runs in the mode CPS_IT_MODE names (ctest
+ * registers backends_<case>_root and backends_<case>_unpriv): as root, or as
+ * uid 65534 through setpriv with the helper, the toolchain and the build dir
+ * copied under a fresh world-traversable directory. fuse-overlayfs needs
+ * /dev/fuse, which is mode 0600 on these hosts: the fuse cases run it as root
+ * and check the documented refusal as uid 65534.
+ *
+ * After every job the fixture checks that the host's mount table has nothing
+ * under the test's directory, that no process (fuse-overlayfs, bwrap, the job) mentions the test's
+ * directory any more, that the job's PID namespace is empty and that the build
+ * dir is clean.
+ */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "client.h"
+
+#ifndef CPS_TEST_HELPER
+#error "CPS_TEST_HELPER must name the helper binary"
+#endif
+
+extern char **environ;
+
+static struct {
+    bool unpriv;
+    char dir[64];
+    char helper[512];
+    char toolchain[256];
+    char build[256];
+} fx;
+
+/* ---- host utilities -------------------------------------------------------- */
+
+static char *read_text(const char *path)
+{
+    size_t cap = 8192, len = 0;
+    char *buf = malloc(cap);
+    ssize_t n;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
+    while ((n = read(fd, buf + len, cap - len - 1)) > 0) {
+        len += (size_t)n;
+        if (cap - len < 2)
+            buf = realloc(buf, cap *= 2);
+    }
+    close(fd);
+    buf[len] = '\0';
+    return buf;
+}
+
+static int run_argv(char *const argv[])
+{
+    pid_t pid;
+    int st;
+
+    if (posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ) != 0)
+        return -1;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static void sh(const char *cmd)
+{
+    char *argv[] = {"/bin/sh", "-c", (char *)cmd, NULL};
+
+    ck_assert_msg(run_argv(argv) == 0, "command failed: %s", cmd);
+}
+
+static bool dir_empty(const char *path)
+{
+    struct dirent *e;
+    bool empty = true;
+    DIR *d = opendir(path);
+
+    ck_assert_msg(d != NULL, "opendir %s", path);
+    while ((e = readdir(d)) != NULL)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+            empty = false;
+    closedir(d);
+    return empty;
+}
+
+/* ---- fixture --------------------------------------------------------------- */
+
+static void setup(void)
+{
+    const char *mode = getenv("CPS_IT_MODE");
+    char cmd[8192];
+
+    fx.unpriv = mode != NULL && strcmp(mode, "unpriv") == 0;
+    snprintf(fx.dir, sizeof(fx.dir), "/tmp/cps-bk-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(fx.dir));
+    ck_assert_int_eq(chmod(fx.dir, 0755), 0);
+    if (fx.unpriv) {
+        /* The repository may sit where uid 65534 cannot enter: run a copy. */
+        snprintf(fx.helper, sizeof(fx.helper), "%s/helper", fx.dir);
+        snprintf(cmd, sizeof(cmd), "cp %s %s && chmod 755 %s", CPS_TEST_HELPER, fx.helper,
+                 fx.helper);
+        sh(cmd);
+    } else {
+        snprintf(fx.helper, sizeof(fx.helper), "%s", CPS_TEST_HELPER);
+    }
+    snprintf(fx.toolchain, sizeof(fx.toolchain), "%s/toolchain", fx.dir);
+    snprintf(cmd, sizeof(cmd), "cp -a %s %s", CPS_TEST_TOOLCHAIN, fx.toolchain);
+    sh(cmd);
+    snprintf(fx.build, sizeof(fx.build), "%s/build", fx.dir);
+    ck_assert_int_eq(mkdir(fx.build, 0755), 0);
+    if (fx.unpriv && geteuid() == 0)
+        ck_assert_int_eq(chown(fx.build, 65534, 65534), 0);
+}
+
+/* A fuse-overlayfs serving this test's dir (other tests may run their own). */
+static pid_t find_fuse(void)
+{
+    struct dirent *e;
+    pid_t found = 0;
+    DIR *d = opendir("/proc");
+
+    while (d != NULL && found == 0 && (e = readdir(d)) != NULL) {
+        char path[64], buf[4096];
+        pid_t pid = (pid_t)atoi(e->d_name);
+        ssize_t n;
+        int fd;
+
+        if (pid <= 0)
+            continue;
+        snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n <= 0)
+            continue;
+        for (ssize_t i = 0; i < n; i++)
+            if (buf[i] == '\0')
+                buf[i] = ' ';
+        buf[n] = '\0';
+        if (strstr(buf, "fuse-overlayfs") != NULL && strstr(buf, fx.dir) != NULL)
+            found = pid;
+    }
+    if (d != NULL)
+        closedir(d);
+    return found;
+}
+
+/* Nothing of a job may be left: mounts, processes (fuse-overlayfs and bwrap
+ * name the test's dir in their arguments), scratch dirs. */
+static void assert_clean(void)
+{
+    char *mi = read_text("/proc/self/mountinfo");
+    pid_t left;
+
+    /* By path: tests running in parallel may mount elsewhere; anything under
+     * this test's fresh dir is this test's. */
+    ck_assert_msg(strstr(mi, fx.dir) == NULL, "a mount under %s is in the host's table:\n%s",
+                  fx.dir, mi);
+    free(mi);
+    left = find_process_with_arg(fx.dir);
+    ck_assert_msg(left == 0, "process %d still mentions %s", (int)left, fx.dir);
+    ck_assert_msg(dir_empty(fx.build), "the build dir %s is not clean", fx.build);
+}
+
+static void teardown(void)
+{
+    char *argv[] = {"rm", "-rf", fx.dir, NULL};
+
+    assert_clean();
+    run_argv(argv);
+}
+
+/* ---- jobs ------------------------------------------------------------------ */
+
+#define INPUT_PATH "/work/src/in.txt"
+#define INPUT_LEN  200000
+
+/*
+ * The reference job: reads an input, writes outputs in the cwd's out/ dir and
+ * in /results (an output dir of its own, outside the cwd), uses /tmp, and
+ * prints what it sees of the root. Nothing it prints depends on the backend
+ * or the mode, so every combination must give the same bytes.
+ */
+static char job_script[] =
+    "set -e; mkdir -p out; sha256sum src/in.txt > out/sum; tr a-z A-Z < src/in.txt > "
+    "out/upper.txt; cp src/in.txt /results/copy.bin; chmod 640 /results/copy.bin; echo tmp-ok > "
+    "/tmp/t; cat /tmp/t; ls /; cat /etc/marker-toolchain; id -u; wc -c < out/upper.txt; "
+    "echo to-stderr >&2";
+static char *job_outputs[] = {"/work/out/sum", "/work/out/upper.txt", "/results/copy.bin",
+                              "/work/out/missing"};
+
+struct jobspec {
+    struct cps_job job;
+    struct cps_env_pair env[1];
+    char *argv[4];
+    struct cps_input_decl input;
+    uint8_t *data;
+};
+
+static void job_init(struct jobspec *s, uint32_t overlay)
+{
+    static char path_name[] = "PATH", path_value[] = "/bin:/usr/bin", cwd[] = "/work";
+
+    memset(s, 0, sizeof(*s));
+    s->argv[0] = "sh";
+    s->argv[1] = "-c";
+    s->argv[2] = job_script;
+    s->job.toolchain = fx.toolchain;
+    s->job.build_dir = fx.build;
+    s->job.argv = s->argv;
+    s->job.argc = 3;
+    s->env[0].name = path_name;
+    s->env[0].value = path_value;
+    s->job.env = s->env;
+    s->job.envc = 1;
+    s->job.cwd = cwd;
+    s->job.outputs = job_outputs;
+    s->job.outputc = sizeof(job_outputs) / sizeof(job_outputs[0]);
+    s->input.path = INPUT_PATH;
+    s->input.mode = 0644;
+    s->input.size = INPUT_LEN;
+    s->job.inputs = &s->input;
+    s->job.inputc = 1;
+    s->job.overlay = overlay;
+    s->data = malloc(INPUT_LEN);
+    for (size_t i = 0; i < INPUT_LEN; i++)
+        s->data[i] = (i % 61 == 60) ? '\n' : (uint8_t)('a' + (i * 7 + i / 997) % 26);
+}
+
+/* Spawn the helper with backend (NULL: its default) and run s until the end,
+ * or until on_stdout returns false. */
+static void run_until(struct client *c, struct jobspec *s, const char *backend,
+                      bool (*on_stdout)(struct client *c, void *arg))
+{
+    char *args[] = {"--backend", (char *)backend, NULL};
+
+    ck_assert_int_eq(client_spawn(c, fx.helper, fx.unpriv, backend ? args : NULL), 0);
+    ck_assert_msg(client_hello(c) == 0, "no hello: %s: %s", c->error.stage, c->error.message);
+    ck_assert_int_eq(client_send_job(c, &s->job), 0);
+    /* A job refused before its inputs were read ends the session early. */
+    if (s->job.inputs == &s->input && s->job.inputc == 1 &&
+        client_send_input(c, s->input.path, s->data, INPUT_LEN) != 0)
+        fprintf(stderr, "input not sent: the helper stopped reading\n");
+    ck_assert_int_eq(client_collect(c, on_stdout, NULL), 0);
+}
+
+static void run(struct client *c, struct jobspec *s, const char *backend)
+{
+    run_until(c, s, backend, NULL);
+}
+
+static void finish(struct client *c, int want_exit)
+{
+    close(c->sock);
+    c->sock = -1;
+    ck_assert_int_eq(client_wait(c), 0);
+    ck_assert_msg(WIFEXITED(c->wait_status) && WEXITSTATUS(c->wait_status) == want_exit,
+                  "helper wait status 0x%x, expected exit %d", c->wait_status, want_exit);
+    ck_assert_msg(!client_pidns_alive(c), "a process outlived the job");
+    assert_clean();
+}
+
+static void assert_ran(const struct client *c, uint32_t backend, uint32_t overlay)
+{
+    ck_assert_msg(c->have_exit, "no exit frame; error %s (errno %d): %s (hint: %s)", c->error.stage,
+                  c->error.errnum, c->error.message, c->error.hint);
+    ck_assert_msg(!c->exit_msg.u.exit.signaled && c->exit_msg.u.exit.code == 0,
+                  "job failed (code %d); stderr: %s", c->exit_msg.u.exit.code,
+                  c->err ? (char *)c->err : "");
+    ck_assert_str_eq(cps__backend_name(c->exit_msg.u.exit.backend), cps__backend_name(backend));
+    ck_assert_str_eq(cps__overlay_name(c->exit_msg.u.exit.overlay), cps__overlay_name(overlay));
+}
+
+static void assert_error(const struct client *c, const char *stage, int errnum, const char *text)
+{
+    ck_assert_msg(c->have_error, "no error frame (exit frame: %d)", c->have_exit);
+    ck_assert_msg(strcmp(c->error.stage, stage) == 0 && c->error.errnum == errnum,
+                  "error %s errno %d (%s), expected %s errno %d", c->error.stage, c->error.errnum,
+                  c->error.message, stage, errnum);
+    ck_assert_msg(text == NULL || strstr(c->error.message, text) != NULL,
+                  "\"%s\" not in the message: %s", text, c->error.message);
+    ck_assert_msg(c->error.hint[0] != '\0', "no hint for: %s", c->error.message);
+}
+
+/* What every combination must produce, byte for byte. */
+struct result {
+    char *out, *err;
+    struct client_output outs[4];
+};
+
+static void keep(struct result *r, const struct client *c)
+{
+    r->out = strdup(c->out ? (char *)c->out : "");
+    r->err = strdup(c->err ? (char *)c->err : "");
+    ck_assert_uint_eq(c->outputc, 4);
+    for (size_t i = 0; i < 4; i++) {
+        r->outs[i] = c->outputs[i];
+        r->outs[i].path = strdup(c->outputs[i].path);
+        r->outs[i].data = malloc(c->outputs[i].len + 1);
+        if (c->outputs[i].len > 0)
+            memcpy(r->outs[i].data, c->outputs[i].data, c->outputs[i].len);
+    }
+}
+
+static void assert_same(const struct result *ref, const struct client *c, const char *what)
+{
+    ck_assert_msg(strcmp(ref->out, c->out ? (char *)c->out : "") == 0,
+                  "%s: stdout differs:\n%s\nreference:\n%s", what, c->out, ref->out);
+    ck_assert_msg(strcmp(ref->err, c->err ? (char *)c->err : "") == 0, "%s: stderr differs", what);
+    ck_assert_uint_eq(c->outputc, 4);
+    for (size_t i = 0; i < 4; i++) {
+        const struct client_output *o = &c->outputs[i], *w = &ref->outs[i];
+
+        ck_assert_str_eq(o->path, w->path);
+        ck_assert_msg(o->missing == w->missing && o->mode == w->mode && o->len == w->len &&
+                          (o->len == 0 || memcmp(o->data, w->data, o->len) == 0),
+                      "%s: output %s differs (mode %o/%o, %zu/%zu bytes)", what, o->path, o->mode,
+                      w->mode, o->len, w->len);
+    }
+}
+
+/* The reference run's own facts, independent of any mode. */
+static void assert_reference(const struct client *c, const struct jobspec *s)
+{
+    char want[512];
+    const struct client_output *o;
+
+    snprintf(want, sizeof(want),
+             "tmp-ok\nbin\ndev\netc\nproc\nresults\ntmp\nusr\nwork\ncachepot test toolchain\n%d\n"
+             "%d\n",
+             fx.unpriv ? 65534 : 0, INPUT_LEN);
+    ck_assert_str_eq((char *)c->out, want);
+    ck_assert_str_eq((char *)c->err, "to-stderr\n");
+    o = client_output(c, "/results/copy.bin");
+    ck_assert(o != NULL && !o->missing && o->len == INPUT_LEN && o->mode == 0640);
+    ck_assert(memcmp(o->data, s->data, INPUT_LEN) == 0);
+    o = client_output(c, "/work/out/sum");
+    ck_assert(o != NULL && !o->missing && o->len == 64 + 2 + strlen("src/in.txt") + 1);
+    ck_assert(client_output(c, "/work/out/missing")->missing);
+}
+
+static void free_result(struct result *r)
+{
+    free(r->out);
+    free(r->err);
+    for (size_t i = 0; i < 4; i++) {
+        free(r->outs[i].path);
+        free(r->outs[i].data);
+    }
+}
+
+/* ---- cases ----------------------------------------------------------------- */
+
+/* Every backend x mode the host allows: the same stdout, stderr and outputs. */
+START_TEST(identical_outputs)
+{
+    static const struct {
+        uint32_t backend, overlay;
+        bool needs_fuse;
+    } combos[] = {
+        {CPS_BACKEND_USERNS, CPS_OVERLAY_NATIVE, false},
+        {CPS_BACKEND_USERNS, CPS_OVERLAY_FUSE, true},
+        {CPS_BACKEND_USERNS, CPS_OVERLAY_BIND, false},
+        {CPS_BACKEND_BUBBLEWRAP, CPS_OVERLAY_NATIVE, false},
+        {CPS_BACKEND_BUBBLEWRAP, CPS_OVERLAY_FUSE, true},
+        {CPS_BACKEND_BUBBLEWRAP, CPS_OVERLAY_BIND, false},
+    };
+    struct result ref;
+    size_t ran = 0;
+
+    for (size_t i = 0; i < sizeof(combos) / sizeof(combos[0]); i++) {
+        const char *backend = cps__backend_name(combos[i].backend);
+        char what[64];
+        struct jobspec s;
+        struct client c;
+
+        if (combos[i].needs_fuse && fx.unpriv)
+            continue; /* /dev/fuse is 0600: fuse_forced checks the refusal */
+        snprintf(what, sizeof(what), "%s/%s", backend, cps__overlay_name(combos[i].overlay));
+        job_init(&s, combos[i].overlay);
+        run(&c, &s, backend);
+        assert_ran(&c, combos[i].backend, combos[i].overlay);
+        if (ran++ == 0) {
+            assert_reference(&c, &s);
+            keep(&ref, &c);
+        } else {
+            assert_same(&ref, &c, what);
+        }
+        finish(&c, 0);
+        client_free(&c);
+        free(s.data);
+    }
+    ck_assert_uint_eq(ran, fx.unpriv ? 4 : 6);
+    free_result(&ref);
+}
+END_TEST
+
+/* fuse forced: works as root; as 65534 the documented refusal. */
+START_TEST(fuse_forced)
+{
+    struct jobspec s;
+    struct client c;
+
+    job_init(&s, CPS_OVERLAY_FUSE);
+    run(&c, &s, NULL);
+    ck_assert_uint_eq(!!(c.hello.overlay_modes & CPS_OVERLAY_FUSE), !fx.unpriv);
+    if (fx.unpriv) {
+        assert_error(&c, "overlay", EACCES, "/dev/fuse is mode 0600");
+        ck_assert_msg(strstr(c.error.hint, "native or bind") != NULL, "%s", c.error.hint);
+        finish(&c, 1);
+    } else {
+        assert_ran(&c, CPS_BACKEND_USERNS, CPS_OVERLAY_FUSE);
+        finish(&c, 0);
+    }
+    client_free(&c);
+    free(s.data);
+}
+END_TEST
+
+/* auto takes native when it works. */
+START_TEST(auto_native)
+{
+    struct jobspec s;
+    struct client c;
+
+    job_init(&s, CPS_OVERLAY_AUTO);
+    run(&c, &s, NULL);
+    assert_ran(&c, CPS_BACKEND_USERNS, CPS_OVERLAY_NATIVE);
+    assert_reference(&c, &s);
+    finish(&c, 0);
+    client_free(&c);
+    free(s.data);
+}
+END_TEST
+
+/* The test hook makes native's mount fail: auto goes on to fuse (root) or
+ * bind (65534, whose fuse check fails), and the job still gives the same
+ * result; with fuse refused too, bind. */
+static void auto_with_hook(const char *refuse, const char *backend, uint32_t want_backend,
+                           uint32_t want)
+{
+    struct jobspec s;
+    struct client c;
+
+    ck_assert_int_eq(setenv("CACHEPOT_TEST_FAIL_OVERLAY", refuse, 1), 0);
+    job_init(&s, CPS_OVERLAY_AUTO);
+    run(&c, &s, backend);
+    unsetenv("CACHEPOT_TEST_FAIL_OVERLAY");
+    assert_ran(&c, want_backend, want);
+    assert_reference(&c, &s);
+    finish(&c, 0);
+    client_free(&c);
+    free(s.data);
+}
+
+START_TEST(auto_native_refused)
+{
+    auto_with_hook("native", NULL, CPS_BACKEND_USERNS,
+                   fx.unpriv ? CPS_OVERLAY_BIND : CPS_OVERLAY_FUSE);
+}
+END_TEST
+
+START_TEST(auto_native_fuse_refused)
+{
+    auto_with_hook("native,fuse", NULL, CPS_BACKEND_USERNS, CPS_OVERLAY_BIND);
+}
+END_TEST
+
+START_TEST(auto_refused_bubblewrap)
+{
+    auto_with_hook("native", "bubblewrap", CPS_BACKEND_BUBBLEWRAP,
+                   fx.unpriv ? CPS_OVERLAY_BIND : CPS_OVERLAY_FUSE);
+}
+END_TEST
+
+/* Forcing a mode the host refuses: its error, not a fallback. */
+START_TEST(forced_native_refused)
+{
+    struct jobspec s;
+    struct client c;
+
+    ck_assert_int_eq(setenv("CACHEPOT_TEST_FAIL_OVERLAY", "native", 1), 0);
+    job_init(&s, CPS_OVERLAY_NATIVE);
+    run(&c, &s, NULL);
+    assert_error(&c, "overlay", EPERM, "refused by the test hook");
+    finish(&c, 1);
+    client_free(&c);
+    free(s.data);
+}
+END_TEST
+
+/* A toolchain path with ',' cannot be carried in overlayfs or fuse-overlayfs
+ * options: native and fuse are refused before anything is created, auto
+ * takes bind, and forced native says why. */
+START_TEST(comma_in_toolchain_path)
+{
+    char tc[4200], cmd[8600];
+    struct jobspec s;
+    struct client c;
+
+    snprintf(tc, sizeof(tc), "%s/tool,chain", fx.dir);
+    snprintf(cmd, sizeof(cmd), "mv %s '%s'", fx.toolchain, tc);
+    sh(cmd);
+    job_init(&s, CPS_OVERLAY_AUTO);
+    s.job.toolchain = tc;
+    run(&c, &s, NULL);
+    assert_ran(&c, CPS_BACKEND_USERNS, CPS_OVERLAY_BIND);
+    assert_reference(&c, &s);
+    finish(&c, 0);
+    client_free(&c);
+    free(s.data);
+
+    job_init(&s, CPS_OVERLAY_NATIVE);
+    s.job.toolchain = tc;
+    run(&c, &s, NULL);
+    assert_error(&c, "overlay", EINVAL, "contains ','");
+    finish(&c, 1);
+    client_free(&c);
+    free(s.data);
+}
+END_TEST
+
+/* fuse-overlayfs missing: an explicit override that is not there, and a PATH
+ * without it. auto then still runs (native). */
+START_TEST(fuse_binary_missing)
+{
+    struct jobspec s;
+    struct client c;
+
+    ck_assert_int_eq(setenv("CACHEPOT_FUSE_OVERLAYFS", "/nonexistent/fuse-overlayfs", 1), 0);
+    job_init(&s, CPS_OVERLAY_FUSE);
+    run(&c, &s, NULL);
+    assert_error(&c, "overlay", ENOENT, "CACHEPOT_FUSE_OVERLAYFS=/nonexistent/fuse-overlayfs");
+    finish(&c, 1);
+    client_free(&c);
+    free(s.data);
+
+    job_init(&s, CPS_OVERLAY_AUTO);
+    run(&c, &s, NULL);
+    assert_ran(&c, CPS_BACKEND_USERNS, CPS_OVERLAY_NATIVE);
+    finish(&c, 0);
+    client_free(&c);
+    free(s.data);
+    unsetenv("CACHEPOT_FUSE_OVERLAYFS");
+
+    ck_assert_int_eq(setenv("PATH", "/nonexistent", 1), 0);
+    job_init(&s, CPS_OVERLAY_FUSE);
+    run(&c, &s, NULL);
+    assert_error(&c, "overlay", ENOENT, "no executable fuse-overlayfs in PATH (/nonexistent)");
+    finish(&c, 1);
+    client_free(&c);
+    free(s.data);
+}
+END_TEST
+
+/* bind mode: inputs must go where the job may write; the rest is read-only. */
+START_TEST(bind_rules)
+{
+    struct cps_input_decl in = {.path = "/elsewhere/in.txt", .mode = 0644, .size = 1};
+    char cwd[] = "/usr/work";
+    struct jobspec s;
+    struct client c;
+
+    job_init(&s, CPS_OVERLAY_BIND);
+    s.job.inputs = &in;
+    run(&c, &s, NULL);
+    assert_error(&c, "overlay", EROFS, "input /elsewhere/in.txt is outside the writable dirs");
+    ck_assert_msg(strstr(c.error.hint, "cwd") != NULL, "%s", c.error.hint);
+    finish(&c, 1);
+    client_free(&c);
+    free(s.data);
+
+    /* /usr is the toolchain's: no writable dir can be made below it. */
+    job_init(&s, CPS_OVERLAY_BIND);
+    s.job.cwd = cwd;
+    s.job.inputc = 0;
+    run(&c, &s, NULL);
+    assert_error(&c, "overlay", EROFS, "inside /usr");
+    finish(&c, 1);
+    client_free(&c);
+    free(s.data);
+}
+END_TEST
+
+START_TEST(bind_read_only_root)
+{
+    char script[] = "echo x > /bin/new && echo WROTE-BIN; echo x > /new && echo WROTE-ROOT; "
+                    "mkdir /etc/d && echo WROTE-ETC; echo y > /work/ok && echo y > /tmp/ok && "
+                    "echo WROTE-WORK";
+    struct jobspec s;
+    struct client c;
+
+    job_init(&s, CPS_OVERLAY_BIND);
+    s.argv[2] = script;
+    s.job.inputc = 0;
+    run(&c, &s, NULL);
+    ck_assert(c.have_exit);
+    ck_assert_str_eq((char *)c.out, "WROTE-WORK\n");
+    ck_assert_msg(strstr((char *)c.err, "Read-only file system") != NULL, "%s", c.err);
+    finish(&c, 0);
+    client_free(&c);
+    free(s.data);
+}
+END_TEST
+
+/* A fake bwrap that prints an old version; and no bwrap at all. */
+START_TEST(bwrap_refused)
+{
+    char fake[4200], cmd[8600];
+    struct jobspec s;
+    struct client c;
+
+    snprintf(fake, sizeof(fake), "%s/bwrap-0.2.0", fx.dir);
+    snprintf(cmd, sizeof(cmd), "printf '#!/bin/sh\\necho bubblewrap 0.2.0\\n' > %s && chmod 755 %s",
+             fake, fake);
+    sh(cmd);
+    ck_assert_int_eq(setenv("CACHEPOT_BWRAP", fake, 1), 0);
+    job_init(&s, CPS_OVERLAY_AUTO);
+    run(&c, &s, "bubblewrap");
+    ck_assert_uint_eq(c.hello.backend, CPS_BACKEND_BUBBLEWRAP);
+    ck_assert(!(c.hello.backends & CPS_BACKEND_BUBBLEWRAP));
+    assert_error(&c, "bubblewrap", ENOTSUP, "bubblewrap 0.2.0");
+    ck_assert_msg(strstr(c.error.message, fake) != NULL, "%s", c.error.message);
+    finish(&c, 1);
+    client_free(&c);
+    free(s.data);
+
+    ck_assert_int_eq(setenv("CACHEPOT_BWRAP", "/nonexistent/bwrap", 1), 0);
+    job_init(&s, CPS_OVERLAY_AUTO);
+    run(&c, &s, "bubblewrap");
+    ck_assert(!(c.hello.backends & CPS_BACKEND_BUBBLEWRAP));
+    assert_error(&c, "bubblewrap", ENOENT, "CACHEPOT_BWRAP=/nonexistent/bwrap");
+    finish(&c, 1);
+    client_free(&c);
+    free(s.data);
+    unsetenv("CACHEPOT_BWRAP");
+}
+END_TEST
+
+/* What the job sees under bubblewrap: no capabilities, no_new_privs, the
+ * helper's seccomp filter (handed to bwrap with --seccomp), only lo, only its
+ * own processes, only fds 0-2 (bwrap keeps none of its own open). */
+START_TEST(bwrap_isolation)
+{
+    const char *zero = "0000000000000000";
+    char *argv[] = {"/bin/probe", NULL};
+    struct jobspec s;
+    struct client c;
+    char want[128];
+    const char *out;
+
+    job_init(&s, CPS_OVERLAY_AUTO);
+    s.job.argv = argv;
+    s.job.argc = 1;
+    s.job.inputc = 0;
+    run(&c, &s, "bubblewrap");
+    assert_ran(&c, CPS_BACKEND_BUBBLEWRAP, CPS_OVERLAY_NATIVE);
+    out = (const char *)c.out;
+    for (const char *const *k =
+             (const char *const[]){"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", NULL};
+         *k != NULL; k++) {
+        snprintf(want, sizeof(want), "status: %s:\t%s\n", *k, zero);
+        ck_assert_msg(strstr(out, want) != NULL, "%s not zero in:\n%s", *k, out);
+    }
+    ck_assert_msg(strstr(out, "status: NoNewPrivs:\t1\n") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "status: Seccomp:\t2\n") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "iface: lo\n") != NULL &&
+                      strstr(out, "iface:") == strstr(out, "iface: lo\n") &&
+                      strstr(strstr(out, "iface: lo\n") + 1, "iface:") == NULL,
+                  "%s", out);
+    ck_assert_msg(strstr(out, "fd: 0\nfd: 1\nfd: 2\nuid") != NULL, "fds:\n%s", out);
+    snprintf(want, sizeof(want), "uid: %u gid: %u\n", fx.unpriv ? 65534 : 0, fx.unpriv ? 65534 : 0);
+    ck_assert_msg(strstr(out, want) != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "hostname: cachepot-sandbox\n") != NULL, "%s", out);
+    finish(&c, 0);
+    client_free(&c);
+    free(s.data);
+}
+END_TEST
+
+/* CACHEPOT_SANDBOX selects the backend; an unknown value lists the valid ones. */
+START_TEST(sandbox_env)
+{
+    char *argv[] = {fx.helper, NULL};
+    posix_spawn_file_actions_t fa;
+    char path[4200], *text;
+    struct jobspec s;
+    struct client c;
+    pid_t pid;
+    int st;
+
+    ck_assert_int_eq(setenv("CACHEPOT_SANDBOX", "bubblewrap", 1), 0);
+    job_init(&s, CPS_OVERLAY_AUTO);
+    run(&c, &s, NULL);
+    ck_assert_uint_eq(c.hello.backend, CPS_BACKEND_BUBBLEWRAP);
+    assert_ran(&c, CPS_BACKEND_BUBBLEWRAP, CPS_OVERLAY_NATIVE);
+    finish(&c, 0);
+    client_free(&c);
+    free(s.data);
+
+    ck_assert_int_eq(setenv("CACHEPOT_SANDBOX", "lxc", 1), 0);
+    snprintf(path, sizeof(path), "%s/stderr", fx.dir);
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 2, path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ck_assert_int_eq(posix_spawn(&pid, fx.helper, &fa, NULL, argv, environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    unsetenv("CACHEPOT_SANDBOX");
+    ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+    text = read_text(path);
+    ck_assert_msg(strstr(text, "\"lxc\"") != NULL && strstr(text, "userns, bubblewrap") != NULL,
+                  "%s", text);
+    free(text);
+}
+END_TEST
+
+/* The bubblewrap backend: a missing compiler is an exec error as with userns;
+ * the timeout and a daemon left behind end with nothing running. */
+START_TEST(bwrap_exec_and_timeout)
+{
+    char marker[96], script[256];
+    struct jobspec s;
+    struct client c;
+
+    job_init(&s, CPS_OVERLAY_AUTO);
+    s.argv[0] = "no-such-compiler";
+    s.argv[1] = NULL;
+    s.job.argc = 1;
+    run(&c, &s, "bubblewrap");
+    ck_assert(c.have_error && strcmp(c.error.stage, "exec") == 0);
+    ck_assert_int_eq(c.error.errnum, ENOENT);
+    ck_assert_msg(strstr(c.error.message, "/bin/no-such-compiler") != NULL &&
+                      strstr(c.error.message, "/usr/bin/no-such-compiler") != NULL,
+                  "%s", c.error.message);
+    finish(&c, 1);
+    client_free(&c);
+    free(s.data);
+
+    snprintf(marker, sizeof(marker), "cps-bk-daemon-%d", (int)getpid());
+    snprintf(script, sizeof(script), "daemonize %s exit; exec sleep 1000", marker);
+    job_init(&s, CPS_OVERLAY_AUTO);
+    s.argv[2] = script;
+    s.job.limits.timeout_ms = 1000;
+    run(&c, &s, "bubblewrap");
+    ck_assert(c.have_exit && c.exit_msg.u.exit.timed_out);
+    ck_assert_str_eq(c.exit_msg.u.exit.limit, "timeout");
+    finish(&c, 0);
+    ck_assert_int_eq(find_process_with_arg(marker), 0);
+    client_free(&c);
+    free(s.data);
+}
+END_TEST
+
+/* fuse-overlayfs serves the root while O collects the outputs and is gone
+ * afterwards, also when the job is killed by its timeout (root only). */
+START_TEST(fuse_timeout_cleanup)
+{
+    char script[] = "echo started; exec sleep 1000";
+    struct jobspec s;
+    struct client c;
+
+    ck_assert_msg(!fx.unpriv, "registered for root only: /dev/fuse is mode 0600");
+    job_init(&s, CPS_OVERLAY_FUSE);
+    s.argv[2] = script;
+    s.job.limits.timeout_ms = 500;
+    run(&c, &s, NULL);
+    ck_assert(c.have_exit && c.exit_msg.u.exit.timed_out);
+    ck_assert_uint_eq(c.exit_msg.u.exit.overlay, CPS_OVERLAY_FUSE);
+    finish(&c, 0);
+    client_free(&c);
+    free(s.data);
+}
+END_TEST
+
+static bool stop_reading(struct client *c, void *arg)
+{
+    (void)c;
+    (void)arg;
+    return false;
+}
+
+/* The worker goes away mid-job (EOF on fd 3), or the helper gets its stop
+ * signal: the helper still unmounts and reaps fuse-overlayfs (root only). */
+START_TEST(fuse_peer_gone_cleanup)
+{
+    char script[] = "echo started; exec sleep 1000";
+    struct jobspec s;
+    struct client c;
+
+    ck_assert_msg(!fx.unpriv, "registered for root only: /dev/fuse is mode 0600");
+    for (int round = 0; round < 2; round++) {
+        job_init(&s, CPS_OVERLAY_FUSE);
+        s.argv[2] = script;
+        s.job.inputc = 0;
+        run_until(&c, &s, NULL, stop_reading);
+        ck_assert_str_eq((char *)c.out, "started\n");
+        ck_assert_int_ne(find_fuse(), 0);
+        if (round == 1)
+            ck_assert_int_eq(kill(c.pid, SIGTERM), 0);
+        finish(&c, 3);
+        client_free(&c);
+        free(s.data);
+    }
+}
+END_TEST
+
+/* SIGKILL leaves the helper no chance to clean up: fuse-overlayfs still dies
+ * with it (PR_SET_PDEATHSIG) and its mount with the last process of the
+ * helper's mount namespace; only the scratch dirs stay (root only). */
+START_TEST(fuse_helper_killed)
+{
+    char script[] = "echo started; exec sleep 1000", cmd[1024];
+    struct jobspec s;
+    struct client c;
+    pid_t left = 1;
+
+    ck_assert_msg(!fx.unpriv, "registered for root only: /dev/fuse is mode 0600");
+    job_init(&s, CPS_OVERLAY_FUSE);
+    s.argv[2] = script;
+    s.job.inputc = 0;
+    run_until(&c, &s, NULL, stop_reading);
+    ck_assert_int_ne(find_fuse(), 0);
+    ck_assert_int_eq(kill(c.pid, SIGKILL), 0);
+    ck_assert_int_eq(client_wait(&c), 0);
+    /* The death signal is delivered asynchronously: wait for it to land. */
+    for (int i = 0; i < 1000 && left != 0; i++) {
+        left = find_fuse();
+        if (left != 0)
+            usleep(10000);
+    }
+    ck_assert_msg(left == 0, "fuse-overlayfs (%d) outlived the killed helper", (int)left);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s/upper %s/work %s/target", fx.build, fx.build, fx.build);
+    sh(cmd);
+    client_free(&c);
+    free(s.data);
+}
+END_TEST
+
+/* `--check --json` parses and agrees with what the runs found. */
+START_TEST(check_json_agrees)
+{
+    char json[4200], flat[4200], cmd[16384], want[512];
+    char *text;
+    struct jobspec s;
+    struct client c;
+
+    snprintf(json, sizeof(json), "%s/check.json", fx.dir);
+    snprintf(flat, sizeof(flat), "%s/check.txt", fx.dir);
+    snprintf(cmd, sizeof(cmd), "%s %s --check --json > %s; test $? -le 1",
+             fx.unpriv && geteuid() == 0 ? "setpriv --reuid=65534 --regid=65534 --clear-groups"
+                                         : "",
+             fx.helper, json);
+    sh(cmd);
+    snprintf(cmd, sizeof(cmd),
+             "/usr/bin/python3 -c 'import json,sys\n"
+             "d = json.load(open(sys.argv[1]))\n"
+             "for k in d[\"combinations\"]:\n"
+             "    print(k[\"backend\"], k[\"overlay\"], k[\"works\"])\n"
+             "print(\"fuse\", d[\"probes\"][\"fuse\"][\"status\"])\n"
+             "print(\"bwrap\", d[\"probes\"][\"bwrap\"][\"status\"])\n"
+             "print(\"usable\", d[\"usable\"])' %s > %s",
+             json, flat);
+    sh(cmd);
+    text = read_text(flat);
+    snprintf(want, sizeof(want),
+             "userns native True\nuserns fuse %s\nuserns bind True\nbubblewrap native True\n"
+             "bubblewrap fuse %s\nbubblewrap bind True\nfuse %s\nbwrap ok\nusable True\n",
+             fx.unpriv ? "False" : "True", fx.unpriv ? "False" : "True",
+             fx.unpriv ? "failed" : "ok");
+    ck_assert_str_eq(text, want);
+    free(text);
+
+    /* The runs: what --check says works does. */
+    job_init(&s, CPS_OVERLAY_NATIVE);
+    run(&c, &s, "bubblewrap");
+    assert_ran(&c, CPS_BACKEND_BUBBLEWRAP, CPS_OVERLAY_NATIVE);
+    ck_assert(c.hello.backends & CPS_BACKEND_BUBBLEWRAP);
+    ck_assert_uint_eq(!!(c.hello.overlay_modes & CPS_OVERLAY_FUSE), !fx.unpriv);
+    finish(&c, 0);
+    client_free(&c);
+    free(s.data);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("backends");
+    struct {
+        const char *name;
+        const TTest *test;
+    } cases[] = {
+        {"identical_outputs", identical_outputs},
+        {"fuse_forced", fuse_forced},
+        {"auto_native", auto_native},
+        {"auto_native_refused", auto_native_refused},
+        {"auto_native_fuse_refused", auto_native_fuse_refused},
+        {"auto_refused_bubblewrap", auto_refused_bubblewrap},
+        {"forced_native_refused", forced_native_refused},
+        {"comma_in_toolchain_path", comma_in_toolchain_path},
+        {"fuse_binary_missing", fuse_binary_missing},
+        {"bind_rules", bind_rules},
+        {"bind_read_only_root", bind_read_only_root},
+        {"bwrap_refused", bwrap_refused},
+        {"sandbox_env", sandbox_env},
+        {"bwrap_isolation", bwrap_isolation},
+        {"bwrap_exec_and_timeout", bwrap_exec_and_timeout},
+        {"fuse_timeout_cleanup", fuse_timeout_cleanup},
+        {"fuse_peer_gone_cleanup", fuse_peer_gone_cleanup},
+        {"fuse_helper_killed", fuse_helper_killed},
+        {"check_json_agrees", check_json_agrees},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        TCase *tc = tcase_create(cases[i].name);
+
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_set_timeout(tc, 240);
+        tcase_add_test(tc, cases[i].test);
+        suite_add_tcase(s, tc);
+    }
+    return s;
+}
+
+int main(void)
+{
+    const char *mode = getenv("CPS_IT_MODE");
+    SRunner *sr;
+    int failed;
+
+    if (geteuid() != 0 && (mode == NULL || strcmp(mode, "unpriv") != 0)) {
+        printf("SKIP: the root variant needs uid 0\n");
+        return 77;
+    }
+    sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}
