@@ -89,6 +89,60 @@ static int make_dev(int root_fd, struct cps_error *err)
     return rc;
 }
 
+/*
+ * Files of the fresh /proc that are owned by host root and whose writers the
+ * kernel checks by uid, not by capability: sysctls (kernel.core_pattern and
+ * kernel.modprobe run a program as host root), sysrq-trigger (reboot, crash),
+ * IRQ affinity, PCI config space. A helper started by root maps the job's uid
+ * to host uid 0, which owns them; dropping every capability does not help
+ * (proc_sys_permission, write_sysrq_trigger). Each is bind-mounted over
+ * itself and remounted read-only, as bubblewrap and OCI runtimes do; the job
+ * cannot undo it (no CAP_SYS_ADMIN, and the seccomp filter denies mount).
+ * Done for an unprivileged helper too: its job has no business there either.
+ */
+static const char *const proc_read_only[] = {"sys", "sysrq-trigger", "irq", "bus", "fs"};
+
+static int proc_make_read_only(int root_fd, struct cps_error *err)
+{
+    char where[FD_PATH_MAX];
+    int proc_fd, fd, rc = 0;
+
+    proc_fd = cps__root_open(root_fd, "/proc", O_PATH | O_DIRECTORY, 0);
+    if (proc_fd < 0)
+        return cps__error_set(err, "proc", -proc_fd, NULL, "opening /proc in the sandbox root");
+    for (size_t i = 0; i < sizeof(proc_read_only) / sizeof(proc_read_only[0]) && rc == 0; i++) {
+        const char *name = proc_read_only[i];
+
+        fd = openat(proc_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 && errno == ENOENT)
+            continue; /* not built into this kernel (CONFIG_MAGIC_SYSRQ, ...) */
+        if (fd < 0) {
+            rc = cps__error_set(err, "proc", errno, NULL, "open /proc/%s", name);
+            break;
+        }
+        fd_path(where, fd);
+        if (mount(where, where, NULL, MS_BIND, NULL) < 0)
+            rc = cps__error_set(err, "proc", errno, NULL, "bind mount of /proc/%s over itself",
+                                name);
+        close(fd);
+        if (rc < 0)
+            break;
+        /* The remount must name the new bind mount, so open the path again. */
+        fd = openat(proc_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) {
+            rc = cps__error_set(err, "proc", errno, NULL, "open /proc/%s after the bind", name);
+            break;
+        }
+        fd_path(where, fd);
+        if (mount(NULL, where, NULL,
+                  MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+            rc = cps__error_set(err, "proc", errno, NULL, "remount of /proc/%s read-only", name);
+        close(fd);
+    }
+    close(proc_fd);
+    return rc;
+}
+
 static int pivot(int root_fd, const char *target, struct cps_error *err)
 {
     if (fchdir(root_fd) < 0)
@@ -118,6 +172,8 @@ int cps__rootfs_enter(const char *target, uint64_t tmp_bytes, struct cps_error *
                   "a fresh /proc cannot be mounted where the host's /proc is partly masked "
                   "(some containers); run the worker with an unmasked /proc",
                   err);
+    if (rc == 0)
+        rc = proc_make_read_only(root_fd, err);
     if (rc == 0)
         rc = make_dev(root_fd, err);
     if (rc == 0) {
