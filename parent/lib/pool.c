@@ -467,10 +467,15 @@ static void read_hello(struct cps_pool *pool, struct pool_helper *h, uint64_t no
         if (r == 0 && m.type == CPS_MSG_ERROR)
             cps__error_set(&err, m.u.error.stage, m.u.error.errnum, m.u.error.hint, "%s",
                            m.u.error.message);
-        else if (r == 0)
+        else if (r == 0 && m.type == CPS_MSG_HELLO)
             cps__error_set(&err, "hello", EPROTO, NULL,
-                           m.type == CPS_MSG_HELLO ? "its configuration is not the one asked for"
-                                                   : "it sent another message before hello");
+                           "it was prepared with uid %u gid %u backend %s seccomp %s, which is "
+                           "not the configuration it was spawned for",
+                           (unsigned)m.u.hello.uid, (unsigned)m.u.hello.gid,
+                           cps__backend_name((enum cps_backend)m.u.hello.backend),
+                           m.u.hello.seccomp ? "on" : "off");
+        else if (r == 0)
+            cps__error_set(&err, "hello", EPROTO, NULL, "it sent another message before hello");
         if (r == 0)
             cps__msg_free(&m);
     }

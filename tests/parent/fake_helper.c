@@ -350,6 +350,14 @@ int main(int argc, char **argv, char **envp)
     if (strcmp(mode, "silent") == 0)
         for (;;)
             pause();
+    if (strcmp(mode, "vanish") == 0) {
+        /* Dies after reading the job without a word, like an idle helper
+         * killed just before the job reached it. */
+        struct cps_msg jm;
+        send_hello(CPS_PROTOCOL_VERSION);
+        recv_job(&jm);
+        _exit(0);
+    }
     fprintf(stderr, "fake-helper: unknown mode %s\n", mode);
     return 64;
 }

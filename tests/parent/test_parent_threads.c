@@ -80,6 +80,8 @@ static const char *toolchain; /* NULL: fake helper */
 static char helper[4200];
 
 static char tmpdir[4200];
+/* NULL, or the pool every job of many_jobs_through_a_pool runs through. */
+static struct cps_pool *pool;
 
 /* Entries of a directory, "." and ".." not counted. */
 static int count_entries(const char *path)
@@ -191,6 +193,7 @@ static void run_job(int n, struct job_result *r)
         cps_job_add_output(job, "io.dat", &err);
     }
     o->helper_path = helper[0] ? helper : NULL;
+    o->pool = pool;
     o->out_dir = out;
     o->timeout_ms = 120000;
     ret = cps_run(job, o, &res, &err);
@@ -253,6 +256,38 @@ START_TEST(many_jobs_from_many_threads)
 }
 END_TEST
 
+/* The same through a warm pool: its thread spawns and reaps helpers too,
+ * still without fork, and cps_pool_free leaves no child, fd or build dir. */
+START_TEST(many_jobs_through_a_pool)
+{
+    struct cps_pool_options *po = cps_pool_options_new();
+    struct cps_pool_stats st;
+    struct cps_error err;
+    pthread_t threads[THREADS];
+    int fds = count_entries("/proc/self/fd");
+
+    po->size = 2;
+    po->helper_path = helper[0] ? helper : NULL;
+    ck_assert_int_eq(cps_pool_new(po, &pool, &err), 0);
+    cps_pool_options_free(po);
+    memset(results, 0, sizeof(results));
+    for (int t = 0; t < THREADS; t++)
+        ck_assert_int_eq(pthread_create(&threads[t], NULL, worker, (void *)(intptr_t)t), 0);
+    for (int t = 0; t < THREADS; t++)
+        pthread_join(threads[t], NULL);
+    for (int n = 0; n < JOBS; n++)
+        ck_assert_msg(results[n].ret == 0, "%s", results[n].message);
+    cps_pool_get_stats(pool, &st, sizeof(st));
+    ck_assert_uint_eq(st.warm + st.cold, JOBS);
+    ck_assert_uint_ge(st.spawned, 2);
+    cps_pool_free(pool);
+    pool = NULL;
+    ck_assert(tu_no_children());
+    ck_assert_int_eq(count_entries("/proc/self/fd"), fds);
+    ck_assert_int_eq(count_entries(tmpdir), 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("parent_threads");
@@ -262,6 +297,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, fork_is_interposed);
     tcase_add_test(tc, many_jobs_from_many_threads);
+    tcase_add_test(tc, many_jobs_through_a_pool);
     suite_add_tcase(s, tc);
     return s;
 }
