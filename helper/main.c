@@ -19,6 +19,7 @@
 
 #include "backend.h"
 #include "builddir.h"
+#include "cgroup.h"
 #include "check_main.h"
 #include "error.h"
 #include "hostcaps.h"
@@ -51,6 +52,7 @@ struct helper {
     uint8_t *job_raw;     /* its bytes, for I */
     size_t job_len;
     struct cps_job_limits limits;
+    struct cps_job_cgroup cg; /* version 0: no cgroup */
     struct cps_builddir dirs;
     struct cps_backend_prep backend; /* found before I was forked */
     struct cps_overlay_state ov;     /* ov.mode 0: nothing mounted */
@@ -71,6 +73,8 @@ static int cleanup(struct helper *h)
             ;
         h->init.pid = 0;
     }
+    /* I is reaped, and with PID 1 every process of its namespace. */
+    cps__cgroup_remove(&h->cg);
     cps__init_close(&h->init);
     if (h->target_fd >= 0)
         close(h->target_fd);
@@ -152,6 +156,8 @@ static int prepare(struct helper *h)
 
     if (stop_signals(h) < 0 || cps__ns_watch_parent(SIGTERM, getppid(), h->sock, &h->err) < 0)
         return -1;
+    /* Before unshare: the cgroup files are opened with the host's view. */
+    cps__cgroup_create(&h->cg);
     if (cps__ns_unshare(&h->err) < 0)
         return -1;
     cps__timings_lap(&h->t, "unshare");
@@ -204,6 +210,9 @@ static int read_job(struct helper *h)
     h->ov.requested = job->overlay;
     if (cps__overlay_plan(&h->ov, &h->err) < 0)
         return -1;
+    /* I has not forked the job yet: it waits for the job on its control socket. */
+    if (cps__cgroup_apply(&h->cg, &h->limits, h->init.pid, &h->err) < 0)
+        return -1;
     cps__timings_lap(&h->t, "validate");
     return 0;
 }
@@ -245,6 +254,9 @@ static int run(struct helper *h)
     while (wait4(h->init.pid, &st, 0, &ru) < 0 && errno == EINTR)
         ;
     h->init.pid = 0;
+    if (r.limit == NULL && WIFSIGNALED(r.wait_status) && WTERMSIG(r.wait_status) == SIGKILL &&
+        cps__cgroup_oom_killed(&h->cg))
+        r.limit = "memory";
     cps__timings_add(&h->t, "rootfs", r.rootfs_usec);
     cps__timings_add(&h->t, "exec", r.exec_usec);
     cps__timings_lap(&h->t, "run");
@@ -283,6 +295,7 @@ int main(int argc, char **argv)
     h.sock = CPS_HELPER_FD;
     h.sigfd = -1;
     h.target_fd = -1;
+    cps__cgroup_init(&h.cg);
     h.init.ctl = h.init.out_rd = h.init.err_rd = -1;
     if (cps__options_parse(argc, argv, &h.opt, &h.err) < 0) {
         fprintf(stderr, "cachepot-dist-sandbox: %s\n", h.err.message);

@@ -17,7 +17,7 @@ int cps__report_exit(int sock, const struct cps_pump_result *r, const struct rus
                      struct cps_error *err)
 {
     static char limit_timeout[] = "timeout", limit_output[] = "output", limit_cancel[] = "cancel",
-                limit_cpu[] = "cpu", limit_fsize[] = "file_size";
+                limit_cpu[] = "cpu", limit_fsize[] = "file_size", limit_memory[] = "memory";
     struct cps_msg m;
     struct cps_exit *x = &m.u.exit;
     struct cps_timing items[CPS_MAX_TIMINGS];
@@ -42,6 +42,8 @@ int cps__report_exit(int sock, const struct cps_pump_result *r, const struct rus
             x->limit = limit_cpu;
         else if (x->signal == SIGXFSZ)
             x->limit = limit_fsize;
+        else if (x->signal == SIGKILL && r->limit != NULL && strcmp(r->limit, "memory") == 0)
+            x->limit = limit_memory; /* the cgroup's OOM killer (main.c) */
     } else {
         x->code = WEXITSTATUS(r->wait_status);
     }

@@ -1,0 +1,66 @@
+/*
+ * cgroup.h - a per-job cgroup with pids and memory limits, when the helper
+ * may make one.
+ *
+ * RLIMIT_NPROC does not bound a job whose host uid is root (the kernel
+ * exempts the initial root user, copy_process), and no rlimit bounds memory
+ * that is touched rather than mapped. A child cgroup of the helper's own
+ * cgroup does both: pids.max and memory.max (v2), or pids.max and
+ * memory.limit_in_bytes (v1 pids and memory hierarchies). The helper uses it
+ * when its cgroup is writable (root, or a delegated subtree) and otherwise
+ * runs without one, logging why (cps__cgroup_create never fails a job).
+ *
+ * Everything that needs the host's view (finding the hierarchies, mkdir,
+ * opening the files that move a process) happens in cps__cgroup_create,
+ * before O unshares its user and cgroup namespaces: cgroup.procs checks the
+ * credentials and cgroup namespace of the opener (Linux 5.16,
+ * CVE-2021-4197), so the fds opened here keep working afterwards.
+ */
+#ifndef CPS_HELPER_CGROUP_H
+#define CPS_HELPER_CGROUP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "cachepot-sandbox.h"
+#include "proto.h"
+
+/* memory.max when the job sets no address_space: a bound for runaway jobs,
+ * far above what one compile needs (docs/HELPER.md). */
+#define CPS_DEFAULT_CGROUP_MEMORY (8ull * 1024 * 1024 * 1024) /* 8 GiB */
+
+#define CPS_CGROUP_DIRS 2 /* v2: one dir; v1: pids and memory */
+
+struct cps_job_cgroup {
+    int version;                     /* 0: off, 1 or 2 */
+    char reason[256];                /* why off */
+    char dir[CPS_CGROUP_DIRS][4096]; /* created dirs, "" when unused */
+    int procs_fd[CPS_CGROUP_DIRS];   /* cgroup.procs of each dir, -1 when unused */
+    int pids_fd;                     /* pids.max, or -1 */
+    int memory_fd;                   /* memory.max / memory.limit_in_bytes, or -1 */
+    int events_fd;                   /* memory.events / memory.oom_control, or -1 */
+};
+
+/* Set every fd to -1 and the version to 0; call before anything else. */
+void cps__cgroup_init(struct cps_job_cgroup *cg);
+
+/* Find the helper's cgroup, create a child for the job and open its files.
+ * Never fails: when no cgroup can be made, cg->version is 0 and cg->reason
+ * says why (also logged at info level). */
+void cps__cgroup_create(struct cps_job_cgroup *cg);
+
+/* Write pids.max (l->processes) and the memory limit (l->address_space, else
+ * CPS_DEFAULT_CGROUP_MEMORY), then move pid into the cgroup. No-op when off.
+ * Stage "cgroup". */
+int cps__cgroup_apply(struct cps_job_cgroup *cg, const struct cps_job_limits *l, pid_t pid,
+                      struct cps_error *err);
+
+/* true when the memory limit made the kernel kill a process of the job. */
+bool cps__cgroup_oom_killed(const struct cps_job_cgroup *cg);
+
+/* Close the fds and remove the dirs; call after every process of the job is
+ * gone. Failures are logged. */
+void cps__cgroup_remove(struct cps_job_cgroup *cg);
+
+#endif
