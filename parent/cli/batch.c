@@ -223,6 +223,22 @@ static int summarize(const struct batch *b, double secs)
     return broken ? RUN_EXIT_FAILURE : failed ? 1 : 0;
 }
 
+/* Each job makes OUT-DIR/LINE: OUT-DIR itself must be there. */
+static bool out_dir_ok(const char *dir)
+{
+    struct stat st;
+
+    if (stat(dir, &st) < 0) {
+        fprintf(stderr, "cachepot-dist-run: --out-dir %s: %s\n", dir, strerror(errno));
+        return false;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "cachepot-dist-run: --out-dir %s: not a directory\n", dir);
+        return false;
+    }
+    return true;
+}
+
 int run_batch(const struct run_args *a)
 {
     struct batch b = {.a = a};
@@ -232,7 +248,7 @@ int run_batch(const struct run_args *a)
     int status = RUN_EXIT_FAILURE;
 
     pthread_mutex_init(&b.lock, NULL);
-    if (read_jobs(&b) < 0 || start_pool(&b) < 0)
+    if (!out_dir_ok(a->out_dir) || read_jobs(&b) < 0 || start_pool(&b) < 0)
         goto out;
     threads = calloc(a->jobs, sizeof(*threads));
     if (!threads)

@@ -75,6 +75,10 @@ check "--batch with --json: exit 125" "[ $st -eq 125 ]"
 st=$?
 check "missing batch file: exit 125" "[ $st -eq 125 ]"
 
+"$run" --toolchain "$tc" --batch "$W/seq" --out-dir "$W/nonexistent" >"$W/stdout" 2>"$W/stderr"
+st=$?
+check "missing out dir: exit 125 before any job" "[ $st -eq 125 ] && ! grep -q ': job ' '$W/stderr'"
+
 if [ "$failures" -ne 0 ]; then
     echo "$failures check(s) failed" >&2
     exit 1
