@@ -15,8 +15,10 @@
  */
 #include "overlay.h"
 
+#include <cap-ng.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -164,6 +166,28 @@ static int reap(pid_t pid, int ms)
     return st;
 }
 
+/*
+ * fuse-overlayfs mounts with O's capabilities in O's user namespace. When O is
+ * uid 0 there, execve keeps them; when the helper maps itself to another uid
+ * (--uid), execve would clear them (capabilities(7), "Capabilities and
+ * execution of programs by root") and the mount would fail with EPERM. So
+ * they are passed on as ambient capabilities (Linux 4.3). Best effort: if it
+ * fails, fuse-overlayfs's own error says so.
+ */
+static void keep_caps_across_exec(void)
+{
+    if (geteuid() == 0 || capng_get_caps_process() < 0)
+        return;
+    for (unsigned c = 0; c <= CAP_LAST_CAP; c++)
+        if (capng_have_capability(CAPNG_PERMITTED, c))
+            capng_update(CAPNG_ADD, CAPNG_INHERITABLE, c);
+    if (capng_apply(CAPNG_SELECT_CAPS) < 0)
+        return;
+    for (unsigned c = 0; c <= CAP_LAST_CAP; c++)
+        if (capng_have_capability(CAPNG_PERMITTED, c))
+            prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, (unsigned long)c, 0, 0);
+}
+
 static _Noreturn void child(char *exe, char *opts, char *target, int log, pid_t parent)
 {
     char *argv[] = {exe, (char[]){"-f"}, (char[]){"-o"}, opts, target, NULL};
@@ -183,6 +207,7 @@ static _Noreturn void child(char *exe, char *opts, char *target, int log, pid_t 
         _exit(126);
     /* Nothing of O (the worker's socket, the job's pipes) reaches it. */
     close_range(3, ~0U, 0);
+    keep_caps_across_exec();
     execve(exe, argv, envp);
     _exit(127);
 }

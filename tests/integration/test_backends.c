@@ -852,6 +852,43 @@ START_TEST(fuse_helper_killed)
 }
 END_TEST
 
+/* A helper that maps itself to another uid inside (--uid/--gid), under every
+ * backend x mode. O keeps its capabilities in its user namespace, but
+ * fuse-overlayfs and bwrap, exec'd by a non-zero uid, lose them: fuse-overlayfs
+ * gets them back as ambient capabilities, bwrap runs unprivileged as designed. */
+START_TEST(other_uid)
+{
+    static const uint32_t combos[][2] = {
+        {CPS_BACKEND_USERNS, CPS_OVERLAY_NATIVE},   {CPS_BACKEND_USERNS, CPS_OVERLAY_FUSE},
+        {CPS_BACKEND_USERNS, CPS_OVERLAY_BIND},     {CPS_BACKEND_BUBBLEWRAP, CPS_OVERLAY_NATIVE},
+        {CPS_BACKEND_BUBBLEWRAP, CPS_OVERLAY_FUSE}, {CPS_BACKEND_BUBBLEWRAP, CPS_OVERLAY_BIND},
+    };
+
+    for (size_t i = 0; i < sizeof(combos) / sizeof(combos[0]); i++) {
+        char *args[] = {"--uid", "1000",      "--gid",
+                        "1000",  "--backend", (char *)cps__backend_name(combos[i][0]),
+                        NULL};
+        struct jobspec s;
+        struct client c;
+
+        if (combos[i][1] == CPS_OVERLAY_FUSE && fx.unpriv)
+            continue; /* /dev/fuse is 0600: fuse_forced checks the refusal */
+        job_init(&s, combos[i][1]);
+        s.argv[2] = "id -u; id -g; echo x > out.txt; cat out.txt";
+        s.job.inputc = 0;
+        ck_assert_int_eq(client_spawn(&c, fx.helper, fx.unpriv, args), 0);
+        ck_assert_int_eq(client_hello(&c), 0);
+        ck_assert_int_eq(client_send_job(&c, &s.job), 0);
+        ck_assert_int_eq(client_collect(&c, NULL, NULL), 0);
+        assert_ran(&c, combos[i][0], combos[i][1]);
+        ck_assert_str_eq((char *)c.out, "1000\n1000\nx\n");
+        finish(&c, 0);
+        client_free(&c);
+        free(s.data);
+    }
+}
+END_TEST
+
 /* `--check --json` parses and agrees with what the runs found. */
 START_TEST(check_json_agrees)
 {
@@ -923,6 +960,7 @@ static Suite *suite(void)
         {"fuse_timeout_cleanup", fuse_timeout_cleanup},
         {"fuse_peer_gone_cleanup", fuse_peer_gone_cleanup},
         {"fuse_helper_killed", fuse_helper_killed},
+        {"other_uid", other_uid},
         {"check_json_agrees", check_json_agrees},
     };
 
