@@ -607,6 +607,49 @@ START_TEST(free_leaves_nothing)
 }
 END_TEST
 
+/* A worker that exits without cps_pool_free: its helpers read EOF (and get
+ * their parent-death signal) and end; none outlives it. The worker is a
+ * child of this (single-threaded) test process. */
+START_TEST(worker_exit_ends_idle_helpers)
+{
+    int fds[2];
+    pid_t worker, pids[64];
+    size_t n = 0;
+    int st;
+
+    ck_assert_int_eq(pipe(fds), 0);
+    worker = fork();
+    ck_assert_int_ge(worker, 0);
+    if (worker == 0) {
+        struct cps_pool *pool = new_pool(3, 0);
+        struct cps_job_spec *job = sh_job("true");
+        struct cps_error err;
+        pid_t helpers[16], all[64];
+        size_t nh, na;
+
+        close(fds[0]);
+        if (cps_pool_prepare(pool, job, &err) < 0)
+            _exit(2);
+        wait_ready(pool, 3);
+        nh = children_of(NULL, 0, helpers, 16);
+        memcpy(all, helpers, nh * sizeof(pid_t));
+        na = nh + children_of(helpers, nh, all + nh, 64 - nh);
+        if (write(fds[1], all, na * sizeof(pid_t)) != (ssize_t)(na * sizeof(pid_t)))
+            _exit(3);
+        _exit(0);
+    }
+    close(fds[1]);
+    for (ssize_t r; (r = read(fds[0], pids + n, sizeof(pids) - n * sizeof(pid_t))) > 0;)
+        n += (size_t)r / sizeof(pid_t);
+    close(fds[0]);
+    ck_assert_int_eq(waitpid(worker, &st, 0), worker);
+    ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    ck_assert_uint_ge(n, 6);
+    /* Orphaned helpers are reaped by init (or a subreaper) once they exit. */
+    wait_gone(pids, n);
+}
+END_TEST
+
 START_TEST(free_unused_pool)
 {
     struct cps_pool *pool = new_pool(0, 0);
@@ -637,6 +680,7 @@ static Suite *suite(void)
     tcase_add_test(tc, helper_refuses_job_of_other_uid);
     tcase_add_test(tc, idle_helpers_expire);
     tcase_add_test(tc, free_leaves_nothing);
+    tcase_add_test(tc, worker_exit_ends_idle_helpers);
     tcase_add_test(tc, free_unused_pool);
     suite_add_tcase(s, tc);
     return s;
