@@ -2,11 +2,13 @@
 # scripts/fuzz.sh SECONDS [TARGET]
 #
 # Build the libFuzzer targets (clang, ASan+UBSan, -DCPS_FUZZ=ON) in their own
-# build directory and run them for SECONDS in total: TARGET is fuzz_decode or
-# fuzz_frames; without it both run, SECONDS split between them. Each run
+# build directory and run them for SECONDS in total: TARGET is fuzz_decode,
+# fuzz_frames or fuzz_helper; without it all run, SECONDS split between them. Each run
 # starts from a scratch corpus seeded from tests/vectors/ (the vectors as they
 # are for fuzz_decode, with a length header for fuzz_frames), so the repository
-# is never written to. Exits non-zero when a target crashes, leaks, times out
+# is never written to. fuzz_helper (the helper's request path: hello, job,
+# inputs, outputs) starts from tests/fuzz/corpus-helper/, whole sessions
+# made from the vectors. Exits non-zero when a target crashes, leaks, times out
 # or allocates more than -malloc_limit_mb; the input that did it is kept in
 # $CPS_FUZZ_BUILD_DIR/artifacts/.
 #
@@ -15,16 +17,16 @@
 set -euo pipefail
 
 usage() {
-    echo "usage: $0 SECONDS [fuzz_decode|fuzz_frames]" >&2
+    echo "usage: $0 SECONDS [fuzz_decode|fuzz_frames|fuzz_helper]" >&2
     exit 2
 }
 
 seconds=${1:-}
 [[ $seconds =~ ^[0-9]+$ && $seconds -gt 0 ]] || usage
-all_targets=(fuzz_decode fuzz_frames)
+all_targets=(fuzz_decode fuzz_frames fuzz_helper)
 if [[ $# -ge 2 ]]; then
     case $2 in
-    fuzz_decode | fuzz_frames) targets=("$2") ;;
+    fuzz_decode | fuzz_frames | fuzz_helper) targets=("$2") ;;
     *) usage ;;
     esac
 else
@@ -60,6 +62,10 @@ frame() {
 seed() {
     local target=$1 dir=$2 f i=0
     mkdir -p "$dir"
+    if [[ $target == fuzz_helper ]]; then
+        cp "$root"/tests/fuzz/corpus-helper/* "$dir/"
+        return
+    fi
     for f in "$root"/tests/vectors/*.cbor "$root"/tests/vectors/invalid/*.cbor; do
         i=$((i + 1))
         if [[ $target == fuzz_decode ]]; then
