@@ -22,6 +22,7 @@
 #include "bwrap.h"
 #include "cachepot-sandbox.h"
 #include "proto.h"
+#include "rootfs_prep.h"
 #include "seccomp_filter.h"
 
 /* What O learns about its backend before I is forked; I inherits the copy
@@ -39,6 +40,7 @@ struct cps_launch {
     const char *target;                  /* the merged root, host path as I sees it */
     int stdout_fd, stderr_fd;            /* write ends; launch closes I's copies */
     const struct cps__seccomp *seccomp;  /* NULL: no filter */
+    struct cps_rootfs_prep *prep;        /* /proc /dev /tmp made before hello; NULL: none */
     uint64_t rootfs_usec;                /* out: /proc, /dev, /tmp, pivot_root */
     uint64_t exec_usec;                  /* out: fork until exec succeeded */
 };

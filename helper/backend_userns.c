@@ -20,7 +20,7 @@ int cps__backend_userns_launch(struct cps_launch *l, pid_t *pid, struct cps_erro
     ssize_t n;
     pid_t c;
 
-    rc = cps__rootfs_enter(l->target, l->limits->tmp_bytes, err);
+    rc = cps__rootfs_enter(l->target, l->limits->tmp_bytes, l->prep, err);
     l->rootfs_usec = cps__now_usec() - t0;
     if (rc < 0)
         return rc;

@@ -24,6 +24,7 @@ enum cps_ctl_kind {
     CPS_CTL_EXEC_FAILED,      /* error: exec of the job failed; message lists paths tried */
     CPS_CTL_STARTED,          /* the job's program is running (exec succeeded) */
     CPS_CTL_EXITED,           /* wait_status: the job's process ended; the namespace is empty */
+    CPS_CTL_READY,            /* I finished its setup before the job (sent once, before hello) */
 };
 
 struct cps_ctl_record {

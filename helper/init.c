@@ -19,8 +19,10 @@
 #include "control.h"
 #include "error.h"
 #include "limits.h"
+#include "log.h"
 #include "proto.h"
 #include "rlimits.h"
+#include "rootfs_prep.h"
 
 static void report_error(int ctl, uint32_t kind, const struct cps_error *e)
 {
@@ -29,6 +31,27 @@ static void report_error(int ctl, uint32_t kind, const struct cps_error *e)
     memset(&r, 0, sizeof(r));
     r.kind = kind;
     r.error = *e;
+    (void)cps__ctl_send(ctl, &r, NULL);
+}
+
+/*
+ * The job-independent part of the job's root, made while the helper is idle:
+ * for the userns backend, /proc (of this PID namespace, so only I can make
+ * it), /dev and /tmp as detached trees. The bubblewrap backend builds its own.
+ * Then tell O that I is ready; O says hello after that.
+ */
+static void prepare_root(int ctl, const struct cps_backend_prep *bp, struct cps_rootfs_prep *prep)
+{
+    struct cps_ctl_record r;
+    struct cps_error e;
+
+    cps__rootfs_prep_init(prep);
+    if (bp->backend == CPS_BACKEND_USERNS &&
+        cps__rootfs_prepare(prep, CPS_DEFAULT_TMP_BYTES, &e) < 0)
+        cps__log_info("/proc, /dev and /tmp are mounted per job the classic way: %s: %s",
+                      e.stage, e.message);
+    memset(&r, 0, sizeof(r));
+    r.kind = CPS_CTL_READY;
     (void)cps__ctl_send(ctl, &r, NULL);
 }
 
@@ -67,6 +90,7 @@ static _Noreturn void init_main(int ctl, int out_wr, int err_wr, const struct cp
 {
     struct cps_job_limits limits;
     struct cps_ctl_record r;
+    struct cps_rootfs_prep prep;
     struct cps_launch l;
     struct cps_error e;
     struct cps_msg msg;
@@ -80,6 +104,7 @@ static _Noreturn void init_main(int ctl, int out_wr, int err_wr, const struct cp
     /* O is I's only link to the world: die with it. The control socket's EOF
      * is the robust signal while I waits for the job. */
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    prepare_root(ctl, bp, &prep);
     rc = cps__ctl_recv_blob(ctl, CPS_MAX_FRAME, &raw, &len, &e);
     if (rc < 0)
         _exit(rc == -ECONNRESET ? 0 : 1);
@@ -102,6 +127,7 @@ static _Noreturn void init_main(int ctl, int out_wr, int err_wr, const struct cp
     l.stdout_fd = out_wr;
     l.stderr_fd = err_wr;
     l.seccomp = seccomp;
+    l.prep = &prep;
     /* The helper's backend: O refused a job asking for another one. */
     rc = cps__backend_launch(bp, &l, &job_pid, &e);
     if (rc < 0) {
@@ -125,6 +151,7 @@ int cps__init_spawn(struct cps_init *in, const int *close_fds, size_t nclose,
                     struct cps_error *err)
 {
     int out[2] = {-1, -1}, errp[2] = {-1, -1}, ctl[2] = {-1, -1};
+    struct cps_ctl_record r;
     int rc;
     pid_t pid;
 
@@ -164,6 +191,14 @@ int cps__init_spawn(struct cps_init *in, const int *close_fds, size_t nclose,
     in->ctl = ctl[0];
     in->out_rd = out[0];
     in->err_rd = errp[0];
+    /* A helper that says hello is ready: wait for I's own setup. */
+    rc = cps__ctl_recv(in->ctl, &r, err);
+    if (rc == 0 && r.kind != CPS_CTL_READY)
+        rc = -EPROTO;
+    if (rc < 0)
+        return cps__error_set(err, "fork_init", -rc, NULL,
+                              "PID 1 of the sandbox did not report ready (kind %u)",
+                              rc == -EPROTO ? r.kind : 0);
     return 0;
 fail:
     for (int i = 0; i < 2; i++) {

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "rootfs_prep.h"
 #include "rootpath.h"
 
 #define FD_PATH_MAX 32
@@ -59,15 +60,28 @@ static int bind_device(int dev_fd, const char *name, struct cps_error *err)
     return rc;
 }
 
-static int make_dev(int root_fd, struct cps_error *err)
+const char *const cps__dev_nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
+const size_t cps__dev_nodes_count = sizeof(cps__dev_nodes) / sizeof(cps__dev_nodes[0]);
+
+int cps__dev_populate(int dev_fd, struct cps_error *err)
 {
-    static const char *const nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
     static const char *const links[][2] = {
         {"fd", "/proc/self/fd"},
         {"stdin", "/proc/self/fd/0"},
         {"stdout", "/proc/self/fd/1"},
         {"stderr", "/proc/self/fd/2"},
     };
+
+    for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++)
+        if (symlinkat(links[i][1], dev_fd, links[i][0]) < 0)
+            return cps__error_set(err, "dev", errno, NULL, "symlink /dev/%s", links[i][0]);
+    if (mkdirat(dev_fd, "shm", 0700) < 0 || fchmodat(dev_fd, "shm", 01777, 0) < 0)
+        return cps__error_set(err, "dev", errno, NULL, "mkdir /dev/shm");
+    return 0;
+}
+
+static int make_dev(int root_fd, struct cps_error *err)
+{
     int dev_fd, rc;
 
     rc = mount_at(root_fd, "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=65536", "dev",
@@ -78,13 +92,10 @@ static int make_dev(int root_fd, struct cps_error *err)
     dev_fd = cps__root_open(root_fd, "/dev", O_RDONLY | O_DIRECTORY, 0);
     if (dev_fd < 0)
         return cps__error_set(err, "dev", -dev_fd, NULL, "opening /dev in the sandbox root");
-    for (size_t i = 0; i < sizeof(nodes) / sizeof(nodes[0]) && rc == 0; i++)
-        rc = bind_device(dev_fd, nodes[i], err);
-    for (size_t i = 0; i < sizeof(links) / sizeof(links[0]) && rc == 0; i++)
-        if (symlinkat(links[i][1], dev_fd, links[i][0]) < 0)
-            rc = cps__error_set(err, "dev", errno, NULL, "symlink /dev/%s", links[i][0]);
-    if (rc == 0 && (mkdirat(dev_fd, "shm", 0700) < 0 || fchmodat(dev_fd, "shm", 01777, 0) < 0))
-        rc = cps__error_set(err, "dev", errno, NULL, "mkdir /dev/shm");
+    for (size_t i = 0; i < cps__dev_nodes_count && rc == 0; i++)
+        rc = bind_device(dev_fd, cps__dev_nodes[i], err);
+    if (rc == 0)
+        rc = cps__dev_populate(dev_fd, err);
     close(dev_fd);
     return rc;
 }
@@ -100,7 +111,9 @@ static int make_dev(int root_fd, struct cps_error *err)
  * cannot undo it (no CAP_SYS_ADMIN, and the seccomp filter denies mount).
  * Done for an unprivileged helper too: its job has no business there either.
  */
-static const char *const proc_read_only[] = {"sys", "sysrq-trigger", "irq", "bus", "fs"};
+const char *const cps__proc_read_only[] = {"sys", "sysrq-trigger", "irq", "bus", "fs"};
+const size_t cps__proc_read_only_count =
+    sizeof(cps__proc_read_only) / sizeof(cps__proc_read_only[0]);
 
 static int proc_make_read_only(int root_fd, struct cps_error *err)
 {
@@ -110,8 +123,8 @@ static int proc_make_read_only(int root_fd, struct cps_error *err)
     proc_fd = cps__root_open(root_fd, "/proc", O_PATH | O_DIRECTORY, 0);
     if (proc_fd < 0)
         return cps__error_set(err, "proc", -proc_fd, NULL, "opening /proc in the sandbox root");
-    for (size_t i = 0; i < sizeof(proc_read_only) / sizeof(proc_read_only[0]) && rc == 0; i++) {
-        const char *name = proc_read_only[i];
+    for (size_t i = 0; i < cps__proc_read_only_count && rc == 0; i++) {
+        const char *name = cps__proc_read_only[i];
 
         fd = openat(proc_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0 && errno == ENOENT)
@@ -158,7 +171,8 @@ static int pivot(int root_fd, const char *target, struct cps_error *err)
     return 0;
 }
 
-int cps__rootfs_enter(const char *target, uint64_t tmp_bytes, struct cps_error *err)
+int cps__rootfs_enter(const char *target, uint64_t tmp_bytes, struct cps_rootfs_prep *prep,
+                      struct cps_error *err)
 {
     char tmp_opts[64];
     int root_fd, rc;
@@ -168,6 +182,15 @@ int cps__rootfs_enter(const char *target, uint64_t tmp_bytes, struct cps_error *
     root_fd = open(target, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (root_fd < 0)
         return cps__error_set(err, "mount", errno, NULL, "open %s", target);
+    /* Detached trees survive the unshare above: they belong to no namespace
+     * the unshare copies, and may be attached into the new one. */
+    if (prep != NULL && cps__rootfs_prep_ready(prep)) {
+        rc = cps__rootfs_attach(prep, root_fd, tmp_bytes, err);
+        if (rc == 0)
+            rc = pivot(root_fd, target, err);
+        close(root_fd);
+        return rc;
+    }
     rc = mount_at(root_fd, "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, "proc",
                   "a fresh /proc cannot be mounted where the host's /proc is partly masked "
                   "(some containers); run the worker with an unmasked /proc",

@@ -5,9 +5,11 @@
 #ifndef CPS_HELPER_ROOTFS_H
 #define CPS_HELPER_ROOTFS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "cachepot-sandbox.h"
+#include "rootfs_prep.h"
 
 /*
  * Runs in I (PID 1 of the job's PID namespace), with the overlay already
@@ -26,7 +28,20 @@
  * Mount points are created without following symlinks (rootpath.h) and every
  * mount targets /proc/self/fd/N of an fd opened that way, so a toolchain
  * containing a /dev -> /somewhere link cannot redirect a mount.
+ * That is the classic path. When prep (borrowed, may be NULL) holds the trees
+ * I made before hello (rootfs_prep.h), the same /proc, /dev and /tmp are moved
+ * in instead of built (three move_mount calls) and prep's fds are closed.
  */
-int cps__rootfs_enter(const char *target, uint64_t tmp_bytes, struct cps_error *err);
+int cps__rootfs_enter(const char *target, uint64_t tmp_bytes, struct cps_rootfs_prep *prep,
+                      struct cps_error *err);
+
+/* The host devices bound into /dev, and the /proc entries made read-only. */
+extern const char *const cps__dev_nodes[];
+extern const size_t cps__dev_nodes_count;
+extern const char *const cps__proc_read_only[];
+extern const size_t cps__proc_read_only_count;
+
+/* The links fd, stdin, stdout, stderr and the shm dir in the /dev at dev_fd. */
+int cps__dev_populate(int dev_fd, struct cps_error *err);
 
 #endif
