@@ -48,8 +48,8 @@ static void prepare_root(int ctl, const struct cps_backend_prep *bp, struct cps_
     cps__rootfs_prep_init(prep);
     if (bp->backend == CPS_BACKEND_USERNS &&
         cps__rootfs_prepare(prep, CPS_DEFAULT_TMP_BYTES, &e) < 0)
-        cps__log_info("/proc, /dev and /tmp are mounted per job the classic way: %s: %s",
-                      e.stage, e.message);
+        cps__log_info("/proc, /dev and /tmp are mounted per job the classic way: %s: %s", e.stage,
+                      e.message);
     memset(&r, 0, sizeof(r));
     r.kind = CPS_CTL_READY;
     (void)cps__ctl_send(ctl, &r, NULL);
