@@ -30,7 +30,8 @@ enum cps_ctl_kind {
 struct cps_ctl_record {
     uint32_t kind;
     int32_t wait_status;    /* CPS_CTL_EXITED */
-    uint64_t rootfs_usec;   /* CPS_CTL_STARTED: /proc, /dev, /tmp, pivot_root in I */
+    uint64_t rootfs_usec;   /* CPS_CTL_STARTED: /proc, /dev, /tmp, pivot_root in I;
+                               CPS_CTL_READY: making them before the job, 0: not made */
     uint64_t exec_usec;     /* CPS_CTL_STARTED: fork of the child until its exec succeeded */
     struct cps_error error; /* CPS_CTL_SETUP_FAILED, CPS_CTL_EXEC_FAILED */
 };

@@ -23,6 +23,7 @@
 #include "proto.h"
 #include "rlimits.h"
 #include "rootfs_prep.h"
+#include "timings.h"
 
 static void report_error(int ctl, uint32_t kind, const struct cps_error *e)
 {
@@ -44,13 +45,19 @@ static void prepare_root(int ctl, const struct cps_backend_prep *bp, struct cps_
 {
     struct cps_ctl_record r;
     struct cps_error e;
+    uint64_t t0 = cps__now_usec();
 
+    memset(&r, 0, sizeof(r));
     cps__rootfs_prep_init(prep);
     if (bp->backend == CPS_BACKEND_USERNS &&
         cps__rootfs_prepare(prep, CPS_DEFAULT_TMP_BYTES, &e) < 0)
         cps__log_info("/proc, /dev and /tmp are mounted per job the classic way: %s: %s", e.stage,
                       e.message);
-    memset(&r, 0, sizeof(r));
+    if (cps__rootfs_prep_ready(prep)) {
+        r.rootfs_usec = cps__now_usec() - t0;
+        if (r.rootfs_usec == 0)
+            r.rootfs_usec = 1;
+    }
     r.kind = CPS_CTL_READY;
     (void)cps__ctl_send(ctl, &r, NULL);
 }
@@ -191,6 +198,7 @@ int cps__init_spawn(struct cps_init *in, const int *close_fds, size_t nclose,
     in->ctl = ctl[0];
     in->out_rd = out[0];
     in->err_rd = errp[0];
+    in->rootfs_prep_usec = 0;
     /* A helper that says hello is ready: wait for I's own setup. */
     rc = cps__ctl_recv(in->ctl, &r, err);
     if (rc == 0 && r.kind != CPS_CTL_READY)
@@ -199,6 +207,7 @@ int cps__init_spawn(struct cps_init *in, const int *close_fds, size_t nclose,
         return cps__error_set(err, "fork_init", -rc, NULL,
                               "PID 1 of the sandbox did not report ready (kind %u)",
                               rc == -EPROTO ? r.kind : 0);
+    in->rootfs_prep_usec = r.rootfs_usec;
     return 0;
 fail:
     for (int i = 0; i < 2; i++) {

@@ -175,6 +175,8 @@ static int prepare(struct helper *h)
                         &h->backend, &h->err) < 0)
         return -1;
     cps__timings_lap(&h->t, "fork_init");
+    if (h->init.rootfs_prep_usec > 0)
+        cps__timings_add(&h->t, "rootfs_prep", h->init.rootfs_prep_usec);
     /* The host's static capability bits; a bwrap this helper already found
      * unusable (too old, not runnable) is not announced. */
     cps__host_caps(&backends, &overlays);

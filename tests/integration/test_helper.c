@@ -1106,6 +1106,72 @@ START_TEST(inside_ids)
 }
 END_TEST
 
+/* exit.timings has a stage of this name. */
+static bool has_timing(const struct client *c, const char *stage)
+{
+    for (size_t i = 0; i < c->exit_msg.u.exit.timingc; i++)
+        if (strcmp(c->exit_msg.u.exit.timings[i].stage, stage) == 0)
+            return true;
+    return false;
+}
+
+/*
+ * /proc, /dev and /tmp made by I before hello (moved in per job) and the
+ * classic per-job mounts (CACHEPOT_TEST_CLASSIC_MOUNTS=1) give the job the
+ * same mounts, flags, devices, links and /tmp size, with the default /tmp
+ * and with one the job sizes itself (the prepared /tmp is then resized).
+ */
+START_TEST(mount_paths)
+{
+    static const char script[] =
+        "busybox awk '{print $4, $5, $6, $(NF-2), $NF}' /proc/self/mountinfo | sort; "
+        "ls -l /dev | busybox awk '{print $1, $NF}'; "
+        "echo x > /dev/null && echo devnull-ok; "
+        "echo x 2>/dev/null > /proc/sys/kernel/hostname || echo sys-ro; "
+        "echo tmp-kb $(busybox df -k /tmp | tail -n 1 | busybox awk '{print $2}'); "
+        "stat -c '%n %a' /tmp /dev/shm; echo t > /tmp/t && echo tmp-ok";
+    char *argv[] = {"sh", "-c", (char *)script, NULL};
+    const uint64_t sizes[] = {0, 1024 * 1024};
+    const char *const kb[] = {"tmp-kb 262144\n", "tmp-kb 1024\n"};
+    char *out[2];
+    struct jobspec s;
+    struct client c;
+
+    for (size_t i = 0; i < 2; i++) {
+        for (int classic = 0; classic < 2; classic++) {
+            if (classic)
+                ck_assert_int_eq(setenv("CACHEPOT_TEST_CLASSIC_MOUNTS", "1", 1), 0);
+            else
+                unsetenv("CACHEPOT_TEST_CLASSIC_MOUNTS");
+            job_init(&s, argv);
+            s.job.limits.tmp_bytes = sizes[i];
+            run_job(&c, &s);
+            assert_exit_code(&c, 0);
+            /* I reports the time it spent on the trees only when it made them. */
+            ck_assert_msg(has_timing(&c, "rootfs_prep") == !classic,
+                          "rootfs_prep timing %s on the %s path", classic ? "present" : "missing",
+                          classic ? "classic" : "prepared");
+            out[classic] = strdup((char *)c.out);
+            finish(&c, 0);
+            client_free(&c);
+        }
+        unsetenv("CACHEPOT_TEST_CLASSIC_MOUNTS");
+        ck_assert_msg(strcmp(out[0], out[1]) == 0, "prepared:\n%s\nclassic:\n%s", out[0], out[1]);
+        ck_assert_msg(strstr(out[0], "/sys /proc/sys ro,nosuid,nodev,noexec") != NULL &&
+                          strstr(out[0], "/ /dev rw,nosuid,noexec") != NULL &&
+                          strstr(out[0], "/null /dev/null ") != NULL &&
+                          strstr(out[0], "/ /tmp rw,nosuid,nodev") != NULL &&
+                          strstr(out[0], "lrwxrwxrwx /proc/self/fd\n") != NULL &&
+                          strstr(out[0], "devnull-ok\nsys-ro\n") != NULL &&
+                          strstr(out[0], kb[i]) != NULL &&
+                          strstr(out[0], "/tmp 1777\n/dev/shm 1777\ntmp-ok\n") != NULL,
+                      "%s", out[0]);
+        free(out[0]);
+        free(out[1]);
+    }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("helper");
@@ -1147,6 +1213,7 @@ static Suite *suite(void)
         {"file_size_limit", file_size_limit},
         {"idle_eof", idle_eof},
         {"inside_ids", inside_ids},
+        {"mount_paths", mount_paths},
     };
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
