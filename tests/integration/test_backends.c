@@ -105,9 +105,6 @@ static void setup(void)
     char cmd[8192];
 
     fx.unpriv = mode != NULL && strcmp(mode, "unpriv") == 0;
-    snprintf(fx.dir, sizeof(fx.dir), "/tmp/cps-bk-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(fx.dir));
-    ck_assert_int_eq(chmod(fx.dir, 0755), 0);
     if (fx.unpriv) {
         /* The repository may sit where uid 65534 cannot enter: run a copy. */
         snprintf(fx.helper, sizeof(fx.helper), "%s/helper", fx.dir);
@@ -180,9 +177,27 @@ static void assert_clean(void)
 
 static void teardown(void)
 {
+    assert_clean();
+}
+
+/*
+ * The test's directory is made and removed by unchecked fixtures, which run in
+ * the runner process around the forked test: a failed assertion ends the
+ * test's process before its checked teardown, and the directory must go anyway.
+ */
+static void make_dir(void)
+{
+    snprintf(fx.dir, sizeof(fx.dir), "/tmp/cps-bk-XXXXXX");
+    if (mkdtemp(fx.dir) == NULL || chmod(fx.dir, 0755) < 0) {
+        perror("mkdtemp /tmp/cps-bk-XXXXXX");
+        exit(1);
+    }
+}
+
+static void remove_dir(void)
+{
     char *argv[] = {"rm", "-rf", fx.dir, NULL};
 
-    assert_clean();
     run_argv(argv);
 }
 
@@ -967,6 +982,7 @@ static Suite *suite(void)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         TCase *tc = tcase_create(cases[i].name);
 
+        tcase_add_unchecked_fixture(tc, make_dir, remove_dir);
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_set_timeout(tc, 240);
         tcase_add_test(tc, cases[i].test);
