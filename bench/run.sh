@@ -28,11 +28,11 @@ else
 fi
 CONC_LEVELS="1 2 4 8 16"
 USERS=${CPS_BENCH_USERS:-nobody root}
-LUA_CFLAGS="-std=gnu99 -O2 -Wall -Wextra -DLUA_COMPAT_5_3 -DLUA_USE_LINUX" # Lua's src/Makefile, linux
+LUA_CFLAGS=(-std=gnu99 -O2 -Wall -Wextra -DLUA_COMPAT_5_3 -DLUA_USE_LINUX) # Lua's src/Makefile, linux
 LUA_CC="gcc -std=gnu99 -O2 -Wall -Wextra -x cpp-output -c {stem}.i -o {stem}.o"
 # cachepot's bubblewrap flags (../shared/DESIGN.md), on a root made in advance.
-BWRAP_FLAGS="--die-with-parent --cap-drop ALL --unshare-user --unshare-cgroup --unshare-ipc
-  --unshare-pid --unshare-net --unshare-uts"
+BWRAP_FLAGS="--die-with-parent --cap-drop ALL --unshare-user --unshare-cgroup --unshare-ipc"
+BWRAP_FLAGS+=" --unshare-pid --unshare-net --unshare-uts"
 
 log() { echo "bench: $*" >&2; }
 
@@ -68,7 +68,9 @@ missing=()
 # ---- 2. a world-traversable scratch dir (uid 65534 cannot enter the repo) --------
 T=$(mktemp -d /tmp/cps-bench.XXXXXX)
 chmod 755 "$T"
-cleanup() { [[ ${CPS_BENCH_KEEP:-0} == 1 ]] && log "kept $T" || rm -rf "$T"; }
+cleanup() {
+    if [[ ${CPS_BENCH_KEEP:-0} == 1 ]]; then log "kept $T"; else rm -rf "$T"; fi
+}
 trap cleanup EXIT
 mkdir -p "$T/bin" "$T/lib" "$T/results"
 cp "$build/bench-driver" "$build/bench-true" "$build/bench-fill" "$T/bin/"
@@ -100,7 +102,7 @@ chmod -R a+rX "$T"
 # ---- 3. Lua 5.4 from Debian's source package, preprocessed on the host -------------
 fetch_lua() {
     local tarball
-    tarball=$(ls "$cache"/lua5.4_*.orig.tar.gz 2>/dev/null | head -n1 || true)
+    tarball=$(find "$cache" -maxdepth 1 -name 'lua5.4_*.orig.tar.gz' | head -n1)
     if [[ -z $tarball ]]; then
         # A private apt configuration: no deb-src line needed in the system sources.
         local src=$cache/apt
@@ -112,7 +114,7 @@ fetch_lua() {
             -o "Dir::State::Lists=$src/lists")
         apt-get "${opts[@]}" update >&2
         (cd "$cache" && apt-get "${opts[@]}" source --download-only lua5.4 >&2)
-        tarball=$(ls "$cache"/lua5.4_*.orig.tar.gz | head -n1)
+        tarball=$(find "$cache" -maxdepth 1 -name 'lua5.4_*.orig.tar.gz' | head -n1)
     fi
     echo "$tarball"
 }
@@ -125,7 +127,7 @@ LUA_I=$T/lua/i
 mkdir -p "$LUA_I"
 for c in "$lua_src"/*.c; do
     stem=$(basename "$c" .c)
-    (cd "$lua_src" && gcc $LUA_CFLAGS -E "$stem.c" -o "$LUA_I/$stem.i")
+    (cd "$lua_src" && gcc "${LUA_CFLAGS[@]}" -E "$stem.c" -o "$LUA_I/$stem.i")
     echo "$stem" >>"$T/lua/stems"
 done
 log "Lua: $(wc -l <"$T/lua/stems") translation units from $(basename "$LUA_TAR")"
@@ -178,7 +180,10 @@ run_user() {
     as_user "$user" "$DRIVER" overhead -n "$N" "${common[@]}" --work "$W" --toolchain "$ROOT" \
         --env "PATH=/bin" --argv /bin/true --json "$R/overhead.json" "${v[@]}" "${libv[@]}" ||
         log "[$user] overhead failed"
-    ((have_cli)) && mkdir -p "$R/cli-json" && cp "$W"/cli/cli-*.json "$R/cli-json/" 2>/dev/null || true
+    if ((have_cli)); then
+        mkdir -p "$R/cli-json"
+        cp "$W"/cli/cli-*.json "$R/cli-json/" 2>/dev/null || log "[$user] no CLI --json files"
+    fi
 
     # (3) Lua: every TU one job, 2 at once, bare vs sandboxed; objects compared.
     W=$U/work/lua
@@ -279,5 +284,5 @@ cmdline="bench/run.sh${1:+ $1}"
 python3 "$bench/report.py" --results "$T/results" --out "$bench/RESULTS.md" --command "$cmdline" \
     --status "$status" --missing "$missing_txt" --quick "$quick" --stream-bytes "$STREAM_BYTES" \
     --lua "$(basename "$LUA_TAR")" --lua-tus "$(wc -l <"$T/lua/stems")" --helper "$HELPER" \
-    --bwrap-flags "$(echo $BWRAP_FLAGS)" --load-start "$load_start"
+    --bwrap-flags "$BWRAP_FLAGS" --load-start "$load_start"
 log "wrote $bench/RESULTS.md"
