@@ -55,6 +55,13 @@ int bench_run_one(const struct bench_common *c, struct bench_variant *v, const c
     return rc;
 }
 
+void bench_finish_all(struct bench_variant *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (v[i].finish)
+            v[i].finish(&v[i]);
+}
+
 static void usage(void)
 {
     fprintf(stderr,

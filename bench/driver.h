@@ -34,6 +34,7 @@ struct bench_result {
     uint64_t stdout_bytes; /* counted, when the job asked for it */
     uint64_t output_bytes; /* bytes of output files received */
     long leftover;         /* entries left in the job's build dir after it returned */
+    bool warm;             /* the job ran on a warm helper from a pool */
     char err[BENCH_ERR_MAX];
     struct bench_stage stages[BENCH_MAX_STAGES]; /* helper's own clock, if known */
     size_t stagec;
@@ -66,15 +67,21 @@ typedef int (*bench_run_fn)(struct bench_variant *v, const struct bench_job *job
 struct bench_variant {
     char name[64];
     bench_run_fn run;
+    /* NULL, or called when no job of this variant runs any more (frees what
+     * the variant kept between jobs, e.g. a pool of warm helpers) */
+    void (*finish)(struct bench_variant *v);
     const char *tpl; /* exec: command line template */
     void *priv;      /* library variants' state */
 };
+/* driver.c: call every variant's finish. */
+void bench_finish_all(struct bench_variant *v, size_t n);
 
 /* Settings shared by every library variant (command-line options). */
 struct bench_lib_config {
     const char *helper;    /* helper executable */
     const char *toolchain; /* toolchain dir (overlay lower layer) */
     const char *env;       /* "K=V K=V" for the job's environment */
+    unsigned pool_size;    /* warm helpers per configuration (>= jobs at once) */
 };
 extern struct bench_lib_config bench_lib;
 

@@ -51,8 +51,9 @@ int bench_mode_batch(int argc, char **argv)
     uint64_t *walls = calloc(c.variantc * c.rounds, sizeof(uint64_t));
     uint64_t *jobs = calloc(c.variantc * c.rounds * count, sizeof(uint64_t));
     size_t *fails = calloc(c.variantc, sizeof(size_t));
+    size_t *warm = calloc(c.variantc, sizeof(size_t));
     char(*first)[BENCH_ERR_MAX] = calloc(c.variantc, BENCH_ERR_MAX);
-    if (!res || !walls || !jobs || !fails || !first)
+    if (!res || !walls || !jobs || !fails || !warm || !first)
         return 1;
 
     for (unsigned r = 0; r < c.rounds; r++) {
@@ -62,6 +63,7 @@ int bench_mode_batch(int argc, char **argv)
             walls[i * c.rounds + r] = wall;
             for (size_t k = 0; k < count; k++) {
                 jobs[(i * c.rounds + r) * count + k] = res[k].wall_us;
+                warm[i] += res[k].warm;
                 if (!res[k].ok && fails[i]++ == 0)
                     snprintf(first[i], BENCH_ERR_MAX, "%s: %s", stems[k], res[k].err);
             }
@@ -70,6 +72,7 @@ int bench_mode_batch(int argc, char **argv)
         }
     }
 
+    bench_finish_all(c.variants, c.variantc);
     FILE *f = c.json ? fopen(c.json, "we") : NULL;
     if (f)
         fprintf(f, "{\"mode\":\"batch\",\"rounds\":%u,\"par\":%u,\"jobs\":%zu,\"variants\":[",
@@ -82,7 +85,7 @@ int bench_mode_batch(int argc, char **argv)
             continue;
         fprintf(f, "%s{\"name\":", i ? "," : "");
         bench_json_str(f, c.variants[i].name);
-        fprintf(f, ",\"fails\":%zu,\"first_error\":", fails[i]);
+        fprintf(f, ",\"fails\":%zu,\"warm\":%zu,\"first_error\":", fails[i], warm[i]);
         bench_json_str(f, first[i]);
         fprintf(f, ",\"round_wall_us\":");
         bench_json_u64s(f, &walls[i * c.rounds], c.rounds);
@@ -101,6 +104,7 @@ int bench_mode_batch(int argc, char **argv)
     free(walls);
     free(jobs);
     free(fails);
+    free(warm);
     free(first);
     return 0;
 }

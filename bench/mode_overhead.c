@@ -18,7 +18,7 @@ struct stage_samples {
 
 struct var_samples {
     uint64_t *wall;
-    size_t n, fails;
+    size_t n, fails, warm;
     char first_err[BENCH_ERR_MAX];
     struct stage_samples stages[BENCH_MAX_STAGES];
     size_t stagec;
@@ -50,7 +50,7 @@ static void write_json(FILE *f, const struct bench_common *c, struct var_samples
     for (size_t i = 0; i < c->variantc; i++) {
         fprintf(f, "%s{\"name\":", i ? "," : "");
         bench_json_str(f, c->variants[i].name);
-        fprintf(f, ",\"fails\":%zu,\"first_error\":", s[i].fails);
+        fprintf(f, ",\"fails\":%zu,\"warm\":%zu,\"first_error\":", s[i].fails, s[i].warm);
         bench_json_str(f, s[i].first_err);
         fprintf(f, ",\"wall_us\":");
         bench_json_u64s(f, s[i].wall, s[i].n);
@@ -93,10 +93,12 @@ int bench_mode_overhead(int argc, char **argv)
                 continue;
             }
             s[i].wall[s[i].n++] = res.wall_us;
+            s[i].warm += res.warm;
             add_stages(&s[i], &res, c.n);
         }
     }
 
+    bench_finish_all(c.variants, c.variantc);
     for (size_t i = 0; i < c.variantc; i++) {
         fprintf(stderr, "overhead %-14s n=%zu fails=%zu median=%lluus p90=%lluus%s%s\n",
                 c.variants[i].name, s[i].n, s[i].fails,

@@ -29,6 +29,8 @@ int bench_mode_stream(int argc, char **argv)
         bool sampling = bench_hwm_start(bench_lib.helper, 5) == 0;
         bench_run_one(&c, &c.variants[i], NULL, &res);
         uint64_t hwm = sampling ? bench_hwm_stop() : 0;
+        if (c.variants[i].finish)
+            c.variants[i].finish(&c.variants[i]);
         getrusage(RUSAGE_SELF, &self);
         getrusage(RUSAGE_CHILDREN, &kids);
         uint64_t bytes = res.stdout_bytes + res.output_bytes;
@@ -46,10 +48,10 @@ int bench_mode_stream(int argc, char **argv)
         bench_json_str(f, c.variants[i].name);
         fprintf(f,
                 ",\"ok\":%s,\"bytes\":%llu,\"wall_us\":%llu,\"self_maxrss_kb\":%ld,"
-                "\"children_maxrss_kb\":%ld,\"helper_hwm_kb\":%llu,\"error\":",
+                "\"children_maxrss_kb\":%ld,\"helper_hwm_kb\":%llu,\"warm\":%s,\"error\":",
                 res.ok ? "true" : "false", (unsigned long long)bytes,
                 (unsigned long long)res.wall_us, self.ru_maxrss, kids.ru_maxrss,
-                (unsigned long long)hwm);
+                (unsigned long long)hwm, res.warm ? "true" : "false");
         bench_json_str(f, res.ok ? "" : res.err);
         fputc('}', f);
     }

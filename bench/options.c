@@ -102,6 +102,8 @@ int bench_parse_common(int argc, char **argv, struct bench_common *c)
     }
     if (c->par == 0)
         c->par = 1;
+    /* A pool holds as many warm helpers as jobs run at once (at least 2). */
+    bench_lib.pool_size = c->par > 2 ? c->par : 2;
     return i;
 }
 

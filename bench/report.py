@@ -97,6 +97,10 @@ def overhead_section(out, user, res):
         out.append(f"| {v['name']} | {len(v['wall_us'])} | {v['fails']} | {ms(m)} | {ms(p90)} | "
                    f"{ms(over) if v['name'] != 'bare' else '—'} | {ratio(m, bare)} | "
                    f"{ratio(over, bw_over) if v['name'] not in ('bare',) else '—'} |")
+    for v in d["variants"]:
+        if v.get("warm"):
+            out.append(f"\n`{v['name']}`: {v['warm']} of {len(v['wall_us'])} runs got a warm "
+                       "helper from the pool.")
     errs = [(v["name"], v["first_error"]) for v in d["variants"] if v["fails"]]
     for name, e in errs:
         out.append(f"\n`{name}` first failure: `{e.strip()[:300]}`")
@@ -188,6 +192,9 @@ def lua_section(out, user, res, args):
                    f"{ms(pct(v['job_wall_us'], 50))} | {ms(pct(v['job_wall_us'], 90))} | "
                    f"{v['fails']} | {ident} |")
     for v in d["variants"]:
+        if v.get("warm"):
+            out.append(f"\n`{v['name']}`: {v['warm']} of {d['jobs'] * d['rounds']} jobs got a "
+                       "warm helper from the pool.")
         if v["fails"]:
             out.append(f"\n`{v['name']}` first failure: `{v['first_error'].strip()[:300]}`")
     out.append("")
@@ -215,13 +222,13 @@ def stream_section(out, user, res, args):
                "after reaping, the largest of the spawned process and everything it reaped "
                "(an upper bound that includes the job itself).\n")
     out.append("| kind | variant | runs ok | MiB/s | wall s | driver maxrss MiB "
-               "| helper VmHWM MiB | children maxrss MiB |")
-    out.append("|---|---|---|---|---|---|---|---|")
+               "| helper VmHWM MiB | children maxrss MiB | warm helper |")
+    out.append("|---|---|---|---|---|---|---|---|---|")
     summary = {}
     for (kind, name), vs in sorted(rows.items()):
         ok = [v for v in vs if v["ok"] and v["bytes"] >= args.stream_bytes]
         if not ok:
-            out.append(f"| {kind} | {name} | 0/{len(vs)} | n/a | n/a | n/a | n/a | n/a |")
+            out.append(f"| {kind} | {name} | 0/{len(vs)} | n/a | n/a | n/a | n/a | n/a | |")
             continue
         thr = statistics.median(v["bytes"] / (1 << 20) / (v["wall_us"] / 1e6) for v in ok)
         wall = statistics.median(v["wall_us"] for v in ok) / 1e6
@@ -230,8 +237,10 @@ def stream_section(out, user, res, args):
         kids = statistics.median(v["children_maxrss_kb"] for v in ok) / 1024
         hwm_s = f"{hwm:.1f}" if hwm else "n/a (no helper)"
         summary[(kind, name)] = (thr, self_, hwm)
+        warm = sum(1 for v in ok if v.get("warm"))
         out.append(f"| {kind} | {name} | {len(ok)}/{len(vs)} | {thr:.0f} | {wall:.3f} | "
-                   f"{self_:.1f} | {hwm_s} | {kids:.1f} |")
+                   f"{self_:.1f} | {hwm_s} | {kids:.1f} | "
+                   f"{f'{warm}/{len(ok)}' if name.startswith('lib-') else '—'} |")
     for (kind, name), vs in sorted(rows.items()):
         bad = [v for v in vs if not (v["ok"] and v["bytes"] >= args.stream_bytes)]
         if bad:
@@ -251,14 +260,15 @@ def conc_section(out, user, res):
         out.append(f"No concurrency results for {user}.\n")
         return {}
     levels.sort(key=lambda d: d["par"])
-    out.append("P jobs of `/bin/true` at once until all are done. Leftovers: mount table lines "
+    out.append("P jobs of `/bin/true` at once until all are done (a pool holds max(2, P) warm "
+               "helpers and is freed before the leftovers are counted). Leftovers: mount table lines "
                "of the driver's mount namespace (after − before), processes still running "
                "whose command line names the bench directory or that are children of the driver, "
                "100 ms after the last job returned; entries left in "
                "the jobs' build dirs when they returned.\n")
-    out.append("| at once | variant | jobs | jobs/s | fails | leftover mounts | leftover "
-               "processes | leftover files |")
-    out.append("|---|---|---|---|---|---|---|---|")
+    out.append("| at once | variant | jobs | jobs/s | fails | warm helper | leftover mounts "
+               "| leftover processes | leftover files |")
+    out.append("|---|---|---|---|---|---|---|---|---|")
     rates = {}
     bad = {"fails": 0, "leftovers": 0}
     for d in levels:
@@ -269,8 +279,9 @@ def conc_section(out, user, res):
                 bad["fails"] += v["fails"]
                 bad["leftovers"] += (max(v["leftover_mounts"], 0) + max(v["leftover_procs"], 0)
                                      + max(v["leftover_files"], 0))
+            warm = f"{v.get('warm', 0)}/{d['jobs']}" if v["name"].startswith("lib-") else "—"
             out.append(f"| {d['par']} | {v['name']} | {d['jobs']} | {rate:.1f} | {v['fails']} | "
-                       f"{v['leftover_mounts']} | {v['leftover_procs']} | "
+                       f"{warm} | {v['leftover_mounts']} | {v['leftover_procs']} | "
                        f"{v['leftover_files']} |")
     names = sorted({k[0] for k in rates})
     out.append("\nScaling at 2 (target ≥ 0.9): jobs/s at 2 ÷ (2 × jobs/s at 1): " + ", ".join(

@@ -8,8 +8,8 @@
 #   unshare   unshare -Urmpinu --fork (the namespace floor)
 #   bwrap     bubblewrap with cachepot's flags on an already prepared root
 #   cli       cachepot-dist-run (includes the CLI's own process start-up)
-#   lib-KIND  the library, one variant per kind bench-driver was built with
-#             ("cold"; issue 8 adds "warm": no change needed here)
+#   lib-KIND  the library, one variant per kind bench-driver was built with:
+#             "cold" (a helper spawned per job), "warm" (a pool of warm helpers)
 #
 # Environment: CPS_BENCH_BUILD_DIR (default build-bench), CPS_BENCH_KEEP=1
 # keeps the scratch dir, CPS_BENCH_USERS (default "nobody root").

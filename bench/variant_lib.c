@@ -5,12 +5,15 @@
  * undefined), no kind exists and asking for one is an error.
  *
  * Kinds are rows of the table at the end: "cold" spawns a fresh helper per
- * job (cps_run). A pooled "warm" kind (issue 8) is one more row whose run
- * function takes its helper from a pool; the modes and bench/run.sh pick up
- * every kind listed by bench_lib_kinds() without further changes.
+ * job (cps_run without a pool); "warm" runs every job on a helper from a
+ * cps_pool (docs/POOL.md) that the variant keeps for as long as the mode
+ * runs. The modes and bench/run.sh pick up every kind listed by
+ * bench_lib_kinds() without further changes.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 #include "driver.h"
@@ -117,7 +120,8 @@ static void add_stage(struct bench_result *res, const char *name, uint64_t usec)
     res->stages[res->stagec++].usec = usec;
 }
 
-static int run_cold(struct bench_variant *v, const struct bench_job *job, struct bench_result *res)
+/* Run job once, on a helper from pool, or a fresh one when pool is NULL. */
+static int run_lib(const struct bench_job *job, struct bench_result *res, struct cps_pool *pool)
 {
     struct cps_error err = {0};
     struct cps_result *r = NULL;
@@ -133,6 +137,7 @@ static int run_cold(struct bench_variant *v, const struct bench_job *job, struct
         return -ENOMEM;
     }
     opts->helper_path = bench_lib.helper;
+    opts->pool = pool;
     opts->on_stream = on_stream;
     opts->user = &x;
     if (job->discard_outputs)
@@ -148,6 +153,7 @@ static int run_cold(struct bench_variant *v, const struct bench_job *job, struct
                  err.message, strerror(-rc), err.hint[0] ? " hint: " : "", err.hint);
     } else {
         res->ok = r->exit_code == 0 && r->signal == 0;
+        res->warm = r->warm;
         if (!res->ok) {
             char tail[BENCH_ERR_MAX];
             snprintf(tail, sizeof(tail), "%s", res->err);
@@ -169,11 +175,80 @@ static int run_cold(struct bench_variant *v, const struct bench_job *job, struct
     return rc < 0 ? rc : 0;
 }
 
+static int run_cold(struct bench_variant *v, const struct bench_job *job, struct bench_result *res)
+{
+    return run_lib(job, res, NULL);
+}
+
+/* The warm kind's pool, made on the variant's first job. */
+struct warm_state {
+    pthread_mutex_t lock;
+    struct cps_pool *pool;
+};
+
+/* Make the pool and wait (up to 10 s) until job's configuration has a warm
+ * helper, so that the first measured job does not find an empty pool. */
+static int warm_pool(struct warm_state *w, const struct bench_job *job, struct cps_error *err)
+{
+    struct cps_pool_options *po = cps_pool_options_new();
+    struct cps_job_spec *spec = NULL;
+    int rc = -ENOMEM;
+    if (!po)
+        return rc;
+    po->size = bench_lib.pool_size;
+    po->helper_path = bench_lib.helper;
+    rc = cps_pool_new(po, &w->pool, err);
+    cps_pool_options_free(po);
+    if (rc < 0)
+        return rc;
+    if (!(spec = make_spec(job, err)))
+        return -EINVAL;
+    rc = cps_pool_prepare(w->pool, spec, err);
+    cps_job_free(spec);
+    for (int i = 0; rc == 0 && i < 10000; i++) {
+        struct cps_pool_stats st;
+        cps_pool_get_stats(w->pool, &st, sizeof(st));
+        if (st.ready >= 1)
+            break;
+        nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+    }
+    return rc;
+}
+
+static int run_warm(struct bench_variant *v, const struct bench_job *job, struct bench_result *res)
+{
+    struct warm_state *w = v->priv;
+    struct cps_error err = {0};
+    int rc = 0;
+    pthread_mutex_lock(&w->lock);
+    if (!w->pool)
+        rc = warm_pool(w, job, &err);
+    pthread_mutex_unlock(&w->lock);
+    if (rc < 0) {
+        snprintf(res->err, sizeof(res->err), "pool: %s: %.400s", err.stage, err.message);
+        return rc;
+    }
+    return run_lib(job, res, w->pool);
+}
+
+/* Free the pool: it waits for runs, closes and reaps every idle helper. */
+static void finish_warm(struct bench_variant *v)
+{
+    struct warm_state *w = v->priv;
+    pthread_mutex_lock(&w->lock);
+    cps_pool_free(w->pool);
+    w->pool = NULL;
+    pthread_mutex_unlock(&w->lock);
+}
+
 static const struct {
     const char *kind;
     bench_run_fn run;
+    void (*finish)(struct bench_variant *v);
+    size_t priv_size;
 } kinds[] = {
-    {"cold", run_cold},
+    {"cold", run_cold, NULL, 0},
+    {"warm", run_warm, finish_warm, sizeof(struct warm_state)},
 };
 
 const char *bench_lib_kinds(void)
@@ -193,6 +268,14 @@ int bench_variant_lib(struct bench_variant *v, const char *name, const char *kin
     for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
         if (strcmp(kinds[i].kind, kind) == 0) {
             v->run = kinds[i].run;
+            v->finish = kinds[i].finish;
+            if (kinds[i].priv_size) {
+                v->priv = calloc(1, kinds[i].priv_size);
+                if (!v->priv)
+                    return -ENOMEM;
+            }
+            if (kinds[i].finish == finish_warm)
+                pthread_mutex_init(&((struct warm_state *)v->priv)->lock, NULL);
             return 0;
         }
     }
