@@ -24,14 +24,14 @@ enum cps_ctl_kind {
     CPS_CTL_EXEC_FAILED,      /* error: exec of the job failed; message lists paths tried */
     CPS_CTL_STARTED,          /* the job's program is running (exec succeeded) */
     CPS_CTL_EXITED,           /* wait_status: the job's process ended; the namespace is empty */
-    CPS_CTL_READY,            /* I finished its setup before the job (sent once, before hello) */
 };
 
 struct cps_ctl_record {
     uint32_t kind;
     int32_t wait_status;    /* CPS_CTL_EXITED */
-    uint64_t rootfs_usec;   /* CPS_CTL_STARTED: /proc, /dev, /tmp, pivot_root in I;
-                               CPS_CTL_READY: making them before the job, 0: not made */
+    uint64_t rootfs_usec;   /* CPS_CTL_STARTED: /proc, /dev, /tmp, pivot_root in I */
+    uint64_t prep_usec;     /* CPS_CTL_STARTED: I's /proc, /dev, /tmp trees made before the
+                               job (rootfs_prep.h); 0: not made, classic path */
     uint64_t exec_usec;     /* CPS_CTL_STARTED: fork of the child until its exec succeeded */
     struct cps_error error; /* CPS_CTL_SETUP_FAILED, CPS_CTL_EXEC_FAILED */
 };

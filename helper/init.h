@@ -22,11 +22,10 @@
 
 /* O's side of I. */
 struct cps_init {
-    pid_t pid;                 /* I, as seen from O's PID namespace */
-    int ctl;                   /* O's end of the control socket */
-    int out_rd;                /* read end of the job's stdout pipe (non-blocking) */
-    int err_rd;                /* read end of the job's stderr pipe (non-blocking) */
-    uint64_t rootfs_prep_usec; /* I's /proc, /dev, /tmp made before hello; 0: classic path */
+    pid_t pid;  /* I, as seen from O's PID namespace */
+    int ctl;    /* O's end of the control socket */
+    int out_rd; /* read end of the job's stdout pipe (non-blocking) */
+    int err_rd; /* read end of the job's stderr pipe (non-blocking) */
 };
 
 /*
@@ -34,9 +33,8 @@ struct cps_init {
  * the fds listed in close_fds (borrowed; O's own fds such as the worker socket)
  * are closed. seccomp (borrowed, may be NULL) is the prepared filter the job
  * gets; bp (borrowed) the prepared backend I launches the job with. Returns 0
- * in O with *in filled once I reported that its own setup is done (I's pid is
- * filled even when that report fails, so that the caller kills it); stage
- * "fork_init".
+ * in O with *in filled; stage "fork_init". I starts its own setup
+ * (init.c: prepare_root) right away, while O says hello.
  */
 int cps__init_spawn(struct cps_init *in, const int *close_fds, size_t nclose,
                     const struct cps__seccomp *seccomp, const struct cps_backend_prep *bp,

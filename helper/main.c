@@ -175,8 +175,6 @@ static int prepare(struct helper *h)
                         &h->backend, &h->err) < 0)
         return -1;
     cps__timings_lap(&h->t, "fork_init");
-    if (h->init.rootfs_prep_usec > 0)
-        cps__timings_add(&h->t, "rootfs_prep", h->init.rootfs_prep_usec);
     /* The host's static capability bits; a bwrap this helper already found
      * unusable (too old, not runnable) is not announced. */
     cps__host_caps(&backends, &overlays);
@@ -259,6 +257,8 @@ static int run(struct helper *h)
     if (r.limit == NULL && WIFSIGNALED(r.wait_status) && WTERMSIG(r.wait_status) == SIGKILL &&
         cps__cgroup_oom_killed(&h->cg))
         r.limit = "memory";
+    if (r.rootfs_prep_usec > 0)
+        cps__timings_add(&h->t, "rootfs_prep", r.rootfs_prep_usec);
     cps__timings_add(&h->t, "rootfs", r.rootfs_usec);
     cps__timings_add(&h->t, "exec", r.exec_usec);
     cps__timings_lap(&h->t, "run");

@@ -148,6 +148,7 @@ static bool pump_ctl(struct pump *p)
         p->r->started = true;
         p->r->rootfs_usec = rec.rootfs_usec;
         p->r->exec_usec = rec.exec_usec;
+        p->r->rootfs_prep_usec = rec.prep_usec;
         p->start_us = cps__now_usec();
         p->deadline_us = deadline_after(p->start_us, p->limits->timeout_ms);
         break;

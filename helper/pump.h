@@ -26,7 +26,8 @@ struct cps_pump_result {
     struct cps_error peer_err;
     uint64_t wall_us; /* from the job's exec to its end */
     uint64_t rootfs_usec, exec_usec;
-    uint64_t stream_bytes; /* stdout + stderr bytes forwarded */
+    uint64_t rootfs_prep_usec; /* I's trees made before the job; 0: classic path */
+    uint64_t stream_bytes;     /* stdout + stderr bytes forwarded */
 };
 
 /*
