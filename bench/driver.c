@@ -55,6 +55,22 @@ int bench_run_one(const struct bench_common *c, struct bench_variant *v, const c
     return rc;
 }
 
+void bench_prepare_one(struct bench_common *c, struct bench_variant *v, const char *stem)
+{
+    struct bench_job job;
+    char dir[4096];
+    if (!v->prepare)
+        return;
+    bench_job_init(c, &job, v->name, stem, 0, c->build_base, dir, sizeof(dir));
+    v->prepare(v, &job);
+}
+
+void bench_prepare_all(struct bench_common *c, const char *stem)
+{
+    for (size_t i = 0; i < c->variantc; i++)
+        bench_prepare_one(c, &c->variants[i], stem);
+}
+
 void bench_finish_all(struct bench_variant *v, size_t n)
 {
     for (size_t i = 0; i < n; i++)

@@ -70,9 +70,16 @@ struct bench_variant {
     /* NULL, or called when no job of this variant runs any more (frees what
      * the variant kept between jobs, e.g. a pool of warm helpers) */
     void (*finish)(struct bench_variant *v);
+    /* NULL, or called once before the timed runs (untimed: e.g. fill a pool) */
+    int (*prepare)(struct bench_variant *v, const struct bench_job *job);
     const char *tpl; /* exec: command line template */
     void *priv;      /* library variants' state */
 };
+/* driver.c: call v's (every variant's) prepare with a job of c (stem: the
+ * first job's stem or NULL); failures are reported by the runs that follow. */
+struct bench_common;
+void bench_prepare_one(struct bench_common *c, struct bench_variant *v, const char *stem);
+void bench_prepare_all(struct bench_common *c, const char *stem);
 /* driver.c: call every variant's finish. */
 void bench_finish_all(struct bench_variant *v, size_t n);
 

@@ -56,6 +56,7 @@ int bench_mode_batch(int argc, char **argv)
     if (!res || !walls || !jobs || !fails || !warm || !first)
         return 1;
 
+    bench_prepare_all(&c, stems[0]);
     for (unsigned r = 0; r < c.rounds; r++) {
         for (size_t j = 0; j < c.variantc; j++) {
             size_t i = (r + j) % c.variantc;

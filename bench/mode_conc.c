@@ -43,6 +43,8 @@ int bench_mode_conc(int argc, char **argv)
     for (size_t i = 0; i < c.variantc; i++) {
         settle();
         long mounts0 = bench_count_mounts(), procs0 = bench_count_procs(c.match);
+        /* After the "before" counts: a pool's warm helpers are the run's own. */
+        bench_prepare_one(&c, &c.variants[i], NULL);
         uint64_t wall = bench_parallel(&c, &c.variants[i], NULL, count, c.par, res);
         /* A pool's idle helpers are not leftovers while the pool lives; what
          * freeing it leaves behind is. */

@@ -79,6 +79,7 @@ int bench_mode_overhead(int argc, char **argv)
     for (size_t i = 0; i < c.variantc; i++)
         s[i].wall = calloc(c.n ? c.n : 1, sizeof(uint64_t));
 
+    bench_prepare_all(&c, NULL);
     for (unsigned w = 0; w < c.warmup; w++)
         for (size_t i = 0; i < c.variantc; i++)
             bench_run_one(&c, &c.variants[i], NULL, &res);

@@ -26,6 +26,7 @@ int bench_mode_stream(int argc, char **argv)
         fprintf(f, "{\"mode\":\"stream\",\"variants\":[");
     for (size_t i = 0; i < c.variantc; i++) {
         struct rusage self, kids;
+        bench_prepare_one(&c, &c.variants[i], NULL);
         bool sampling = bench_hwm_start(bench_lib.helper, 5) == 0;
         bench_run_one(&c, &c.variants[i], NULL, &res);
         uint64_t hwm = sampling ? bench_hwm_stop() : 0;

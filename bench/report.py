@@ -126,33 +126,64 @@ def stages_from_cli(res, user):
     return found, len(files)
 
 
+def pre_job(stages):
+    """Stages a warm helper did before its job arrived: everything up to and
+    including "job" (the wait for the job frame) in the helper's order."""
+    names = [n for n in stages if ":" not in n]
+    return set(names[:names.index("job") + 1]) if "job" in names else set()
+
+
 def stages_section(out, user, res, ov):
     d = ov.get("data")
-    rows = []
+    sources = {}  # source -> {stage: samples}, in the helper's order
+    warm = set()
     if d:
         for v in d["variants"]:
-            for st in v.get("stages", []):
-                rows.append((v["name"], st["name"], pct(st["usec"], 50), pct(st["usec"], 90),
-                             len(st["usec"])))
+            if v.get("stages"):
+                sources[v["name"]] = {st["name"]: st["usec"] for st in v["stages"]}
+                if v.get("warm"):
+                    warm.add(v["name"])
     cli, nfiles = stages_from_cli(res, user)
-    for name, vals in cli.items():
-        rows.append(("cli --json", name, pct(vals, 50), pct(vals, 90), len(vals)))
-    if not rows:
+    if cli:
+        sources["cli --json"] = cli
+    if not sources:
         out.append("No per-stage timings were reported (neither by the library variant nor in "
                    f"the CLI's --json files: {nfiles} file(s) read).\n")
         return []
-    out.append("Medians per stage, same jobs as above, slowest first within each source. "
-               "Unprefixed stages: the helper's own clock (exit.timings, each the time since "
-               "the previous stage). `lib:` / `cli:` stages: the library's clock (spawn = "
-               "posix_spawn until hello; setup = job sent until the compiler ran; run = the "
-               "compiler's wall time; outputs; total = the whole cps_run), reported by the "
-               "library variant and by the CLI's `--json` file.\n")
-    out.append("| source | stage | median µs | p90 µs | samples |")
-    out.append("|---|---|---|---|---|")
-    rows.sort(key=lambda r: (r[0], -(r[2] or 0)))
-    for r in rows:
-        out.append(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} | {r[4]} |")
+    out.append("Median (p90) µs per stage, same jobs as section 1. Plain names: the helper's "
+               "own clock (exit.timings, each stage = time since the previous one, in the "
+               "helper's order). `lib:` / `cli:` rows: the library's clock (spawn = "
+               "posix_spawn until hello; setup = hello until exit minus run and outputs; "
+               "run = the compiler's wall time; total = the whole cps_run()), from the library "
+               "variants and from the CLI's `--json` files.\n")
+    order = []
+    for st in sources.values():
+        for n in st:
+            if n not in order:
+                order.append(n)
+    order.sort(key=lambda n: ":" in n)  # the helper's stages first, then the library's
+    names = list(sources)
+    out.append("| stage | " + " | ".join(names) + " |")
+    out.append("|---|" + "---|" * len(names))
+    for n in order:
+        cells = []
+        for src in names:
+            v = sources[src].get(n)
+            c = "—" if not v else f"{pct(v, 50)} ({pct(v, 90)})"
+            if v and src in warm and n in pre_job(sources[src]):
+                c += " †"
+            cells.append(c)
+        out.append(f"| {n} | " + " | ".join(cells) + " |")
+    if warm:
+        out.append("\n† done by a warm helper before the job arrived (`job` is the time it "
+                   "waited idle in the pool): not part of that job's cost.")
     out.append("")
+    rows = []
+    for src, st in sources.items():
+        skip = pre_job(st) if src in warm else set()
+        for n, v in st.items():
+            if ":" not in n and n not in skip and v:
+                rows.append((src, n, pct(v, 50), pct(v, 90), len(v)))
     return rows
 
 
@@ -431,11 +462,11 @@ def main():
                 out.append(f"- streaming {kind} `{name}`: {thr:.0f} MiB/s, driver maxrss "
                            f"{self_:.1f} MiB, helper VmHWM "
                            + (f"{hwm:.1f} MiB" if hwm else "n/a"))
-        if st:
-            # The helper's own stages (not the library's spans, which contain them).
-            top = sorted((r for r in st if r[2] and ":" not in r[1]), key=lambda r: -r[2])[:6]
-            out.append("- slowest helper stages (median): " + ", ".join(
-                f"{r[1]} {r[2]} µs ({r[0]})" for r in top))
+        for src in sorted({r[0] for r in st if r[0].startswith("lib-")}):
+            # The helper's own stages on the job's clock, slowest first.
+            top = sorted((r for r in st if r[0] == src), key=lambda r: -r[2])[:6]
+            out.append(f"- slowest helper stages `{src}` (median µs): " + ", ".join(
+                f"{r[1]} {r[2]}" for r in top))
         out.append("")
     if hu:
         out += targets(heads[hu], args)
