@@ -196,6 +196,9 @@ int cps__msg_encode(const struct cps_msg *msg, uint8_t **out, size_t *out_len,
  */
 int cps__msg_decode(const uint8_t *buf, size_t len, struct cps_msg *msg, struct cps_error *err);
 
+/* Wire name of a message type ("hello", ...), NULL for an invalid type. */
+const char *cps__msg_type_name(enum cps_msg_type type);
+
 /* Free everything msg owns; leaves *msg zeroed. Safe on a zeroed msg. */
 void cps__msg_free(struct cps_msg *msg);
 

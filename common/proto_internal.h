@@ -4,9 +4,6 @@
 
 #include "proto.h"
 
-/* Wire name of a message type ("hello", ...), NULL for an invalid type. */
-const char *cps__msg_type_name(enum cps_msg_type type);
-
 /*
  * The rules of docs/PROTOCOL.md that can be checked on the C struct (text
  * valid UTF-8 and within its limit, paths normalized, counts and ranges).

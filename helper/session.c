@@ -10,29 +10,12 @@
 #include "frame.h"
 #include "limits.h"
 
+/* For messages: the wire name, or "?" for a type the decoder never yields. */
 static const char *type_name(enum cps_msg_type t)
 {
-    switch (t) {
-    case CPS_MSG_HELLO:
-        return "hello";
-    case CPS_MSG_JOB:
-        return "job";
-    case CPS_MSG_INPUT:
-        return "input";
-    case CPS_MSG_CANCEL:
-        return "cancel";
-    case CPS_MSG_STDOUT:
-        return "stdout";
-    case CPS_MSG_STDERR:
-        return "stderr";
-    case CPS_MSG_OUTPUT:
-        return "output";
-    case CPS_MSG_EXIT:
-        return "exit";
-    case CPS_MSG_ERROR:
-        return "error";
-    }
-    return "?";
+    const char *name = cps__msg_type_name(t);
+
+    return name ? name : "?";
 }
 
 bool cps__session_is_peer_error(const struct cps_error *err)
