@@ -18,6 +18,7 @@
 #include "error.h"
 #include "namespaces.h"
 #include "probe_host.h"
+#include "rootfs.h"
 
 #define STAGE "bubblewrap"
 #define INSTALL_HINT                                                                               \
@@ -342,6 +343,17 @@ int cps__bwrap_argv(const struct cps_job *job, const struct cps_bwrap *bwrap, co
     add(&b, "/");
     add(&b, "--proc");
     add(&b, "/proc");
+    /* The same /proc entries read-only as in the userns backend (rootfs.c):
+     * bubblewrap started by root maps the job to host uid 0, the owner of
+     * the sysctls, and bubblewrap itself leaves them writable then. */
+    for (size_t i = 0; i < cps__proc_read_only_count; i++) {
+        char path[64];
+
+        snprintf(path, sizeof(path), "/proc/%s", cps__proc_read_only[i]);
+        add(&b, "--ro-bind-try");
+        add(&b, path);
+        add(&b, path);
+    }
     add(&b, "--dev");
     add(&b, "/dev");
     /* --size (bubblewrap PR #509, first released in 0.8.0) applies to the
