@@ -1471,6 +1471,47 @@ static void on_stop(int sig)
 }
 
 /*
+ * plant DIR: what a hostile job leaves at its output paths before the helper
+ * collects them (docs/SECURITY.md "Job paths cannot escape"). Prints
+ * "plant NAME created" or "plant NAME <errno>" per entry; the test asks for
+ * each as an output and checks what comes back.
+ */
+static void plant_result(const char *name, int rc)
+{
+    printf("plant %s %s\n", name, rc == 0 ? "created" : errname(errno));
+}
+
+static int mode_plant(const char *dir)
+{
+    const char *host = env("PROBE_HOST_FILE") ? env("PROBE_HOST_FILE") : "/etc/passwd";
+    char path[PATH_MAX];
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int fd;
+
+#define AT(name) (snprintf(path, sizeof(path), "%s/%s", dir, name), path)
+    plant_result("abs-link", symlink(host, AT("abs-link")));
+    plant_result("abs-link-tc", symlink("/victim.txt", AT("abs-link-tc")));
+    plant_result("dotdot-link", symlink("../../../../../../../../etc/passwd", AT("dotdot-link")));
+    /* The helper made dir-link/ for the output dir-link/victim.txt: replace it. */
+    (void)rmdir(AT("dir-link"));
+    plant_result("dir-link", symlink("/", AT("dir-link")));
+    plant_result("fifo", mkfifo(AT("fifo"), 0644));
+    plant_result("dev-null", mknod(AT("dev-null"), S_IFCHR | 0666, makedev(1, 3)));
+    /* A hard link to a toolchain file is inside the job's view: allowed. */
+    plant_result("hard-tc", link("/victim.txt", AT("hard-tc")));
+    /* The host file is not in the view, so no name reaches it to link. */
+    plant_result("hard-host", link(host, AT("hard-host")));
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    AT("sock");
+    if (strlen(path) >= sizeof(sa.sun_path))
+        return report_mode("plant", V_SKIPPED, "%s is too long for a socket", path);
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    plant_result("sock", fd < 0 ? -1 : bind(fd, (struct sockaddr *)&sa, sizeof(sa)));
+#undef AT
+    return 0;
+}
+
+/*
  * Mode "host-serve", run by the test on the host (not in the sandbox): make
  * the things the sandbox must not reach, print them as NAME=value lines and a
  * final READY, then wait for SIGTERM/SIGINT and clean up.
@@ -1582,6 +1623,7 @@ static void usage(FILE *f)
                "       probe spin             burn CPU until killed (CPU time / timeout)\n"
                "       probe sleep            sleep until killed (wall-clock timeout)\n"
                "       probe ids              print uid euid CapEff (for setuid_toolchain)\n"
+               "       probe plant DIR        plant links, a FIFO, a socket (output-test.sh)\n"
                "       probe host-serve       on the host: make the TCP/abstract/IPC targets\n");
     if (f == stdout) {
         printf("\nchecks:\n");
@@ -1612,6 +1654,8 @@ int main(int argc, char **argv)
         return mode_ids();
     if (strcmp(mode, "host-serve") == 0)
         return mode_host_serve();
+    if (strcmp(mode, "plant") == 0 && argc == 3)
+        return mode_plant(argv[2]);
     if (strcmp(mode, "spin") == 0)
         for (volatile unsigned long i = 0;; i++)
             ;
