@@ -96,11 +96,14 @@ static int fail(struct helper *h)
 {
     bool peer = cps__session_is_peer_error(&h->err);
     struct cps_error e;
+    bool told = false;
 
-    cps__log_error("%s: %s%s%s", h->err.stage, h->err.message, h->err.hint[0] ? "; hint: " : "",
-                   h->err.hint);
     if (h->err.errnum != ECONNRESET && h->err.errnum != EPIPE)
-        (void)cps__msg_send_error(h->sock, &h->err, &e);
+        told = cps__msg_send_error(h->sock, &h->err, &e) == 0;
+    /* The worker reports a delivered error frame itself; logging it as an error
+     * here too would print every failure twice on the worker's stderr. */
+    cps__log(told ? CPS_LOG_INFO : CPS_LOG_ERROR, "%s: %s%s%s", h->err.stage, h->err.message,
+             h->err.hint[0] ? "; hint: " : "", h->err.hint);
     cleanup(h);
     return peer ? CPS_EXIT_PROTOCOL : CPS_EXIT_SETUP;
 }
