@@ -475,6 +475,11 @@ def main():
                "--dev /dev --chdir / -- /bin/true` on a root made before the run (static "
                "`true`, `fill`, busybox). The same root is the library's and the CLI's "
                "toolchain dir, so every variant execs the very same static binary.")
+    out.append("- Build: the project and the driver in Release (`-O2 -DNDEBUG`, no sanitizers), "
+               "`build-bench/`. `lib-cold`: `cps_run()` with a helper spawned per job; "
+               "`lib-warm`: `cps_run()` with a `cps_pool` of max(2, jobs at once) helpers, "
+               "filled before timing starts; `cli`: `cachepot-dist-run` per job (its own "
+               "process start-up included).")
     out.append("- unshare floor: `unshare -Urmpinu --fork ROOT/bin/true`.")
     out.append("- Lua: each `.c` of Lua's `src/` preprocessed on the host with the flags of "
                "Lua's Makefile (`gcc -std=gnu99 -O2 -Wall -Wextra -DLUA_COMPAT_5_3 "
