@@ -1,8 +1,10 @@
 /* cgroup.c - the job's cgroup: pids and memory limits (cgroup v2, else v1). */
 #include "cgroup.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -148,9 +150,45 @@ static int own_dir(const char *fstype, const char *controller, char *dir)
     return 0;
 }
 
+/*
+ * A helper killed with SIGKILL (the parent library ends idle warm helpers
+ * that way) cannot remove its cgroup. Every helper therefore removes the
+ * cps-job-PID siblings whose helper is gone: rmdir(2) of a cgroup only
+ * succeeds when it holds no process and no child, so a job still running
+ * there is never disturbed; a live helper's empty cgroup is left alone
+ * (kill(PID, 0) does not say ESRCH).
+ */
+static void sweep_stale(const char *parent)
+{
+    char path[PATH_LEN + 64];
+    struct dirent *e;
+    DIR *d = opendir(parent);
+
+    if (d == NULL)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        char *end;
+        long pid;
+
+        if (strncmp(e->d_name, "cps-job-", 8) != 0)
+            continue;
+        errno = 0;
+        pid = strtol(e->d_name + 8, &end, 10);
+        if (errno != 0 || *end != '\0' || pid <= 0 || pid == (long)getpid())
+            continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", parent, e->d_name);
+        if (rmdir(path) == 0)
+            cps__log_debug("cgroup: removed %s, left by a helper that is gone", path);
+    }
+    closedir(d);
+}
+
 /* mkdir parent/cps-job-PID; a stale one of a crashed helper with the same pid is removed. */
 static int make_child(const char *parent, char *child)
 {
+    sweep_stale(parent);
     if ((size_t)snprintf(child, PATH_LEN, "%s/cps-job-%ld", parent, (long)getpid()) >= PATH_LEN)
         return -ENAMETOOLONG;
     if (mkdir(child, 0755) == 0)
