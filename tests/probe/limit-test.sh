@@ -86,6 +86,13 @@ memory)
         echo "SKIP: only root may create the job cgroup on this host"
         exit 77
     fi
+    # 9000 MiB must fit beside everything else, or the host's OOM killer,
+    # not the cgroup's, would pick a victim.
+    avail=$(awk '/^MemAvailable:/ { print int($2 / 1024) }' /proc/meminfo)
+    if [ "$avail" -lt 12288 ]; then
+        echo "SKIP: needs 12 GiB of available memory, the host has $avail MiB"
+        exit 77
+    fi
     job -- /probe alloc 9000
     grep -q 'cgroup: off' "$top/err" && { echo "SKIP: no writable cgroup"; exit 77; }
     [ "$status" -eq 137 ] || fail "status $status, expected 137 (SIGKILL)"
