@@ -100,10 +100,13 @@ memory)
     ;;
 dies_with_parent)
     # bubblewrap's --die-with-parent test: SIGKILL the worker (here the CLI)
-    # while the job runs; the helper, the job and the build dir must go.
+    # while the job runs; the helper, the job and the build dir must go. The
+    # job's command line carries this run's dir name: the root and nobody
+    # variants of this test run at the same time under ctest -j.
+    marker=${top##*/}
     "${as_uid[@]}" "$top/bin/cachepot-dist-run" --toolchain "$top/tc" \
         --helper "$top/bin/cachepot-dist-sandbox" --build-dir "$top/tmp" --cwd /tmp \
-        -- /probe sleep > "$top/out" 2> "$top/err" &
+        -- /probe sleep "$marker" > "$top/out" 2> "$top/err" &
     cli=$!
     # The helper by its path; the job by its command line (its exe is in
     # another mount namespace).
@@ -112,7 +115,7 @@ dies_with_parent)
         for p in /proc/[0-9]*; do
             exe=$(readlink "$p/exe" 2> /dev/null) || continue
             if [ "$exe" = "$top/bin/cachepot-dist-sandbox" ] ||
-                [ "$(tr '\0' ' ' 2> /dev/null < "$p/cmdline")" = "/probe sleep " ]; then
+                [ "$(tr '\0' ' ' 2> /dev/null < "$p/cmdline")" = "/probe sleep $marker " ]; then
                 echo "${p#/proc/}"
             fi
         done
