@@ -217,7 +217,11 @@ static void create_v2(struct cps_job_cgroup *cg, const char *own)
         off(cg, "cgroup v2: the pids controller is not available in %s", own);
         return;
     }
-    if (access(own, W_OK) < 0) {
+    /* Moving I from our cgroup into the child needs write access to
+     * cgroup.procs of their common ancestor, our cgroup (cgroup-v2.rst,
+     * "Delegation Containment"). */
+    snprintf(path, sizeof(path), "%s/cgroup.procs", own);
+    if (access(own, W_OK) < 0 || access(path, W_OK) < 0) {
         off(cg, "cgroup v2: %s is not writable (not delegated to uid %u)", own, getuid());
         return;
     }
@@ -257,8 +261,10 @@ static void create_v2(struct cps_job_cgroup *cg, const char *own)
     cg->memory_fd = open_in(cg->dir[0], "memory.max", O_WRONLY);
     cg->events_fd = open_in(cg->dir[0], "memory.events", O_RDONLY);
     if (cg->procs_fd[0] < 0 || cg->pids_fd < 0) {
+        rc = errno;
+        off(cg, "cgroup v2: cannot open cgroup.procs and pids.max in %s: %s", cg->dir[0],
+            strerror(rc));
         cps__cgroup_remove(cg);
-        off(cg, "cgroup v2: cannot open cgroup.procs and pids.max in %s", cg->dir[0]);
     }
 }
 
