@@ -104,10 +104,15 @@ int cps__overlay_fuse_check(const struct cps_overlay_state *o, struct cps_error 
                               "let this user open /dev/fuse (chmod 0666 /dev/fuse or a udev "
                               "rule) or run the worker as root; else use overlay mode native "
                               "or bind",
-                              "fuse overlay mode: %s is mode %04o owned by uid %u; uid %u cannot "
-                              "open it read-write",
-                              CPS_DEV_FUSE, (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid,
-                              (unsigned)geteuid());
+                              "fuse overlay mode: %s is mode %04o owned by %s; this helper "
+                              "cannot open it read-write",
+                              CPS_DEV_FUSE, (unsigned)(st.st_mode & 07777),
+                              /* Seen from inside the helper's user namespace, an
+                               * unmapped host owner shows as the overflow uid
+                               * (user_namespaces(7)): on most hosts that is root. */
+                              st.st_uid == 65534 ? "a host uid not mapped into the helper's "
+                                                   "user namespace (usually root)"
+                                                 : "another uid");
     /* fuse-overlayfs splits its options at ',' and lowerdir at ':'. */
     for (size_t i = 0; i < 3; i++) {
         const char *c = strpbrk(paths[i], ",:\\");
