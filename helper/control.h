@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/resource.h>
 
 #include "cachepot-sandbox.h"
 
@@ -33,6 +34,8 @@ struct cps_ctl_record {
     uint64_t prep_usec;     /* CPS_CTL_STARTED: I's /proc, /dev, /tmp trees made before the
                                job (rootfs_prep.h); 0: not made, classic path */
     uint64_t exec_usec;     /* CPS_CTL_STARTED: fork of the child until its exec succeeded */
+    struct rusage usage;    /* CPS_CTL_EXITED: I's RUSAGE_CHILDREN once the job's processes
+                               were reaped, so that O need not wait for I's exit to report it */
     struct cps_error error; /* CPS_CTL_SETUP_FAILED, CPS_CTL_EXEC_FAILED */
 };
 

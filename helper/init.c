@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -150,6 +151,7 @@ static _Noreturn void init_main(int ctl, int out_wr, int err_wr, const struct cp
     (void)cps__ctl_send(ctl, &r, NULL);
     r.kind = CPS_CTL_EXITED;
     r.wait_status = reap_all(job_pid);
+    (void)getrusage(RUSAGE_CHILDREN, &r.usage);
     (void)cps__ctl_send(ctl, &r, NULL);
     _exit(0);
 }

@@ -48,6 +48,7 @@ struct helper {
     int sigfd;
     struct cps__seccomp seccomp;
     struct cps_init init; /* init.pid 0: no I */
+    bool init_ending;     /* I reported the job's end and is exiting by itself */
     struct cps_msg job;   /* decoded job; type 0 until read */
     uint8_t *job_raw;     /* its bytes, for I */
     size_t job_len;
@@ -60,22 +61,31 @@ struct helper {
     int target_fd;
 };
 
-/* Undo everything, newest first: I (and with it the job's PID namespace), the
- * overlay, the scratch dirs. Every step is tried even when one fails. */
-static int cleanup(struct helper *h)
+/* Kill and reap I, and with PID 1 every process of its namespace. */
+static void reap_init(struct helper *h)
 {
-    struct cps_error e;
-    int rc = 0;
-
     if (h->init.pid > 0) {
         kill(h->init.pid, SIGKILL);
         while (waitpid(h->init.pid, NULL, 0) < 0 && errno == EINTR)
             ;
         h->init.pid = 0;
     }
-    /* I is reaped, and with PID 1 every process of its namespace. */
-    cps__cgroup_remove(&h->cg);
-    cps__init_close(&h->init);
+}
+
+/* Undo everything, newest first: I (and with it the job's PID namespace), the
+ * overlay, the scratch dirs. Every step is tried even when one fails.
+ * When I reported the job's end, every process of the job is gone and I is
+ * exiting by itself; the kernel's teardown of I's mount and PID namespaces
+ * then runs on another CPU while O sends the outputs, unmounts and removes
+ * the build dir, and I is reaped last (still before the exit frame). Otherwise I may still be running and
+ * using the overlay: it goes first. */
+static int cleanup(struct helper *h)
+{
+    struct cps_error e;
+    int rc = 0;
+
+    if (!h->init_ending)
+        reap_init(h);
     if (h->target_fd >= 0)
         close(h->target_fd);
     h->target_fd = -1;
@@ -87,6 +97,9 @@ static int cleanup(struct helper *h)
         cps__log_error("%s: %s", e.stage, e.message);
         rc = -1;
     }
+    reap_init(h);
+    cps__cgroup_remove(&h->cg);
+    cps__init_close(&h->init);
     return rc;
 }
 
@@ -254,9 +267,15 @@ static int run(struct helper *h)
                       &h->err) < 0)
         return -1;
     memset(&ru, 0, sizeof(ru));
-    while (wait4(h->init.pid, &st, 0, &ru) < 0 && errno == EINTR)
-        ;
-    h->init.pid = 0;
+    st = 0;
+    if (r.exited) {
+        ru = r.usage;
+        h->init_ending = true;
+    } else {
+        while (wait4(h->init.pid, &st, 0, &ru) < 0 && errno == EINTR)
+            ;
+        h->init.pid = 0;
+    }
     if (r.limit == NULL && WIFSIGNALED(r.wait_status) && WTERMSIG(r.wait_status) == SIGKILL &&
         cps__cgroup_oom_killed(&h->cg))
         r.limit = "memory";

@@ -155,6 +155,7 @@ static bool pump_ctl(struct pump *p)
     case CPS_CTL_EXITED:
         p->r->exited = true;
         p->r->wait_status = rec.wait_status;
+        p->r->usage = rec.usage;
         if (!p->r->killed)
             p->r->wall_us = cps__now_usec() - p->start_us;
         break;
@@ -198,7 +199,10 @@ int cps__pump_run(int sock, int sigfd, struct cps_init *in, const uint8_t *raw, 
     fds[P_OUT].fd = in->out_rd;
     fds[P_ERR].fd = in->err_rd;
     fds[P_CTL].fd = in->ctl;
-    while (fds[P_OUT].fd >= 0 || fds[P_ERR].fd >= 0 || fds[P_CTL].fd >= 0) {
+    /* The end of the job is the exited record, not the EOF of I's socket: that
+     * comes from I's exit, after the kernel tore down I's mount and PID
+     * namespaces, which O overlaps with the outputs and the cleanup. */
+    while (fds[P_OUT].fd >= 0 || fds[P_ERR].fd >= 0 || (fds[P_CTL].fd >= 0 && !r->exited)) {
         uint64_t now = cps__now_usec();
         int wait_ms = -1, n;
 

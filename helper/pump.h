@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/resource.h>
 
 #include "cachepot-sandbox.h"
 #include "init.h"
@@ -14,9 +15,10 @@
 
 struct cps_pump_result {
     bool started; /* I reported the job's exec */
-    bool exited;  /* I reported the job's end; wait_status is valid */
+    bool exited;  /* I reported the job's end; wait_status and usage are valid */
     int wait_status;
-    bool failed; /* I reported a setup or exec failure: failure */
+    struct rusage usage; /* the job's processes, as reaped by I */
+    bool failed;         /* I reported a setup or exec failure: failure */
     struct cps_error failure;
     bool killed;           /* O killed I (limit says why) */
     const char *limit;     /* "timeout", "output", "cancel" or NULL */
@@ -31,8 +33,9 @@ struct cps_pump_result {
 };
 
 /*
- * Send the job's bytes (raw[0..len), borrowed) to I, then pump until I is gone
- * and both pipes hit EOF. Chunks of at most CPS_MAX_CHUNK are forwarded as they
+ * Send the job's bytes (raw[0..len), borrowed) to I, then pump until both
+ * pipes hit EOF and I reported the job's end or is gone (I may still be
+ * exiting: the caller reaps it). Chunks of at most CPS_MAX_CHUNK are forwarded as they
  * arrive (never a whole stream in memory). The timeout (limits->timeout_ms,
  * resolved) runs from the job's exec; max_output_bytes caps stdout + stderr.
  * Ending a job early = SIGKILL to I, which takes the whole PID namespace down.
