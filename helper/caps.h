@@ -1,4 +1,4 @@
-/* caps.h - dropping every capability of the compiler child (libcap-ng). */
+/* caps.h - dropping every capability of the compiler child. */
 #ifndef CPS_HELPER_CAPS_H
 #define CPS_HELPER_CAPS_H
 
