@@ -92,9 +92,12 @@ static int reap_all(pid_t job_pid)
     return status;
 }
 
-static _Noreturn void init_main(int ctl, int out_wr, int err_wr, const struct cps__seccomp *seccomp,
+static _Noreturn void init_main(int ctl, int out_wr, int err_wr, bool seccomp,
                                 const struct cps_backend_prep *bp)
 {
+    struct cps__seccomp sc = {0};
+    struct cps_error sc_err;
+    int sc_rc = 0;
     struct cps_job_limits limits;
     struct cps_ctl_record r;
     struct cps_rootfs_prep prep;
@@ -113,6 +116,10 @@ static _Noreturn void init_main(int ctl, int out_wr, int err_wr, const struct cp
      * is the robust signal while I waits for the job. */
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     prep_usec = prepare_root(bp, &prep);
+    /* libseccomp takes about 1 ms to build and export the program: here it
+     * overlaps with O's hello and the job's setup instead of delaying hello. */
+    if (seccomp)
+        sc_rc = cps__seccomp_prepare(&sc, &sc_err);
     rc = cps__ctl_recv_blob(ctl, CPS_MAX_FRAME, &raw, &len, &e);
     if (rc < 0)
         _exit(rc == -ECONNRESET ? 0 : 1);
@@ -123,6 +130,10 @@ static _Noreturn void init_main(int ctl, int out_wr, int err_wr, const struct cp
     if (rc == 0 && (size_t)snprintf(target, sizeof(target), "%s/target", msg.u.job.build_dir) >=
                        sizeof(target))
         rc = cps__error_set(&e, "control", ENAMETOOLONG, NULL, "target path too long");
+    if (rc == 0 && sc_rc < 0) {
+        e = sc_err;
+        rc = sc_rc;
+    }
     if (rc < 0) {
         report_error(ctl, CPS_CTL_SETUP_FAILED, &e);
         _exit(1);
@@ -134,7 +145,7 @@ static _Noreturn void init_main(int ctl, int out_wr, int err_wr, const struct cp
     l.target = target;
     l.stdout_fd = out_wr;
     l.stderr_fd = err_wr;
-    l.seccomp = seccomp;
+    l.seccomp = seccomp ? &sc : NULL;
     l.prep = &prep;
     /* The helper's backend: O refused a job asking for another one. */
     rc = cps__backend_launch(bp, &l, &job_pid, &e);
@@ -156,9 +167,8 @@ static _Noreturn void init_main(int ctl, int out_wr, int err_wr, const struct cp
     _exit(0);
 }
 
-int cps__init_spawn(struct cps_init *in, const int *close_fds, size_t nclose,
-                    const struct cps__seccomp *seccomp, const struct cps_backend_prep *bp,
-                    struct cps_error *err)
+int cps__init_spawn(struct cps_init *in, const int *close_fds, size_t nclose, bool seccomp,
+                    const struct cps_backend_prep *bp, struct cps_error *err)
 {
     int out[2] = {-1, -1}, errp[2] = {-1, -1}, ctl[2] = {-1, -1};
     int rc;

@@ -31,14 +31,13 @@ struct cps_init {
 /*
  * Create the stdout/stderr pipes and the control socketpair, fork I. In I,
  * the fds listed in close_fds (borrowed; O's own fds such as the worker socket)
- * are closed. seccomp (borrowed, may be NULL) is the prepared filter the job
- * gets; bp (borrowed) the prepared backend I launches the job with. Returns 0
+ * are closed. seccomp: the job gets the default filter, which I prepares
+ * itself; bp (borrowed) the prepared backend I launches the job with. Returns 0
  * in O with *in filled; stage "fork_init". I starts its own setup
- * (init.c: prepare_root) right away, while O says hello.
+ * (init.c: prepare_root, the seccomp program) right away, while O says hello.
  */
-int cps__init_spawn(struct cps_init *in, const int *close_fds, size_t nclose,
-                    const struct cps__seccomp *seccomp, const struct cps_backend_prep *bp,
-                    struct cps_error *err);
+int cps__init_spawn(struct cps_init *in, const int *close_fds, size_t nclose, bool seccomp,
+                    const struct cps_backend_prep *bp, struct cps_error *err);
 
 /* Close O's fds of *in (not the process). */
 void cps__init_close(struct cps_init *in);

@@ -35,7 +35,6 @@
 #include "report.h"
 #include "rlimits.h"
 #include "rootpath.h"
-#include "seccomp_filter.h"
 #include "session.h"
 #include "timings.h"
 
@@ -46,7 +45,6 @@ struct helper {
     struct cps_error err;
     int sock;
     int sigfd;
-    struct cps__seccomp seccomp;
     struct cps_init init; /* init.pid 0: no I */
     bool init_ending;     /* I reported the job's end and is exiting by itself */
     struct cps_msg job;   /* decoded job; type 0 until read */
@@ -77,8 +75,8 @@ static void reap_init(struct helper *h)
  * When I reported the job's end, every process of the job is gone and I is
  * exiting by itself; the kernel's teardown of I's mount and PID namespaces
  * then runs on another CPU while O sends the outputs, unmounts and removes
- * the build dir, and I is reaped last (still before the exit frame). Otherwise I may still be running and
- * using the overlay: it goes first. */
+ * the build dir, and I is reaped last (still before the exit frame). Otherwise I may still be
+ * running and using the overlay: it goes first. */
 static int cleanup(struct helper *h)
 {
     struct cps_error e;
@@ -182,13 +180,10 @@ static int prepare(struct helper *h)
     cps__timings_lap(&h->t, "idmap");
     if (cps__ns_set_hostname(&h->err) < 0 || cps__ns_make_root_private(&h->err) < 0)
         return -1;
-    if (h->opt.seccomp && cps__seccomp_prepare(&h->seccomp, &h->err) < 0)
-        return -1;
     cps__backend_prepare(h->opt.backend, &h->backend);
     close_in_init[0] = h->sock;
     close_in_init[1] = h->sigfd;
-    if (cps__init_spawn(&h->init, close_in_init, 2, h->opt.seccomp ? &h->seccomp : NULL,
-                        &h->backend, &h->err) < 0)
+    if (cps__init_spawn(&h->init, close_in_init, 2, h->opt.seccomp, &h->backend, &h->err) < 0)
         return -1;
     cps__timings_lap(&h->t, "fork_init");
     /* The host's static capability bits; a bwrap this helper already found
@@ -360,6 +355,5 @@ int main(int argc, char **argv)
         return fail(&h);
     cps__msg_free(&h.job);
     free(h.job_raw);
-    cps__seccomp_free(&h.seccomp);
     return CPS_EXIT_OK;
 }
