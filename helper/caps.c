@@ -1,6 +1,7 @@
 /* caps.c - capabilities of the compiler child. */
 #include "caps.h"
 
+#include <cap-ng.h>
 #include <errno.h>
 #include <linux/capability.h>
 #include <linux/securebits.h>
@@ -13,26 +14,6 @@
 
 /* Capability sets are two 32-bit words in the version 3 ABI (Linux 2.6.26). */
 #define CAP_WORDS 2
-
-/*
- * Direct system calls, not libcap-ng: capng_apply() and
- * capng_get_caps_process() parse /proc/PID/status five times between them,
- * which cost about 250 us of every job's exec stage (measured in the child,
- * Linux 6.18); the calls below take a few microseconds and check the same.
- */
-static int drop_bounding_set(struct cps_error *err)
-{
-    /* PR_CAPBSET_DROP answers EINVAL for a capability the kernel does not
-     * know: that ends the loop, whatever CAP_LAST_CAP this kernel has. */
-    for (unsigned long cap = 0; cap < 32u * CAP_WORDS; cap++) {
-        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0)
-            continue;
-        if (errno == EINVAL && cap > 0)
-            return 0;
-        return cps__error_set(err, "caps", errno, NULL, "prctl(PR_CAPBSET_DROP, %lu)", cap);
-    }
-    return 0;
-}
 
 int cps__caps_drop_all(struct cps_error *err)
 {
@@ -48,15 +29,19 @@ int cps__caps_drop_all(struct cps_error *err)
         return cps__error_set(err, "caps", errno, NULL, "prctl(PR_SET_SECUREBITS, 0x%lx)", bits);
     if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
         return cps__error_set(err, "caps", errno, NULL, "clearing the ambient set");
-    /* The bounding set also needs CAP_SETPCAP: before capset empties the rest. */
-    rc = drop_bounding_set(err);
+    /* libcap-ng clears the effective, permitted, inheritable, ambient and
+     * bounding sets (the bounding drop needs CAP_SETPCAP, which it orders
+     * itself). */
+    capng_clear(CAPNG_SELECT_ALL);
+    rc = capng_apply(CAPNG_SELECT_ALL);
     if (rc < 0)
-        return rc;
-    memset(data, 0, sizeof(data));
-    if (syscall(SYS_capset, &hdr, data) < 0)
-        return cps__error_set(err, "caps", errno, NULL,
-                              "capset: clearing the effective, permitted and inheritable sets");
-    /* Read back what the kernel has, so that a partial drop is an error. */
+        return cps__error_set(err, "caps", EPERM, NULL,
+                              "capng_apply(CAPNG_SELECT_ALL) failed with %d", rc);
+    /* Read back what the kernel has, so that a partial drop is an error. With
+     * capget(2) and prctl(2): capng_get_caps_process() would parse
+     * /proc/PID/status once more on every job. libcap-ng runs here in a child
+     * that shares I's memory until exec (exec.c): I is single-threaded and
+     * suspended meanwhile, so its allocations cannot race. */
     hdr.version = _LINUX_CAPABILITY_VERSION_3;
     hdr.pid = 0;
     if (syscall(SYS_capget, &hdr, data) < 0)
