@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "error.h"
-#include "limits.h"
+#include "cps_limits.h"
 
 #define STAGE "frame"
 

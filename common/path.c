@@ -1,7 +1,7 @@
 /* path.c - the one path rule of the protocol. */
 #include <string.h>
 
-#include "limits.h"
+#include "cps_limits.h"
 #include "proto.h"
 
 /*

@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 #include "cachepot-sandbox.h"
-#include "limits.h"
+#include "cps_limits.h"
 
 enum cps_msg_type {
     CPS_MSG_HELLO = 1, /* helper -> parent, always the first frame */

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "error.h"
-#include "limits.h"
+#include "cps_limits.h"
 #include "proto_internal.h"
 #include "scan.h"
 #include "utf8.h"

@@ -5,7 +5,7 @@
 
 #include "error.h"
 #include "frame.h"
-#include "limits.h"
+#include "cps_limits.h"
 #include "proto_internal.h"
 #include "utf8.h"
 

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "limits.h"
+#include "cps_limits.h"
 #include "utf8.h"
 
 /* How deep the walk follows a frame that already broke a rule (to find the

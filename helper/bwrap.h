@@ -11,9 +11,7 @@
 #ifndef CPS_HELPER_BWRAP_H
 #define CPS_HELPER_BWRAP_H
 
-/* <linux/limits.h>, not <limits.h>: common/limits.h shadows the latter on
- * the include path. */
-#include <linux/limits.h>
+#include <limits.h>
 #include <stddef.h>
 
 #include "cachepot-sandbox.h"

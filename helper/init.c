@@ -19,7 +19,7 @@
 #include "backend.h"
 #include "control.h"
 #include "error.h"
-#include "limits.h"
+#include "cps_limits.h"
 #include "log.h"
 #include "proto.h"
 #include "rlimits.h"

@@ -2,6 +2,7 @@
 #include "pump.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -213,8 +214,7 @@ int cps__pump_run(int sock, int sigfd, struct cps_init *in, const uint8_t *raw, 
         if (!r->killed && !r->exited) {
             uint64_t left_ms = now >= p.deadline_us ? 0 : (p.deadline_us - now + 999) / 1000;
 
-            /* <limits.h> is shadowed by common/limits.h here; INT32_MAX is INT_MAX on Linux. */
-            wait_ms = left_ms > INT32_MAX ? INT32_MAX : (int)left_ms;
+            wait_ms = left_ms > INT_MAX ? INT_MAX : (int)left_ms;
         }
         n = poll(fds, P_N, wait_ms);
         if (n < 0 && errno == EINTR)

@@ -8,7 +8,7 @@
 
 #include "error.h"
 #include "frame.h"
-#include "limits.h"
+#include "cps_limits.h"
 
 /* For messages: the wire name, or "?" for a type the decoder never yields. */
 static const char *type_name(enum cps_msg_type t)

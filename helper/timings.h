@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "limits.h"
+#include "cps_limits.h"
 #include "proto.h"
 
 #define CPS_TIMING_NAME_MAX 24

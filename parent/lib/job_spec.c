@@ -9,7 +9,7 @@
 
 #include "errtext.h"
 #include "error.h"
-#include "limits.h"
+#include "cps_limits.h"
 #include "paths.h"
 
 #define DEFAULT_CWD "/build"

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "error.h"
-#include "limits.h"
+#include "cps_limits.h"
 #include "proto.h"
 
 /* Append the components of path to buf (which holds "" or "/a/b"), dropping

@@ -24,7 +24,7 @@
 #include "error.h"
 #include "frame.h"
 #include "job_spec.h"
-#include "limits.h"
+#include "cps_limits.h"
 #include "log.h"
 #include "session.h"
 

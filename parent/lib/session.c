@@ -16,7 +16,7 @@
 #include "errtext.h"
 #include "error.h"
 #include "frame.h"
-#include "limits.h"
+#include "cps_limits.h"
 #include "log.h"
 
 /* A helper does its job-independent setup before hello (milliseconds); one

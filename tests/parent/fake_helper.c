@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "frame.h"
-#include "limits.h"
+#include "cps_limits.h"
 #include "proto.h"
 
 #define FD 3

@@ -24,7 +24,7 @@
 #include "frame.h"
 #include "helper_proc.h"
 #include "job_spec.h"
-#include "limits.h"
+#include "cps_limits.h"
 #include "proto.h"
 #include "testutil.h"
 

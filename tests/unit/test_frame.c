@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "frame.h"
-#include "limits.h"
+#include "cps_limits.h"
 
 static int sv[2];
 

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "limits.h"
+#include "cps_limits.h"
 #include "proto.h"
 
 static bool normal(const char *p)

@@ -1,9 +1,9 @@
 /*
- * limits.h - every bound of protocol version 1. docs/PROTOCOL.md and
+ * cps_limits.h - every bound of protocol version 1. docs/PROTOCOL.md and
  * docs/protocol.cddl quote these numbers; change them together.
  */
-#ifndef CPS_COMMON_LIMITS_H
-#define CPS_COMMON_LIMITS_H
+#ifndef CPS_COMMON_CPS_LIMITS_H
+#define CPS_COMMON_CPS_LIMITS_H
 
 #define CPS_PROTOCOL_VERSION 1
 
