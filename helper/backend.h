@@ -60,6 +60,19 @@ int cps__backend_check(const struct cps_backend_prep *bp, struct cps_error *err)
 int cps__backend_launch(const struct cps_backend_prep *bp, struct cps_launch *l, pid_t *pid,
                         struct cps_error *err);
 
+/*
+ * For both backends, in I, right after forking the process c whose exec starts
+ * the job, with report_rd the read end of a CLOEXEC pipe whose write end only c
+ * holds (c writes a struct cps_error there when a step before exec fails):
+ * closes I's copies of the job's stdout/stderr (O then sees EOF when the job's
+ * last process is gone), waits for the exec (EOF on report_rd) and sets
+ * l->exec_usec from t0. Returns 0 and *pid = c; or, with c reaped, the child's
+ * error, or EIO with stage `stage` when c died without a report. Closes
+ * report_rd.
+ */
+int cps__backend_await_exec(struct cps_launch *l, pid_t c, int report_rd, uint64_t t0,
+                            const char *stage, pid_t *pid, struct cps_error *err);
+
 /* The userns backend (backend_userns.c). */
 int cps__backend_userns_launch(struct cps_launch *l, pid_t *pid, struct cps_error *err);
 

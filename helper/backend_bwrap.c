@@ -206,12 +206,10 @@ static _Noreturn void child(struct cps_launch *l, char **argv, int sc_fd, int re
 int cps__backend_bwrap_launch(const struct cps_bwrap *bw, struct cps_launch *l, pid_t *pid,
                               struct cps_error *err)
 {
-    struct cps_error child_err;
     struct cps_job job = *l->job;
     char **argv = NULL, **run;
     uint64_t t0 = cps__now_usec();
     int report[2], sc_fd = -1, rc;
-    ssize_t n;
     pid_t c;
 
     l->rootfs_usec = 0;
@@ -248,28 +246,7 @@ int cps__backend_bwrap_launch(const struct cps_bwrap *bw, struct cps_launch *l, 
         child(l, run, sc_fd, report[1]);
     }
     close(report[1]);
-    /* Only the job holds the pipes now: O sees EOF when its last process is gone. */
-    close(l->stdout_fd);
-    close(l->stderr_fd);
-    l->stdout_fd = l->stderr_fd = -1;
-    do {
-        n = read(report[0], &child_err, sizeof(child_err));
-    } while (n < 0 && errno == EINTR);
-    close(report[0]);
-    l->exec_usec = cps__now_usec() - t0;
-    if (n == 0) {
-        *pid = c;
-        rc = 0;
-        goto out;
-    }
-    while (waitpid(c, NULL, 0) < 0 && errno == EINTR)
-        ;
-    if (n != (ssize_t)sizeof(child_err))
-        rc = cps__error_set(err, "bubblewrap", EIO, NULL, "the bwrap child died before exec");
-    else {
-        *err = child_err;
-        rc = -(child_err.errnum ? child_err.errnum : EIO);
-    }
+    rc = cps__backend_await_exec(l, c, report[0], t0, "bubblewrap", pid, err);
 out:
     if (sc_fd >= 0)
         close(sc_fd);

@@ -33,11 +33,9 @@ static int child_main(void *arg)
 int cps__backend_userns_launch(struct cps_launch *l, pid_t *pid, struct cps_error *err)
 {
     struct child_args ca;
-    struct cps_error child_err;
     void *stack;
     uint64_t t0 = cps__now_usec();
     int report[2], rc;
-    ssize_t n;
     pid_t c;
 
     rc = cps__rootfs_enter(l->target, l->limits->tmp_bytes, l->prep, err);
@@ -83,24 +81,5 @@ int cps__backend_userns_launch(struct cps_launch *l, pid_t *pid, struct cps_erro
         return cps__error_set(err, "exec", rc, NULL, "clone of the job's process");
     }
     close(report[1]);
-    /* Only the job holds the pipes now: O sees EOF when its last process is gone. */
-    close(l->stdout_fd);
-    close(l->stderr_fd);
-    l->stdout_fd = l->stderr_fd = -1;
-    do {
-        n = read(report[0], &child_err, sizeof(child_err));
-    } while (n < 0 && errno == EINTR);
-    close(report[0]);
-    l->exec_usec = cps__now_usec() - t0;
-    if (n == 0) {
-        *pid = c;
-        return 0;
-    }
-    while (waitpid(c, NULL, 0) < 0 && errno == EINTR)
-        ;
-    if (n != (ssize_t)sizeof(child_err))
-        return cps__error_set(err, "exec", EIO, NULL,
-                              "the job's process died before exec without a report");
-    *err = child_err;
-    return -(child_err.errnum ? child_err.errnum : EIO);
+    return cps__backend_await_exec(l, c, report[0], t0, "exec", pid, err);
 }
