@@ -197,8 +197,8 @@ static int text_view(const cbor_item_t *it, const char *field, size_t max, const
 static int get_text(const cbor_item_t *it, const char *field, size_t max, char **out,
                     struct cps_error *err)
 {
-    const unsigned char *p;
-    size_t len;
+    const unsigned char *p = NULL;
+    size_t len = 0;
     int ret = text_view(it, field, max, &p, &len, err);
 
     if (ret < 0)
@@ -216,8 +216,8 @@ static int get_text(const cbor_item_t *it, const char *field, size_t max, char *
 static int get_text_into(const cbor_item_t *it, const char *field, size_t max, char *dst,
                          size_t size, struct cps_error *err)
 {
-    const unsigned char *p;
-    size_t len;
+    const unsigned char *p = NULL;
+    size_t len = 0;
     int ret = text_view(it, field, max, &p, &len, err);
 
     if (ret < 0)
@@ -273,8 +273,8 @@ static int get_array(const cbor_item_t *it, const char *field, size_t min, size_
 static int get_backend(const cbor_item_t *it, const char *field, uint32_t *out,
                        struct cps_error *err)
 {
-    const unsigned char *p;
-    size_t len;
+    const unsigned char *p = NULL;
+    size_t len = 0;
     enum cps_backend b;
     int ret = text_view(it, field, CPS_MAX_SHORT_TEXT, &p, &len, err);
 
@@ -292,8 +292,8 @@ static int get_backend(const cbor_item_t *it, const char *field, uint32_t *out,
 static int get_overlay(const cbor_item_t *it, const char *field, bool allow_auto, uint32_t *out,
                        struct cps_error *err)
 {
-    const unsigned char *p;
-    size_t len;
+    const unsigned char *p = NULL;
+    size_t len = 0;
     enum cps_overlay o;
     int ret = text_view(it, field, CPS_MAX_SHORT_TEXT, &p, &len, err);
 
@@ -813,8 +813,8 @@ static int message_type(const cbor_item_t *root, enum cps_msg_type *type, struct
     n = cbor_map_size(root);
     pairs = cbor_map_handle(root);
     for (size_t i = 0; i < n; i++) {
-        const unsigned char *p;
-        size_t len;
+        const unsigned char *p = NULL;
+        size_t len = 0;
         int ret;
 
         if (!text_eq(pairs[i].key, "type"))

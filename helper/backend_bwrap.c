@@ -52,14 +52,6 @@ static int executable_in_root(int root_fd, const char *path)
     return rc;
 }
 
-static void note_try(char *msg, size_t size, const char *path, int e)
-{
-    size_t len = strlen(msg);
-
-    if (len + 1 < size)
-        snprintf(msg + len, size - len, "%s%s (%s)", len ? ", " : "", path, strerror(e));
-}
-
 /* A path as the job's execve would see it: relative ones from its cwd. */
 static void in_cwd(char *out, size_t size, const char *cwd, const char *dir, int dir_len,
                    const char *name)
@@ -102,7 +94,7 @@ static int find_program(const char *target, const struct cps_job *job, struct cp
         close(root_fd);
         if (rc == 0)
             return 0;
-        note_try(tried, sizeof(tried), name, -rc);
+        cps__exec_note_tried(tried, sizeof(tried), name, -rc);
         return cps__error_set(err, "exec", -rc, "check argv[0] and the toolchain's contents",
                               "exec %s failed: tried %s", name, tried);
     }
@@ -114,7 +106,7 @@ static int find_program(const char *target, const struct cps_job *job, struct cp
         rc = executable_in_root(root_fd, full);
         if (rc == 0)
             break;
-        note_try(tried, sizeof(tried), full, -rc);
+        cps__exec_note_tried(tried, sizeof(tried), full, -rc);
         if (rc == -EACCES)
             eacces = true;
         else if (rc != -ENOENT && rc != -ENOTDIR)

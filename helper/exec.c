@@ -86,8 +86,7 @@ static char **build_env(const struct cps_job *job, const char **path_value)
     return envp;
 }
 
-/* Append "path (strerror)" to the message of tried paths; "..." once full. */
-static void note_try(char *msg, size_t size, const char *path, int e)
+void cps__exec_note_tried(char *msg, size_t size, const char *path, int e)
 {
     size_t len = strlen(msg);
 
@@ -115,7 +114,7 @@ static void exec_job(const struct cps_job *job, char **argv, char **envp, const 
     if (strchr(name, '/') != NULL) {
         execve(name, argv, envp);
         last = errno;
-        note_try(tried, sizeof(tried), name, last);
+        cps__exec_note_tried(tried, sizeof(tried), name, last);
         cps__error_set(err, "exec", last, "check argv[0] and the toolchain's contents",
                        "exec %s failed: tried %s", name, tried);
         return;
@@ -132,7 +131,7 @@ static void exec_job(const struct cps_job *job, char **argv, char **envp, const 
             snprintf(full, sizeof(full), "%.*s/%s", len, p, name);
         execve(full, argv, envp);
         last = errno;
-        note_try(tried, sizeof(tried), full, last);
+        cps__exec_note_tried(tried, sizeof(tried), full, last);
         if (last == EACCES)
             eacces = true;
         else if (last != ENOENT && last != ENOTDIR)

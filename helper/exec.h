@@ -22,6 +22,10 @@ struct cps_exec_args {
     const struct cps__seccomp *seccomp;  /* NULL: no filter */
 };
 
+/* Append "path (strerror(e))" to msg (size bytes, ", "-separated) for the
+ * "tried ..." list of an exec failure; stops adding once msg is full. */
+void cps__exec_note_tried(char *msg, size_t size, const char *path, int e);
+
 /*
  * In the child: stdin /dev/null, stdout/stderr the pipes, nothing else open
  * at exec but the close-on-exec report fd; cwd; rlimits; capabilities dropped;

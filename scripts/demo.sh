@@ -23,28 +23,14 @@ die() { echo "demo: $*" >&2; exit 1; }
 ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f ms", (b - a) / 1e6 }'; }
 now() { date +%s%N; }
 
-# 1. Packages.
-packages="cmake make gcc libc6-dev pkg-config libcbor-dev libcap-ng-dev libseccomp-dev check
-          bubblewrap fuse-overlayfs busybox-static util-linux"
-missing=
-for p in $packages; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
-        missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-    [ "$(id -u)" -eq 0 ] || die "missing packages:$missing (run me with sudo to install them)"
-    say "installing:$missing"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >/dev/null
-    # shellcheck disable=SC2086
-    apt-get install -y -qq --no-install-recommends $missing >/dev/null
-fi
+# 1. Packages (the same list as the tests use: one place to keep it).
+"$top/scripts/install-deps.sh" || die "could not install the packages the project needs"
 
-# 2. Build.
+# 2. Build (Release, warnings as errors: the tests build Debug with sanitizers).
 say "building in $build"
 t0=$(now)
 log=$(mktemp)
-if ! { cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=Release -DCPS_TESTS=OFF &&
+if ! { cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=Release -DCPS_TESTS=OFF -DCPS_WERROR=ON &&
     cmake --build "$build" -j "$(nproc)"; } >"$log" 2>&1; then
     cat "$log" >&2
     rm -f "$log"

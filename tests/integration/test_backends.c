@@ -396,7 +396,7 @@ START_TEST(identical_outputs)
         {CPS_BACKEND_BUBBLEWRAP, CPS_OVERLAY_FUSE, true},
         {CPS_BACKEND_BUBBLEWRAP, CPS_OVERLAY_BIND, false},
     };
-    struct result ref;
+    struct result ref = {0};
     size_t ran = 0;
 
     for (size_t i = 0; i < sizeof(combos) / sizeof(combos[0]); i++) {

@@ -35,8 +35,11 @@ static char *path_in(const char *dir, const char *name)
 {
     static char buf[4][4096];
     static int i;
-    char *p = buf[i++ % 4];
-    snprintf(p, 4096, "%s/%s", dir, name);
+    char tmp[4096], *p = buf[i++ % 4];
+
+    /* dir may be an earlier result, i.e. one of buf's slots. */
+    snprintf(tmp, sizeof(tmp), "%s/%s", dir, name);
+    memcpy(p, tmp, sizeof(tmp));
     return p;
 }
 

@@ -221,7 +221,7 @@ END_TEST
 /* Every file in the directory is checked above and listed in README.md. */
 static void every_file_is_known(const char *sub, const char *readme)
 {
-    struct sample s[16];
+    struct sample s[16] = {0};
     size_t n = samples(s);
     char path[4096];
     DIR *d;
