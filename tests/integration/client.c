@@ -308,6 +308,11 @@ bool client_pidns_alive(const struct client *c)
 
 pid_t find_process_with_arg(const char *marker)
 {
+    return find_process_with_args(marker, NULL);
+}
+
+pid_t find_process_with_args(const char *marker, const char *also)
+{
     struct dirent *e;
     pid_t found = 0;
     DIR *d = opendir("/proc");
@@ -332,7 +337,7 @@ pid_t find_process_with_arg(const char *marker)
             if (buf[i] == '\0')
                 buf[i] = ' ';
         buf[n] = '\0';
-        if (strstr(buf, marker) != NULL)
+        if (strstr(buf, marker) != NULL && (also == NULL || strstr(buf, also) != NULL))
             found = pid;
     }
     if (d != NULL)

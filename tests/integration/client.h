@@ -82,6 +82,8 @@ bool client_pidns_alive(const struct client *c);
 
 /* Find a process whose cmdline contains marker. Returns its pid or 0. */
 pid_t find_process_with_arg(const char *marker);
+/* The same, for a command line that contains both markers (also may be NULL). */
+pid_t find_process_with_args(const char *marker, const char *also);
 
 const struct client_output *client_output(const struct client *c, const char *path);
 

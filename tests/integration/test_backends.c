@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "suite_main.h"
 
 #ifndef CPS_TEST_HELPER
 #error "CPS_TEST_HELPER must name the helper binary"
@@ -126,36 +127,7 @@ static void setup(void)
 /* A fuse-overlayfs serving this test's dir (other tests may run their own). */
 static pid_t find_fuse(void)
 {
-    struct dirent *e;
-    pid_t found = 0;
-    DIR *d = opendir("/proc");
-
-    while (d != NULL && found == 0 && (e = readdir(d)) != NULL) {
-        char path[64], buf[4096];
-        pid_t pid = (pid_t)atoi(e->d_name);
-        ssize_t n;
-        int fd;
-
-        if (pid <= 0)
-            continue;
-        snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-            continue;
-        n = read(fd, buf, sizeof(buf) - 1);
-        close(fd);
-        if (n <= 0)
-            continue;
-        for (ssize_t i = 0; i < n; i++)
-            if (buf[i] == '\0')
-                buf[i] = ' ';
-        buf[n] = '\0';
-        if (strstr(buf, "fuse-overlayfs") != NULL && strstr(buf, fx.dir) != NULL)
-            found = pid;
-    }
-    if (d != NULL)
-        closedir(d);
-    return found;
+    return find_process_with_args("fuse-overlayfs", fx.dir);
 }
 
 /* Nothing of a job may be left: mounts, processes (fuse-overlayfs and bwrap
@@ -950,13 +922,9 @@ START_TEST(check_json_agrees)
 }
 END_TEST
 
-static Suite *suite(void)
+int main(void)
 {
-    Suite *s = suite_create("backends");
-    struct {
-        const char *name;
-        const TTest *test;
-    } cases[] = {
+    const struct it_case cases[] = {
         {"identical_outputs", identical_outputs},
         {"fuse_forced", fuse_forced},
         {"auto_native", auto_native},
@@ -978,32 +946,7 @@ static Suite *suite(void)
         {"other_uid", other_uid},
         {"check_json_agrees", check_json_agrees},
     };
+    const struct it_fixtures fixtures = {make_dir, remove_dir, setup, teardown};
 
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        TCase *tc = tcase_create(cases[i].name);
-
-        tcase_add_unchecked_fixture(tc, make_dir, remove_dir);
-        tcase_add_checked_fixture(tc, setup, teardown);
-        tcase_set_timeout(tc, 240);
-        tcase_add_test(tc, cases[i].test);
-        suite_add_tcase(s, tc);
-    }
-    return s;
-}
-
-int main(void)
-{
-    const char *mode = getenv("CPS_IT_MODE");
-    SRunner *sr;
-    int failed;
-
-    if (geteuid() != 0 && (mode == NULL || strcmp(mode, "unpriv") != 0)) {
-        printf("SKIP: the root variant needs uid 0\n");
-        return 77;
-    }
-    sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return it_main("backends", cases, sizeof(cases) / sizeof(cases[0]), &fixtures);
 }

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "suite_main.h"
 #include "frame.h"
 
 #ifndef CPS_TEST_HELPER
@@ -1172,13 +1173,9 @@ START_TEST(mount_paths)
 }
 END_TEST
 
-static Suite *suite(void)
+int main(void)
 {
-    Suite *s = suite_create("helper");
-    struct {
-        const char *name;
-        const TTest *test;
-    } cases[] = {
+    const struct it_case cases[] = {
         {"echo", echo},
         {"exit_code_stderr", exit_code_stderr},
         {"outputs", outputs},
@@ -1215,33 +1212,7 @@ static Suite *suite(void)
         {"inside_ids", inside_ids},
         {"mount_paths", mount_paths},
     };
+    const struct it_fixtures fixtures = {make_dir, remove_dir, setup, teardown};
 
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        TCase *tc = tcase_create(cases[i].name);
-
-        tcase_add_unchecked_fixture(tc, make_dir, remove_dir);
-        tcase_add_checked_fixture(tc, setup, teardown);
-        tcase_set_timeout(tc, 240);
-        tcase_add_test(tc, cases[i].test);
-        suite_add_tcase(s, tc);
-    }
-    return s;
-}
-
-int main(void)
-{
-    const char *mode = getenv("CPS_IT_MODE");
-    SRunner *sr;
-    int failed;
-
-    if (geteuid() != 0 && (mode == NULL || strcmp(mode, "unpriv") != 0)) {
-        printf("SKIP: the root variant needs uid 0\n");
-        return 77;
-    }
-    /* Not root: the unprivileged variant runs the helper as the current user. */
-    sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return it_main("helper", cases, sizeof(cases) / sizeof(cases[0]), &fixtures);
 }
