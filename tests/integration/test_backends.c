@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "hostutil.h"
 #include "suite_main.h"
 
 #ifndef CPS_TEST_HELPER
@@ -46,43 +47,6 @@ static struct {
 } fx;
 
 /* ---- host utilities -------------------------------------------------------- */
-
-static char *read_text(const char *path)
-{
-    size_t cap = 8192, len = 0;
-    char *buf = malloc(cap);
-    ssize_t n;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-    ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
-    while ((n = read(fd, buf + len, cap - len - 1)) > 0) {
-        len += (size_t)n;
-        if (cap - len < 2)
-            buf = realloc(buf, cap *= 2);
-    }
-    close(fd);
-    buf[len] = '\0';
-    return buf;
-}
-
-static int run_argv(char *const argv[])
-{
-    pid_t pid;
-    int st;
-
-    if (posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ) != 0)
-        return -1;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-        ;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-static void sh(const char *cmd)
-{
-    char *argv[] = {"/bin/sh", "-c", (char *)cmd, NULL};
-
-    ck_assert_msg(run_argv(argv) == 0, "command failed: %s", cmd);
-}
 
 static bool dir_empty(const char *path)
 {
@@ -111,13 +75,13 @@ static void setup(void)
         snprintf(fx.helper, sizeof(fx.helper), "%s/helper", fx.dir);
         snprintf(cmd, sizeof(cmd), "cp %s %s && chmod 755 %s", CPS_TEST_HELPER, fx.helper,
                  fx.helper);
-        sh(cmd);
+        it_sh(cmd);
     } else {
         snprintf(fx.helper, sizeof(fx.helper), "%s", CPS_TEST_HELPER);
     }
     snprintf(fx.toolchain, sizeof(fx.toolchain), "%s/toolchain", fx.dir);
     snprintf(cmd, sizeof(cmd), "cp -a %s %s", CPS_TEST_TOOLCHAIN, fx.toolchain);
-    sh(cmd);
+    it_sh(cmd);
     snprintf(fx.build, sizeof(fx.build), "%s/build", fx.dir);
     ck_assert_int_eq(mkdir(fx.build, 0755), 0);
     if (fx.unpriv && geteuid() == 0)
@@ -134,7 +98,7 @@ static pid_t find_fuse(void)
  * name the test's dir in their arguments), scratch dirs. */
 static void assert_clean(void)
 {
-    char *mi = read_text("/proc/self/mountinfo");
+    char *mi = it_read_file("/proc/self/mountinfo", NULL);
     pid_t left;
 
     /* By path: tests running in parallel may mount elsewhere; anything under
@@ -159,18 +123,12 @@ static void teardown(void)
  */
 static void make_dir(void)
 {
-    snprintf(fx.dir, sizeof(fx.dir), "/tmp/cps-bk-XXXXXX");
-    if (mkdtemp(fx.dir) == NULL || chmod(fx.dir, 0755) < 0) {
-        perror("mkdtemp /tmp/cps-bk-XXXXXX");
-        exit(1);
-    }
+    it_make_dir(fx.dir, sizeof(fx.dir), "/tmp/cps-bk-XXXXXX");
 }
 
 static void remove_dir(void)
 {
-    char *argv[] = {"rm", "-rf", fx.dir, NULL};
-
-    run_argv(argv);
+    it_remove_dir(fx.dir);
 }
 
 /* ---- jobs ------------------------------------------------------------------ */
@@ -503,7 +461,7 @@ START_TEST(comma_in_toolchain_path)
 
     snprintf(tc, sizeof(tc), "%s/tool,chain", fx.dir);
     snprintf(cmd, sizeof(cmd), "mv %s '%s'", fx.toolchain, tc);
-    sh(cmd);
+    it_sh(cmd);
     job_init(&s, CPS_OVERLAY_AUTO);
     s.job.toolchain = tc;
     run(&c, &s, NULL);
@@ -616,7 +574,7 @@ START_TEST(bwrap_refused)
     snprintf(fake, sizeof(fake), "%s/bwrap-0.2.0", fx.dir);
     snprintf(cmd, sizeof(cmd), "printf '#!/bin/sh\\necho bubblewrap 0.2.0\\n' > %s && chmod 755 %s",
              fake, fake);
-    sh(cmd);
+    it_sh(cmd);
     ck_assert_int_eq(setenv("CACHEPOT_BWRAP", fake, 1), 0);
     job_init(&s, CPS_OVERLAY_AUTO);
     run(&c, &s, "bubblewrap");
@@ -710,7 +668,7 @@ START_TEST(sandbox_env)
     ck_assert_int_eq(waitpid(pid, &st, 0), pid);
     unsetenv("CACHEPOT_SANDBOX");
     ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 2);
-    text = read_text(path);
+    text = it_read_file(path, NULL);
     ck_assert_msg(strstr(text, "\"lxc\"") != NULL && strstr(text, "userns, bubblewrap") != NULL,
                   "%s", text);
     free(text);
@@ -833,7 +791,7 @@ START_TEST(fuse_helper_killed)
     }
     ck_assert_msg(left == 0, "fuse-overlayfs (%d) outlived the killed helper", (int)left);
     snprintf(cmd, sizeof(cmd), "rm -rf %s/upper %s/work %s/target", fx.build, fx.build, fx.build);
-    sh(cmd);
+    it_sh(cmd);
     client_free(&c);
     free(s.data);
 }
@@ -890,7 +848,7 @@ START_TEST(check_json_agrees)
              fx.unpriv && geteuid() == 0 ? "setpriv --reuid=65534 --regid=65534 --clear-groups"
                                          : "",
              fx.helper, json);
-    sh(cmd);
+    it_sh(cmd);
     snprintf(cmd, sizeof(cmd),
              "/usr/bin/python3 -c 'import json,sys\n"
              "d = json.load(open(sys.argv[1]))\n"
@@ -900,8 +858,8 @@ START_TEST(check_json_agrees)
              "print(\"bwrap\", d[\"probes\"][\"bwrap\"][\"status\"])\n"
              "print(\"usable\", d[\"usable\"])' %s > %s",
              json, flat);
-    sh(cmd);
-    text = read_text(flat);
+    it_sh(cmd);
+    text = it_read_file(flat, NULL);
     snprintf(want, sizeof(want),
              "userns native True\nuserns fuse %s\nuserns bind True\nbubblewrap native True\n"
              "bubblewrap fuse %s\nbubblewrap bind True\nfuse %s\nbwrap ok\nusable True\n",

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "hostutil.h"
 #include "suite_main.h"
 #include "frame.h"
 
@@ -51,45 +52,6 @@ static struct {
 } fx;
 
 /* ---- small host utilities ------------------------------------------------ */
-
-static char *read_file(const char *path, size_t *len_out)
-{
-    size_t cap = 8192, len = 0;
-    char *buf = malloc(cap);
-    ssize_t n;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-    ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
-    while ((n = read(fd, buf + len, cap - len - 1)) > 0) {
-        len += (size_t)n;
-        if (cap - len < 2)
-            buf = realloc(buf, cap *= 2);
-    }
-    close(fd);
-    buf[len] = '\0';
-    if (len_out)
-        *len_out = len;
-    return buf;
-}
-
-static int run_cmd(char *const argv[])
-{
-    pid_t pid;
-    int st;
-
-    if (posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ) != 0)
-        return -1;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-        ;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-static void sh(const char *cmd)
-{
-    char *argv[] = {(char *)"/bin/sh", (char *)"-c", (char *)cmd, NULL};
-
-    ck_assert_msg(run_cmd(argv) == 0, "command failed: %s", cmd);
-}
 
 /* Sorted names in a directory, space-separated. */
 static void listing(const char *path, char *out, size_t size)
@@ -164,7 +126,7 @@ static void copy_helper(const char *src, char *dst, size_t size, const char *nam
     {
         char *argv[] = {(char *)"cp", (char *)src, dst, NULL};
 
-        ck_assert_int_eq(run_cmd(argv), 0);
+        ck_assert_int_eq(it_run(argv), 0);
     }
     ck_assert_int_eq(chmod(dst, 0755), 0);
 }
@@ -182,14 +144,14 @@ static void setup(void)
     {
         char *argv[] = {(char *)"cp", (char *)"-a", (char *)CPS_TEST_TOOLCHAIN, fx.toolchain, NULL};
 
-        ck_assert_int_eq(run_cmd(argv), 0);
+        ck_assert_int_eq(it_run(argv), 0);
     }
     snprintf(fx.build, sizeof(fx.build), "%s/build", fx.dir);
     ck_assert_int_eq(mkdir(fx.build, 0755), 0);
     if (fx.unpriv && geteuid() == 0)
         ck_assert_int_eq(chown(fx.build, 65534, 65534), 0);
     fx.build_before[0] = '\0';
-    fx.mountinfo = read_file("/proc/self/mountinfo", NULL);
+    fx.mountinfo = it_read_file("/proc/self/mountinfo", NULL);
 }
 
 /*
@@ -214,7 +176,7 @@ static void assert_no_new_mounts(const char *before, char *after)
 static void teardown(void)
 {
     char now[256];
-    char *mi = read_file("/proc/self/mountinfo", NULL);
+    char *mi = it_read_file("/proc/self/mountinfo", NULL);
 
     assert_no_new_mounts(fx.mountinfo, mi);
     free(mi);
@@ -231,18 +193,12 @@ static void teardown(void)
  */
 static void make_dir(void)
 {
-    snprintf(fx.dir, sizeof(fx.dir), "/tmp/cps-it-XXXXXX");
-    if (mkdtemp(fx.dir) == NULL || chmod(fx.dir, 0755) < 0) {
-        perror("mkdtemp /tmp/cps-it-XXXXXX");
-        exit(1);
-    }
+    it_make_dir(fx.dir, sizeof(fx.dir), "/tmp/cps-it-XXXXXX");
 }
 
 static void remove_dir(void)
 {
-    char *argv[] = {(char *)"rm", (char *)"-rf", fx.dir, NULL};
-
-    run_cmd(argv);
+    it_remove_dir(fx.dir);
 }
 
 /* ---- jobs ------------------------------------------------------------------ */
@@ -430,7 +386,7 @@ START_TEST(no_host_files)
     /* /root is writable only when the tests run as root. */
     snprintf(cmd, sizeof(cmd), "echo > /tmp/%s && if [ $(id -u) = 0 ]; then echo > /root/%s; fi",
              marker, marker);
-    sh(cmd);
+    it_sh(cmd);
     snprintf(cmd, sizeof(cmd),
              "for f in /tmp/%s /root/%s %s/build /etc/passwd /etc/hostname; do "
              "test -e $f && echo FOUND $f; done; ls /; cat /etc/marker-toolchain",
@@ -439,7 +395,7 @@ START_TEST(no_host_files)
     run_job(&c, &s);
     snprintf(cmd, sizeof(cmd), "rm -f /tmp/%s && if [ $(id -u) = 0 ]; then rm -f /root/%s; fi",
              marker, marker);
-    sh(cmd);
+    it_sh(cmd);
     assert_exit_code(&c, 0);
     ck_assert_msg(strstr((char *)c.out, "FOUND") == NULL, "host file visible: %s", c.out);
     ck_assert_str_eq((char *)c.out, "bin\ndev\netc\nproc\ntmp\nusr\nwork\ncachepot test "

@@ -1,0 +1,71 @@
+/* hostutil.c - host-side helpers shared by the integration test programs. */
+#include "hostutil.h"
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+char *it_read_file(const char *path, size_t *len_out)
+{
+    size_t cap = 8192, len = 0;
+    char *buf = malloc(cap);
+    ssize_t n;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
+    while ((n = read(fd, buf + len, cap - len - 1)) > 0) {
+        len += (size_t)n;
+        if (cap - len < 2)
+            buf = realloc(buf, cap *= 2);
+    }
+    close(fd);
+    buf[len] = '\0';
+    if (len_out)
+        *len_out = len;
+    return buf;
+}
+
+int it_run(char *const argv[])
+{
+    pid_t pid;
+    int st;
+
+    if (posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ) != 0)
+        return -1;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+void it_sh(const char *cmd)
+{
+    char sh[] = "/bin/sh", c[] = "-c";
+    char *argv[] = {sh, c, (char *)(uintptr_t)cmd, NULL};
+
+    ck_assert_msg(it_run(argv) == 0, "command failed: %s", cmd);
+}
+
+void it_make_dir(char *dir, size_t size, const char *template)
+{
+    snprintf(dir, size, "%s", template);
+    if (mkdtemp(dir) == NULL || chmod(dir, 0755) < 0) {
+        perror(template);
+        exit(1);
+    }
+}
+
+void it_remove_dir(const char *dir)
+{
+    char rm[] = "rm", rf[] = "-rf";
+    char *argv[] = {rm, rf, (char *)(uintptr_t)dir, NULL};
+
+    it_run(argv);
+}
