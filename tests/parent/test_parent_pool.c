@@ -45,18 +45,6 @@ static void teardown(void)
     tu_rmtree(work);
 }
 
-static struct cps_job_spec *sh_job(const char *script)
-{
-    struct cps_job_spec *job = cps_job_new();
-    struct cps_error err;
-    const char *argv[] = {"sh", "-c", script};
-
-    ck_assert_int_eq(cps_job_set_toolchain(job, toolchain, &err), 0);
-    ck_assert_int_eq(cps_job_set_argv(job, 3, argv, &err), 0);
-    ck_assert_int_eq(cps_job_add_env(job, "PATH", "/bin", &err), 0);
-    return job;
-}
-
 static struct cps_pool *new_pool(size_t size, uint64_t max_idle_ms)
 {
     struct cps_pool_options *po = cps_pool_options_new();
@@ -71,30 +59,17 @@ static struct cps_pool *new_pool(size_t size, uint64_t max_idle_ms)
     return pool;
 }
 
-static struct cps_pool_stats stats_of(struct cps_pool *pool)
-{
-    struct cps_pool_stats s;
-
-    cps_pool_get_stats(pool, &s, sizeof(s));
-    return s;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
-    nanosleep(&ts, NULL);
-}
-
 /* Wait until the pool has `ready` idle helpers and none starting. */
 static void wait_ready(struct cps_pool *pool, size_t ready)
 {
     for (int i = 0; i < WAIT_LIMIT_S * 100; i++) {
-        struct cps_pool_stats s = stats_of(pool);
+        struct cps_pool_stats s = tu_pool_stats(pool);
         if (s.ready >= ready && s.starting == 0)
             return;
-        sleep_ms(10);
+        tu_sleep_ms(10);
     }
-    ck_abort_msg("the pool never had %zu ready helpers (%zu ready)", ready, stats_of(pool).ready);
+    ck_abort_msg("the pool never had %zu ready helpers (%zu ready)", ready,
+                 tu_pool_stats(pool).ready);
 }
 
 /* Run job through pool; stdout into *out (new). Returns cps_run's value. */
@@ -183,7 +158,7 @@ static void wait_gone(const pid_t *pids, size_t n)
             left += !gone(pids[k]);
         if (left == 0)
             return;
-        sleep_ms(10);
+        tu_sleep_ms(10);
     }
     for (size_t k = 0; k < n; k++)
         ck_assert_msg(gone(pids[k]), "process %d is still there", (int)pids[k]);
@@ -194,7 +169,7 @@ static void wait_gone(const pid_t *pids, size_t n)
 START_TEST(warm_run)
 {
     struct cps_pool *pool = new_pool(2, 0);
-    struct cps_job_spec *job = sh_job("echo warm");
+    struct cps_job_spec *job = tu_sh_job(toolchain, "echo warm");
     struct cps_result *res;
     struct cps_error err;
     char *out;
@@ -212,7 +187,7 @@ START_TEST(warm_run)
     free(out);
     /* The pool fills up again behind the run. */
     wait_ready(pool, 2);
-    struct cps_pool_stats s = stats_of(pool);
+    struct cps_pool_stats s = tu_pool_stats(pool);
     ck_assert_uint_eq(s.warm, 1);
     ck_assert_uint_eq(s.cold, 0);
     ck_assert_uint_eq(s.in_use, 0);
@@ -229,7 +204,7 @@ END_TEST
 static void kill_idle_then_run(bool wait_noticed)
 {
     struct cps_pool *pool = new_pool(1, 0);
-    struct cps_job_spec *job = sh_job("echo fresh");
+    struct cps_job_spec *job = tu_sh_job(toolchain, "echo fresh");
     struct cps_result *res;
     struct cps_error err;
     pid_t idle[4];
@@ -239,8 +214,8 @@ static void kill_idle_then_run(bool wait_noticed)
     wait_ready(pool, 1);
     ck_assert_uint_eq(children_of(NULL, 0, idle, 4), 1);
     ck_assert_int_eq(kill(idle[0], SIGKILL), 0);
-    for (int i = 0; wait_noticed && i < WAIT_LIMIT_S * 100 && stats_of(pool).died == 0; i++)
-        sleep_ms(10);
+    for (int i = 0; wait_noticed && i < WAIT_LIMIT_S * 100 && tu_pool_stats(pool).died == 0; i++)
+        tu_sleep_ms(10);
     ck_assert_msg(run_pool(pool, job, &res, &out, &err) == 0, "%s: %s", err.stage, err.message);
     ck_assert_int_eq(res->exit_code, 0);
     ck_assert_str_eq(out, "fresh\n");
@@ -248,7 +223,7 @@ static void kill_idle_then_run(bool wait_noticed)
     free(out);
     /* The killed helper is reaped (not a zombie of ours). */
     wait_gone(idle, 1);
-    struct cps_pool_stats s = stats_of(pool);
+    struct cps_pool_stats s = tu_pool_stats(pool);
     if (wait_noticed)
         ck_assert_uint_eq(s.died, 1);
     /* Either noticed before the take, or the job ran again on a fresh helper. */
@@ -273,7 +248,7 @@ END_TEST
 START_TEST(all_idle_helpers_killed)
 {
     struct cps_pool *pool = new_pool(3, 0);
-    struct cps_job_spec *job = sh_job("echo again");
+    struct cps_job_spec *job = tu_sh_job(toolchain, "echo again");
     struct cps_result *res;
     struct cps_error err;
     pid_t idle[8];
@@ -330,7 +305,7 @@ static void *burst_thread(void *arg)
 
     snprintf(script, sizeof(script), "sleep 0.3; echo job%d", a->i);
     snprintf(want, sizeof(want), "job%d\n", a->i);
-    job = sh_job(script);
+    job = tu_sh_job(toolchain, script);
     pthread_barrier_wait(&b->go);
     b->ret[a->i] = run_pool(b->pool, job, &res, &out, &err);
     if (b->ret[a->i] < 0)
@@ -351,7 +326,7 @@ START_TEST(pool_exhausted)
     struct burst b = {.pool = new_pool(2, 0)};
     struct burst_arg args[BURST];
     pthread_t t[BURST];
-    struct cps_job_spec *job = sh_job("true");
+    struct cps_job_spec *job = tu_sh_job(toolchain, "true");
     struct cps_error err;
     int warm = 0;
 
@@ -369,7 +344,7 @@ START_TEST(pool_exhausted)
         ck_assert_msg(b.ret[i] == 0 && b.ok[i], "job %d: %s", i, b.msg[i]);
         warm += b.warm[i];
     }
-    struct cps_pool_stats s = stats_of(b.pool);
+    struct cps_pool_stats s = tu_pool_stats(b.pool);
     ck_assert_uint_eq(s.warm + s.cold, BURST);
     ck_assert_uint_eq(s.warm, (uint64_t)warm);
     /* Eight runs released together against two ready helpers, each of the
@@ -418,7 +393,7 @@ static void *mt_thread(void *arg)
         snprintf(want, sizeof(want), "input %d\n", n);
         tu_write_file(in, want, strlen(want));
         snprintf(script, sizeof(script), "cat in.txt > out.txt");
-        job = sh_job(script);
+        job = tu_sh_job(toolchain, script);
         cps_job_add_input(job, in, "in.txt", 0644, &err);
         cps_job_add_output(job, "out.txt", &err);
         o->pool = a->m->pool;
@@ -456,7 +431,7 @@ START_TEST(many_threads)
         pthread_join(t[i], NULL);
     for (int n = 0; n < MT_JOBS; n++)
         ck_assert_msg(m.msg[n][0] == '\0', "job %d: %s", n, m.msg[n]);
-    struct cps_pool_stats s = stats_of(m.pool);
+    struct cps_pool_stats s = tu_pool_stats(m.pool);
     ck_assert_uint_eq(s.warm + s.cold, MT_JOBS);
     ck_assert_uint_eq(s.in_use, 0);
     cps_pool_free(m.pool);
@@ -469,7 +444,8 @@ END_TEST
 START_TEST(job_of_another_uid_gets_a_matching_helper)
 {
     struct cps_pool *pool = new_pool(2, 0);
-    struct cps_job_spec *def = sh_job("id -u"), *other = sh_job("id -u; id -g");
+    struct cps_job_spec *def = tu_sh_job(toolchain, "id -u"),
+                        *other = tu_sh_job(toolchain, "id -u; id -g");
     struct cps_result *res;
     struct cps_error err;
     char *out;
@@ -485,9 +461,9 @@ START_TEST(job_of_another_uid_gets_a_matching_helper)
     cps_result_free(res);
     free(out);
     /* Now the pool knows that configuration too, and the next one is warm. */
-    for (int i = 0; i < WAIT_LIMIT_S * 100 && stats_of(pool).ready < 4; i++)
-        sleep_ms(10);
-    ck_assert_uint_eq(stats_of(pool).configs, 2);
+    for (int i = 0; i < WAIT_LIMIT_S * 100 && tu_pool_stats(pool).ready < 4; i++)
+        tu_sleep_ms(10);
+    ck_assert_uint_eq(tu_pool_stats(pool).configs, 2);
     ck_assert_msg(run_pool(pool, other, &res, &out, &err) == 0, "%s: %s", err.stage, err.message);
     ck_assert_str_eq(out, "1234\n4321\n");
     ck_assert(res->warm);
@@ -504,7 +480,7 @@ END_TEST
  * with an error frame of stage "job" (the pool never sends one). */
 START_TEST(helper_refuses_job_of_other_uid)
 {
-    struct cps_job_spec *spec = sh_job("true");
+    struct cps_job_spec *spec = tu_sh_job(toolchain, "true");
     struct cps_job cfg = {.has_uid = true, .uid = 2000};
     struct cps_helper_proc p;
     struct cps_wire_job wire;
@@ -553,7 +529,7 @@ END_TEST
 START_TEST(idle_helpers_expire)
 {
     struct cps_pool *pool = new_pool(2, 300);
-    struct cps_job_spec *job = sh_job("true");
+    struct cps_job_spec *job = tu_sh_job(toolchain, "true");
     struct cps_error err;
     pid_t idle[8];
     size_t n;
@@ -563,12 +539,12 @@ START_TEST(idle_helpers_expire)
     n = children_of(NULL, 0, idle, 8);
     ck_assert_uint_ge(n, 2);
     for (int i = 0; i < WAIT_LIMIT_S * 100; i++) {
-        struct cps_pool_stats s = stats_of(pool);
+        struct cps_pool_stats s = tu_pool_stats(pool);
         if (s.ready == 0 && s.starting == 0 && s.closing == 0 && s.configs == 0)
             break;
-        sleep_ms(10);
+        tu_sleep_ms(10);
     }
-    struct cps_pool_stats s = stats_of(pool);
+    struct cps_pool_stats s = tu_pool_stats(pool);
     ck_assert_uint_eq(s.ready + s.starting + s.closing, 0);
     ck_assert_uint_ge(s.expired, 2);
     ck_assert_uint_eq(s.reaped, s.spawned);
@@ -583,7 +559,7 @@ END_TEST
 START_TEST(free_leaves_nothing)
 {
     struct cps_pool *pool = new_pool(3, 0);
-    struct cps_job_spec *a = sh_job("true"), *b = sh_job("true");
+    struct cps_job_spec *a = tu_sh_job(toolchain, "true"), *b = tu_sh_job(toolchain, "true");
     struct cps_error err;
     pid_t helpers[16], all[64];
     size_t nh, na;
@@ -622,7 +598,7 @@ START_TEST(worker_exit_ends_idle_helpers)
     ck_assert_int_ge(worker, 0);
     if (worker == 0) {
         struct cps_pool *pool = new_pool(3, 0);
-        struct cps_job_spec *job = sh_job("true");
+        struct cps_job_spec *job = tu_sh_job(toolchain, "true");
         struct cps_error err;
         pid_t helpers[16], all[64];
         size_t nh, na;
@@ -653,7 +629,7 @@ END_TEST
 START_TEST(free_unused_pool)
 {
     struct cps_pool *pool = new_pool(0, 0);
-    struct cps_pool_stats s = stats_of(pool);
+    struct cps_pool_stats s = tu_pool_stats(pool);
 
     ck_assert_uint_eq(s.spawned, 0);
     ck_assert_uint_eq(s.configs, 0);

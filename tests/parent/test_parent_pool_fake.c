@@ -66,26 +66,12 @@ static struct cps_pool *pool_of(const char *mode, size_t size)
     return pool;
 }
 
-static struct cps_pool_stats stats_of(struct cps_pool *pool)
-{
-    struct cps_pool_stats s;
-
-    cps_pool_get_stats(pool, &s, sizeof(s));
-    return s;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
-    nanosleep(&ts, NULL);
-}
-
 static void wait_ready(struct cps_pool *pool, size_t n)
 {
     for (int i = 0; i < WAIT_LIMIT_S * 100; i++) {
-        if (stats_of(pool).ready >= n)
+        if (tu_pool_stats(pool).ready >= n)
             return;
-        sleep_ms(10);
+        tu_sleep_ms(10);
     }
     ck_abort_msg("the pool never had %zu ready helpers", n);
 }
@@ -93,9 +79,9 @@ static void wait_ready(struct cps_pool *pool, size_t n)
 static void wait_died(struct cps_pool *pool, uint64_t n)
 {
     for (int i = 0; i < WAIT_LIMIT_S * 100; i++) {
-        if (stats_of(pool).died >= n)
+        if (tu_pool_stats(pool).died >= n)
             return;
-        sleep_ms(10);
+        tu_sleep_ms(10);
     }
     ck_abort_msg("the pool never saw %llu helpers fail", (unsigned long long)n);
 }
@@ -116,7 +102,7 @@ START_TEST(warm_helper_dying_on_the_job_is_replaced_once)
     ck_assert_int_eq(cps_run(job, o, &res, &err), -ECONNABORTED);
     ck_assert_ptr_null(res);
     ck_assert_str_eq(err.stage, "helper");
-    struct cps_pool_stats s = stats_of(pool);
+    struct cps_pool_stats s = tu_pool_stats(pool);
     ck_assert_uint_eq(s.retried, 1);
     ck_assert_uint_eq(s.warm + s.cold, 0);
     ck_assert_uint_eq(s.in_use, 0);
@@ -142,7 +128,7 @@ static void never_ready(const char *mode, int want_ret)
     wait_died(pool, 2);
     ck_assert_int_eq(cps_run(job, o, &res, &err), want_ret);
     ck_assert_str_eq(err.stage, "hello");
-    struct cps_pool_stats s = stats_of(pool);
+    struct cps_pool_stats s = tu_pool_stats(pool);
     ck_assert_uint_eq(s.ready, 0);
     ck_assert_uint_eq(s.warm, 0);
     cps_pool_free(pool);
@@ -177,7 +163,7 @@ START_TEST(other_helper_path_bypasses_the_pool)
     ck_assert_int_eq(res->exit_code, 5);
     ck_assert(!res->warm);
     cps_result_free(res);
-    struct cps_pool_stats s = stats_of(pool);
+    struct cps_pool_stats s = tu_pool_stats(pool);
     ck_assert_uint_eq(s.warm + s.cold + s.spawned, 0);
     cps_pool_free(pool);
     cps_run_options_free(o);

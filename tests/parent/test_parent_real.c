@@ -31,18 +31,6 @@ static void teardown(void)
     tu_rmtree(work);
 }
 
-static struct cps_job_spec *sh_job(const char *script)
-{
-    struct cps_job_spec *job = cps_job_new();
-    struct cps_error err;
-    const char *argv[] = {"sh", "-c", script};
-
-    ck_assert_int_eq(cps_job_set_toolchain(job, toolchain, &err), 0);
-    ck_assert_int_eq(cps_job_set_argv(job, 3, argv, &err), 0);
-    ck_assert_int_eq(cps_job_add_env(job, "PATH", "/bin", &err), 0);
-    return job;
-}
-
 /* Our direct children (the helper), from /proc. */
 static pid_t child_pid(void)
 {
@@ -132,7 +120,7 @@ static int run_with_actor(struct started *s, struct cps_job_spec *job, struct cp
 
 START_TEST(cancel_mid_job)
 {
-    struct cps_job_spec *job = sh_job("echo started; sleep 60; echo late");
+    struct cps_job_spec *job = tu_sh_job(toolchain, "echo started; sleep 60; echo late");
     struct started s = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
     struct cps_error err;
 
@@ -148,7 +136,7 @@ END_TEST
 START_TEST(helper_killed_mid_job)
 {
     char build[4200];
-    struct cps_job_spec *job = sh_job("echo started; sleep 60");
+    struct cps_job_spec *job = tu_sh_job(toolchain, "echo started; sleep 60");
     struct started s = {
         .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER, .kill_helper = true};
     struct cps_error err;
@@ -167,8 +155,8 @@ END_TEST
 /* 8 MiB output file and 3 MB of stdout: far beyond any socket buffer. */
 START_TEST(large_output_and_stdout)
 {
-    struct cps_job_spec *job =
-        sh_job("yes 0123456789abcdef | head -c 8388608 > big.txt; yes x | head -c 3000000");
+    struct cps_job_spec *job = tu_sh_job(
+        toolchain, "yes 0123456789abcdef | head -c 8388608 > big.txt; yes x | head -c 3000000");
     struct cps_run_options *o = cps_run_options_new();
     struct cps_result *res;
     struct cps_error err;

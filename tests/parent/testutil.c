@@ -1,6 +1,7 @@
 /* testutil.c - shared helpers of the parent library's tests. */
 #include "testutil.h"
 
+#include <check.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -9,9 +10,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
-static void fail(const char *what, const char *path)
+static void tu_die(const char *what, const char *path)
 {
     fprintf(stderr, "testutil: %s %s: %s\n", what, path, strerror(errno));
     abort();
@@ -23,7 +25,7 @@ void tu_mkdtemp(char *buf, size_t size)
 
     snprintf(buf, size, "%s/cps-test-XXXXXX", tmp && tmp[0] == '/' ? tmp : "/tmp");
     if (!mkdtemp(buf))
-        fail("mkdtemp", buf);
+        tu_die("mkdtemp", buf);
     chmod(buf, 0755);
 }
 
@@ -60,11 +62,11 @@ void tu_write_file(const char *path, const void *data, size_t len)
     const uint8_t *p = data;
 
     if (fd < 0)
-        fail("create", path);
+        tu_die("create", path);
     while (len > 0) {
         ssize_t w = write(fd, p, len);
         if (w <= 0)
-            fail("write", path);
+            tu_die("write", path);
         p += w;
         len -= (size_t)w;
     }
@@ -82,12 +84,12 @@ uint8_t *tu_read_file(const char *path, size_t *len)
     if (fd < 0)
         return NULL;
     if (fstat(fd, &st) < 0)
-        fail("fstat", path);
+        tu_die("fstat", path);
     buf = malloc((size_t)st.st_size + 1);
     while (have < (size_t)st.st_size) {
         ssize_t r = read(fd, buf + have, (size_t)st.st_size - have);
         if (r <= 0)
-            fail("read", path);
+            tu_die("read", path);
         have += (size_t)r;
     }
     buf[have] = 0;
@@ -150,6 +152,34 @@ void tu_fake_helpers(char *dir, size_t size, const char *fake_helper)
     for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
         snprintf(path, sizeof(path), "%s/%s", dir, modes[i]);
         if (symlink(fake_helper, path) < 0)
-            fail("symlink", path);
+            tu_die("symlink", path);
     }
+}
+
+struct cps_job_spec *tu_sh_job(const char *toolchain, const char *script)
+{
+    struct cps_job_spec *job = cps_job_new();
+    struct cps_error err;
+    const char *argv[] = {"sh", "-c", script};
+
+    ck_assert_ptr_nonnull(job);
+    ck_assert_int_eq(cps_job_set_toolchain(job, toolchain, &err), 0);
+    ck_assert_int_eq(cps_job_set_argv(job, 3, argv, &err), 0);
+    ck_assert_int_eq(cps_job_add_env(job, "PATH", "/bin", &err), 0);
+    return job;
+}
+
+struct cps_pool_stats tu_pool_stats(struct cps_pool *pool)
+{
+    struct cps_pool_stats s;
+
+    cps_pool_get_stats(pool, &s, sizeof(s));
+    return s;
+}
+
+void tu_sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+
+    nanosleep(&ts, NULL);
 }

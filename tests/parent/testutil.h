@@ -30,6 +30,12 @@ struct tu_streams {
 int tu_collect_stream(void *user, enum cps_stream_id id, const void *data, size_t len);
 void tu_streams_free(struct tu_streams *s);
 
+/* A job running `sh -c script` in toolchain with PATH=/bin (new). */
+struct cps_job_spec *tu_sh_job(const char *toolchain, const char *script);
+/* The pool's counters now. */
+struct cps_pool_stats tu_pool_stats(struct cps_pool *pool);
+void tu_sleep_ms(long ms);
+
 /* A directory of symlinks named after the fake helper's modes. */
 void tu_fake_helpers(char *dir, size_t size, const char *fake_helper);
 
