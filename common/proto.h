@@ -79,6 +79,7 @@ struct cps_job_limits {
     uint64_t open_files;       /* RLIMIT_NOFILE */
     uint64_t processes;        /* RLIMIT_NPROC / pids.max */
     uint64_t tmp_bytes;        /* size of the /tmp tmpfs (and bind-mode tmpfs) */
+    uint64_t scratch_bytes;    /* size of the tmpfs holding the job's writable layer */
 };
 
 struct cps_env_pair {

@@ -414,17 +414,17 @@ static int decode_hello(const cbor_item_t *root, struct cps_hello *h, struct cps
     return 0;
 }
 
-enum { L_TIMEOUT, L_OUTPUT, L_CPU, L_AS, L_FSIZE, L_NOFILE, L_NPROC, L_TMP, L_COUNT };
+enum { L_TIMEOUT, L_OUTPUT, L_CPU, L_AS, L_FSIZE, L_NOFILE, L_NPROC, L_TMP, L_SCRATCH, L_COUNT };
 static const char *const limit_keys[L_COUNT] = {"timeout_ms",    "max_output_bytes", "cpu_seconds",
                                                 "address_space", "file_size",        "open_files",
-                                                "processes",     "tmp_bytes"};
+                                                "processes",     "tmp_bytes",        "scratch_bytes"};
 
 static int decode_limits(const cbor_item_t *it, struct cps_job_limits *l, struct cps_error *err)
 {
     const cbor_item_t *v[L_COUNT];
     uint64_t *dst[L_COUNT] = {&l->timeout_ms,    &l->max_output_bytes, &l->cpu_seconds,
                               &l->address_space, &l->file_size,        &l->open_files,
-                              &l->processes,     &l->tmp_bytes};
+                              &l->processes,     &l->tmp_bytes,        &l->scratch_bytes};
     char f[64];
     int ret = map_fields(it, "job.limits", limit_keys, L_COUNT, v, err);
 

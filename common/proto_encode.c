@@ -178,6 +178,7 @@ static void encode_limits(struct out *o, const struct cps_job_limits *l)
         {"cpu_seconds", l->cpu_seconds}, {"address_space", l->address_space},
         {"file_size", l->file_size},     {"open_files", l->open_files},
         {"processes", l->processes},     {"tmp_bytes", l->tmp_bytes},
+        {"scratch_bytes", l->scratch_bytes},
     };
     size_t n = 0;
 
@@ -193,7 +194,7 @@ static void encode_limits(struct out *o, const struct cps_job_limits *l)
 static bool limits_set(const struct cps_job_limits *l)
 {
     return l->timeout_ms || l->max_output_bytes || l->cpu_seconds || l->address_space ||
-           l->file_size || l->open_files || l->processes || l->tmp_bytes;
+           l->file_size || l->open_files || l->processes || l->tmp_bytes || l->scratch_bytes;
 }
 
 static void encode_job(struct out *o, const struct cps_job *j)

@@ -1,15 +1,19 @@
-/* builddir.c - BUILD/{upper,work,target}: create and remove. */
+/* builddir.c - BUILD/{upper,work,target}: create and remove, on a tmpfs or on disk. */
 #include "builddir.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "error.h"
+#include "log.h"
 
 int cps__builddir_check(const char *build_dir, struct cps_builddir *b, struct cps_error *err)
 {
@@ -28,7 +32,8 @@ int cps__builddir_check(const char *build_dir, struct cps_builddir *b, struct cp
                               "build dir %s (owner %u, mode %04o) is not writable by euid %u: %s",
                               build_dir, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777),
                               (unsigned)geteuid(), strerror(errno));
-    if ((size_t)snprintf(b->upper, sizeof(b->upper), "%s/upper", build_dir) >= sizeof(b->upper) ||
+    if ((size_t)snprintf(b->root, sizeof(b->root), "%s", build_dir) >= sizeof(b->root) ||
+        (size_t)snprintf(b->upper, sizeof(b->upper), "%s/upper", build_dir) >= sizeof(b->upper) ||
         (size_t)snprintf(b->work, sizeof(b->work), "%s/work", build_dir) >= sizeof(b->work) ||
         (size_t)snprintf(b->target, sizeof(b->target), "%s/target", build_dir) >= sizeof(b->target))
         return cps__error_set(err, "builddir", ENAMETOOLONG, NULL, "build dir path %s is too long",
@@ -49,9 +54,53 @@ static int make_dir(const char *path, bool *made, struct cps_error *err)
     return 0;
 }
 
-int cps__builddir_create(struct cps_builddir *b, struct cps_error *err)
+/*
+ * overlayfs in a user namespace keeps whiteouts and opaque dirs in
+ * "user.overlay.*" xattrs of the upper layer (userxattr); tmpfs has user
+ * xattrs only from Linux 6.6 ("shmem: add support for user extended
+ * attributes"). One setxattr on the fresh tmpfs answers the question for
+ * this kernel.
+ */
+static bool has_user_xattrs(const char *dir)
 {
-    int rc = make_dir(b->upper, &b->have_upper, err);
+    if (setxattr(dir, "user.cachepot", "1", 1, 0) == 0)
+        return true;
+    cps__log_info("scratch: tmpfs on this kernel has no user xattrs (%s): the writable layer "
+                  "goes to the build dir's own filesystem",
+                  strerror(errno));
+    return false;
+}
+
+static int mount_tmpfs(struct cps_builddir *b, uint64_t scratch_bytes, struct cps_error *err)
+{
+    char data[64];
+
+    /* Only this helper's mount namespace sees it (/ is rprivate): the host's
+     * build dir stays as it was, whatever the job writes. */
+    snprintf(data, sizeof(data), "size=%" PRIu64 ",mode=0700", scratch_bytes);
+    if (mount("tmpfs", b->root, "tmpfs", MS_NOSUID | MS_NODEV, data) < 0)
+        return cps__error_set(err, "builddir", errno,
+                              "set CACHEPOT_SCRATCH=disk to keep the job's writes on the build "
+                              "dir's filesystem",
+                              "mount a tmpfs (%s) on the build dir %s: %s", data, b->root,
+                              strerror(errno));
+    b->tmpfs = true;
+    if (has_user_xattrs(b->root))
+        return 0;
+    if (umount2(b->root, MNT_DETACH) < 0)
+        return cps__error_set(err, "builddir", errno, NULL, "umount the tmpfs on %s: %s", b->root,
+                              strerror(errno));
+    b->tmpfs = false;
+    return 0;
+}
+
+int cps__builddir_create(struct cps_builddir *b, bool disk, uint64_t scratch_bytes,
+                         struct cps_error *err)
+{
+    int rc = disk ? 0 : mount_tmpfs(b, scratch_bytes, err);
+
+    if (rc == 0)
+        rc = make_dir(b->upper, &b->have_upper, err);
 
     if (rc == 0)
         rc = make_dir(b->work, &b->have_work, err);
@@ -113,6 +162,17 @@ static void remove_one(const char *path, bool *have, int *first, struct cps_erro
 int cps__builddir_remove(struct cps_builddir *b, struct cps_error *err)
 {
     int first = 0;
+
+    /* Everything below went with the tmpfs; MNT_DETACH: a job's leftover open
+     * file cannot keep it busy (all its processes are dead, but be sure). */
+    if (b->tmpfs) {
+        if (umount2(b->root, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
+            return cps__error_set(err, "cleanup", errno, NULL, "umount the tmpfs on %s: %s",
+                                  b->root, strerror(errno));
+        b->tmpfs = false;
+        b->have_upper = b->have_work = b->have_target = false;
+        return 0;
+    }
 
     remove_one(b->target, &b->have_target, &first, err);
     remove_one(b->work, &b->have_work, &first, err);

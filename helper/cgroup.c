@@ -376,7 +376,6 @@ bool cps__cgroup_oom_killed(const struct cps_job_cgroup *cg)
 
 void cps__cgroup_remove(struct cps_job_cgroup *cg)
 {
-    const struct timespec pause = {.tv_sec = 0, .tv_nsec = 5 * 1000 * 1000};
     int *fds[] = {&cg->pids_fd, &cg->memory_fd, &cg->events_fd, &cg->procs_fd[0], &cg->procs_fd[1]};
 
     for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
@@ -388,13 +387,17 @@ void cps__cgroup_remove(struct cps_job_cgroup *cg)
         if (cg->dir[i][0] == '\0')
             continue;
         /* The last task of a cgroup leaves it a moment after its parent reaped
-         * it (css_set release is asynchronous): retry EBUSY for up to 1 s. */
-        for (int tries = 0; rmdir(cg->dir[i]) < 0; tries++) {
-            if (errno != EBUSY || tries >= 200) {
+         * it (css_set release is asynchronous): retry EBUSY for up to about
+         * 1 s, first after 50 us (usually enough), doubling up to 5 ms. */
+        long pause_ns = 50 * 1000, waited_ns = 0;
+        while (rmdir(cg->dir[i]) < 0) {
+            if (errno != EBUSY || waited_ns >= 1000L * 1000 * 1000) {
                 cps__log_error("cgroup: rmdir %s: %s", cg->dir[i], strerror(errno));
                 break;
             }
-            nanosleep(&pause, NULL);
+            nanosleep(&(struct timespec){.tv_sec = 0, .tv_nsec = pause_ns}, NULL);
+            waited_ns += pause_ns;
+            pause_ns = pause_ns < 5 * 1000 * 1000 / 2 ? pause_ns * 2 : 5 * 1000 * 1000;
         }
         cg->dir[i][0] = '\0';
     }

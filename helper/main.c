@@ -233,7 +233,7 @@ static int make_root(struct helper *h)
 {
     const struct cps_job *job = &h->job.u.job;
 
-    if (cps__builddir_create(&h->dirs, &h->err) < 0)
+    if (cps__builddir_create(&h->dirs, h->opt.disk_scratch, h->limits.scratch_bytes, &h->err) < 0)
         return -1;
     cps__timings_lap(&h->t, "builddir");
     if (cps__overlay_mount(&h->ov, &h->err) < 0)
@@ -256,7 +256,7 @@ static int run(struct helper *h)
     struct cps_pump_result r;
     struct rusage ru;
     uint64_t budget;
-    int st;
+    int st, rc;
 
     if (cps__pump_run(h->sock, h->sigfd, &h->init, h->job_raw, h->job_len, &h->limits, &r,
                       &h->err) < 0)
@@ -298,12 +298,23 @@ static int run(struct helper *h)
     if (cps__outputs_send(h->sock, h->target_fd, &h->job.u.job, &budget, &h->err) < 0)
         return -1;
     cps__timings_lap(&h->t, "outputs");
-    /* Clean before exit: when the worker reads exit, the build dir is as before. */
+    /*
+     * With the writable layer on this helper's tmpfs, exit already means "the
+     * host is as before": every process of the job is dead (I reaped them
+     * before its report) and the build dir was never written. What is left
+     * (unmounting, reaping I, whose exit tears down its mount namespace:
+     * 0.5-1 ms) happens after the exit frame, overlapping with the worker's
+     * next step; the worker still reaps this helper. On disk, the build dir is
+     * cleaned first so that the worker reading exit finds it as before.
+     */
+    if (h->dirs.tmpfs) {
+        rc = cps__report_exit(h->sock, &r, &ru, h->opt.backend, h->overlay, &h->t, &h->err);
+        cleanup(h);
+        return rc;
+    }
     cleanup(h);
     cps__timings_lap(&h->t, "cleanup");
-    if (cps__report_exit(h->sock, &r, &ru, h->opt.backend, h->overlay, &h->t, &h->err) < 0)
-        return -1;
-    return 0;
+    return cps__report_exit(h->sock, &r, &ru, h->opt.backend, h->overlay, &h->t, &h->err);
 }
 
 int main(int argc, char **argv)

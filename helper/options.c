@@ -38,6 +38,17 @@ static int parse_backend(const char *origin, const char *text, uint32_t *out, st
     return 0;
 }
 
+static int parse_scratch(const char *text, bool *disk, struct cps_error *err)
+{
+    if (strcmp(text, "tmpfs") == 0 || strcmp(text, "disk") == 0) {
+        *disk = text[0] == 'd';
+        return 0;
+    }
+    return cps__error_set(err, "usage", EINVAL, "valid values: tmpfs, disk",
+                          "%s: unknown scratch kind \"%s\" (valid: tmpfs, disk)", CPS_ENV_SCRATCH,
+                          text);
+}
+
 void cps__options_usage(FILE *f)
 {
     fputs("usage: cachepot-dist-sandbox [--uid N] [--gid N] [--backend userns|bubblewrap]\n"
@@ -66,6 +77,11 @@ void cps__options_usage(FILE *f)
           "  CACHEPOT_LOG      log level on stderr: error, warn (default), info, debug, trace\n"
           "  CACHEPOT_BWRAP    bwrap binary of the bubblewrap backend (default: PATH lookup)\n"
           "  CACHEPOT_FUSE_OVERLAYFS  fuse-overlayfs of the fuse overlay mode (default: PATH)\n"
+          "  CACHEPOT_SCRATCH  where the job's writes (the overlay's upper and work dirs)\n"
+          "                    live: tmpfs (default; a tmpfs of limits.scratch_bytes mounted\n"
+          "                    on the build dir in the helper's own mount namespace, so the\n"
+          "                    host directory is never written) or disk (the build dir\n"
+          "                    itself; removed file by file after the job)\n"
           "\n"
           "exit codes: 0 the job ran (its own exit code is in the exit frame),\n"
           "  1 setup or job error (one error frame sent), 2 usage error or fd 3 is not a\n"
@@ -99,6 +115,13 @@ int cps__options_parse(int argc, char **argv, struct cps_helper_options *o, stru
     env = getenv(CPS_ENV_SANDBOX);
     if (env != NULL && env[0] != '\0') {
         rc = parse_backend(CPS_ENV_SANDBOX, env, &o->backend, err);
+        if (rc < 0)
+            return rc;
+    }
+
+    env = getenv(CPS_ENV_SCRATCH);
+    if (env != NULL && env[0] != '\0') {
+        rc = parse_scratch(env, &o->disk_scratch, err);
         if (rc < 0)
             return rc;
     }

@@ -19,6 +19,7 @@
 #define CPS_ENV_SANDBOX "CACHEPOT_SANDBOX" /* default backend: userns | bubblewrap */
 #define CPS_ENV_LOG     "CACHEPOT_LOG"     /* log level: error | warn | info | debug | trace */
 #define CPS_ENV_BWRAP   "CACHEPOT_BWRAP"   /* the bwrap binary of the bubblewrap backend */
+#define CPS_ENV_SCRATCH "CACHEPOT_SCRATCH" /* where the writable layer lives: tmpfs | disk */
 
 /* The fd the parent hands the helper: its end of an AF_UNIX socketpair. */
 #define CPS_HELPER_FD 3
@@ -44,6 +45,7 @@ struct cps_helper_options {
     uint32_t gid;     /* gid inside the sandbox (default: the helper's effective gid) */
     uint32_t backend; /* one enum cps_backend */
     bool seccomp;     /* default seccomp filter on (default true) */
+    bool disk_scratch; /* writable layer on the build dir's filesystem, not a tmpfs */
     int check_argc;   /* CPS_MODE_CHECK: the arguments after --check (borrowed from argv) */
     char **check_argv;
 };

@@ -26,6 +26,8 @@ void cps__limits_resolve(const struct cps_job_limits *in, struct cps_job_limits 
         out->processes = CPS_DEFAULT_PROCESSES;
     if (out->tmp_bytes == 0)
         out->tmp_bytes = CPS_DEFAULT_TMP_BYTES;
+    if (out->scratch_bytes == 0)
+        out->scratch_bytes = CPS_DEFAULT_SCRATCH_BYTES;
 }
 
 static int set(int resource, const char *name, rlim_t soft, rlim_t hard, struct cps_error *err)

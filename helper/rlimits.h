@@ -14,6 +14,9 @@
 #define CPS_DEFAULT_OPEN_FILES       1024u
 #define CPS_DEFAULT_PROCESSES        256u
 #define CPS_DEFAULT_TMP_BYTES        (256ull * 1024 * 1024) /* 256 MiB */
+/* As much as one output file may be (file_size): the tmpfs only takes the
+ * memory the job really writes. */
+#define CPS_DEFAULT_SCRATCH_BYTES (4ull * 1024 * 1024 * 1024) /* 4 GiB */
 /* address_space 0: unlimited; cpu_seconds 0: the timeout rounded up. */
 
 /* Copy in (borrowed) to out with every 0 replaced by its default. */

@@ -123,6 +123,7 @@ enum cps_limit {
     CPS_LIMIT_OPEN_FILES,       /* RLIMIT_NOFILE */
     CPS_LIMIT_PROCESSES,        /* RLIMIT_NPROC / pids.max */
     CPS_LIMIT_TMP_BYTES,        /* size of the sandbox's /tmp */
+    CPS_LIMIT_SCRATCH_BYTES,    /* size of the tmpfs holding the job's writes (CACHEPOT_SCRATCH) */
 };
 CPS_API int cps_job_set_limit(struct cps_job_spec *job, enum cps_limit which, uint64_t value,
                               struct cps_error *err);

@@ -22,7 +22,7 @@
 /* The only variables the helper sees: its own knobs, and PATH to find
  * bwrap and fuse-overlayfs. Everything else of the worker stays out. */
 static const char *const passed_env[] = {"PATH", "CACHEPOT_LOG", "CACHEPOT_SANDBOX",
-                                         "CACHEPOT_BWRAP"};
+                                         "CACHEPOT_BWRAP", "CACHEPOT_SCRATCH"};
 #define N_PASSED (sizeof(passed_env) / sizeof(passed_env[0]))
 
 const char *cps__helper_path(const struct cps_run_options *opts)

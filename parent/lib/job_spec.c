@@ -262,6 +262,9 @@ CPS_API int cps_job_set_limit(struct cps_job_spec *job, enum cps_limit which, ui
     case CPS_LIMIT_TMP_BYTES:
         l->tmp_bytes = value;
         return 0;
+    case CPS_LIMIT_SCRATCH_BYTES:
+        l->scratch_bytes = value;
+        return 0;
     }
     return cps__error_set(err, "job", EINVAL, NULL, "unknown limit %d", (int)which);
 }

@@ -35,6 +35,9 @@
 #define HELLO_TIMEOUT_US (30ull * 1000 * 1000)
 /* A closed idle helper exits on EOF at once; after this it is killed. */
 #define CLOSE_GRACE_US (2ull * 1000 * 1000)
+/* A helper that sent its exit frame only cleans up (as CLEANUP_GRACE_MS of a
+ * run that waits for its helper itself). */
+#define RETIRE_GRACE_US (10ull * 1000 * 1000)
 /* Without a pidfd, closing helpers are looked at this often. */
 #define REAP_POLL_US (50ull * 1000)
 /* Spawning a configuration that keeps failing is retried with a growing
@@ -60,7 +63,8 @@ struct pool_helper {
     enum hstate state;
     struct cps_helper_proc proc;
     struct cps_frame_reader reader;
-    uint64_t since; /* spawned, ready, or closed at */
+    uint64_t since;    /* spawned, ready, or closed at */
+    uint64_t grace_us; /* H_CLOSING: killed this long after since */
 };
 
 struct cps_pool {
@@ -156,6 +160,7 @@ static void close_helper(struct cps_pool *pool, struct pool_helper *h, bool kill
         cps__helper_kill(&h->proc);
     h->state = H_CLOSING;
     h->since = now;
+    h->grace_us = CLOSE_GRACE_US;
     wake(pool);
 }
 
@@ -238,6 +243,37 @@ bool cps__pool_take(struct cps_pool *pool, const struct cps_job *job, struct cps
     wake(pool);
     pthread_mutex_unlock(&pool->mu);
     return got;
+}
+
+bool cps__pool_retire(struct cps_pool *pool, struct cps_helper_proc *p)
+{
+    struct pool_helper *h = calloc(1, sizeof(*h)), **link;
+    bool ok;
+
+    if (!h)
+        return false;
+    pthread_mutex_lock(&pool->mu);
+    ok = !pool->stopping;
+    if (ok) {
+        h->proc = *p;
+        h->state = H_CLOSING;
+        h->since = cps__now_us();
+        h->grace_us = RETIRE_GRACE_US;
+        /* Its job is over: EOF on the socket changes nothing for it. */
+        if (h->proc.sock >= 0)
+            close(h->proc.sock);
+        h->proc.sock = -1;
+        for (link = &pool->helpers; *link; link = &(*link)->next)
+            ;
+        *link = h;
+        p->sock = p->pidfd = -1;
+        p->pid = 0;
+        wake(pool);
+    }
+    pthread_mutex_unlock(&pool->mu);
+    if (!ok)
+        free(h);
+    return ok;
 }
 
 void cps__pool_leave(struct cps_pool *pool, bool ran, bool warm, bool retried)
@@ -354,10 +390,10 @@ static void sweep(struct cps_pool *pool, uint64_t now, uint64_t *next)
                 cps__helper_finish(&h->proc, -1);
                 drop = true;
             } else {
-                if (now - h->since >= CLOSE_GRACE_US)
+                if (now - h->since >= h->grace_us)
                     cps__helper_kill(&h->proc);
                 else
-                    min_deadline(next, h->since + CLOSE_GRACE_US);
+                    min_deadline(next, h->since + h->grace_us);
                 if (h->proc.pidfd < 0)
                     min_deadline(next, now + REAP_POLL_US);
             }

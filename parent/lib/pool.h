@@ -28,6 +28,15 @@ const char *cps__pool_helper_path(const struct cps_pool *pool);
  */
 bool cps__pool_take(struct cps_pool *pool, const struct cps_job *job, struct cps_helper_proc *p);
 
+/*
+ * Hand a helper whose job is over (its exit frame was read) to the pool thread,
+ * which reaps it when it exits (killing it after a grace time), instead of the
+ * run waiting for its last cleanup. Returns true and takes *p (left with no
+ * process), or false when the pool is stopping or out of memory: the caller
+ * ends it with cps__helper_finish.
+ */
+bool cps__pool_retire(struct cps_pool *pool, struct cps_helper_proc *p);
+
 /* End a run begun with cps__pool_enter; warm/retried as in struct cps_result. */
 void cps__pool_leave(struct cps_pool *pool, bool ran, bool warm, bool retried);
 

@@ -99,7 +99,10 @@ static int run_helper(const struct cps_job_spec *spec, const struct cps_run_opti
             cps__log_debug("%s helper %s as pid %d", warm ? "warm" : "spawned", proc.path,
                            (int)proc.pid);
             r = cps__session_run(&proc, spec, wire, opts, deadline, &sink, res, t, err);
-            cps__helper_finish(&proc, r == 0 ? CLEANUP_GRACE_MS : 0);
+            /* With a pool, the pool thread reaps the helper: after its exit
+             * frame it only tears down its own namespaces (docs/POOL.md). */
+            if (!(r == 0 && pool && cps__pool_retire(pool, &proc)))
+                cps__helper_finish(&proc, r == 0 ? CLEANUP_GRACE_MS : 0);
         }
         res->warm = warm;
         if (r < 0 && attempt == 0 && died_before_job(warm, t, err) &&

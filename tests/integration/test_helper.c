@@ -642,6 +642,8 @@ START_TEST(missing_toolchain)
 }
 END_TEST
 
+/* Leftovers matter only when the writable layer is on the build dir itself
+ * (CACHEPOT_SCRATCH=disk): the default tmpfs hides them (scratch_hides_leftovers). */
 START_TEST(build_dir_not_clean)
 {
     char *argv[] = {"true", NULL};
@@ -649,6 +651,7 @@ START_TEST(build_dir_not_clean)
     struct jobspec s;
     struct client c;
 
+    ck_assert_int_eq(setenv("CACHEPOT_SCRATCH", "disk", 1), 0);
     snprintf(upper, sizeof(upper), "%s/upper", fx.build);
     ck_assert_int_eq(mkdir(upper, 0755), 0);
     if (fx.unpriv)
@@ -660,6 +663,57 @@ START_TEST(build_dir_not_clean)
     ck_assert_int_eq(c.error.errnum, EEXIST);
     ck_assert_msg(strstr(c.error.message, "not clean") != NULL, "%s", c.error.message);
     finish(&c, 1);
+    client_free(&c);
+}
+END_TEST
+
+/* The default scratch tmpfs covers the build dir in the helper's namespace:
+ * a leftover there neither fails the job nor is visible to it, and stays. */
+START_TEST(scratch_hides_leftovers)
+{
+    char *argv[] = {"sh", "-c", "ls -A /work; echo end", NULL};
+    char upper[4200];
+    struct jobspec s;
+    struct client c;
+
+    snprintf(upper, sizeof(upper), "%s/upper", fx.build);
+    ck_assert_int_eq(mkdir(upper, 0755), 0);
+    snprintf(fx.build_before, sizeof(fx.build_before), "upper ");
+    job_init(&s, argv);
+    run_job(&c, &s);
+    assert_exit_code(&c, 0);
+    ck_assert_str_eq((const char *)c.out, "end\n");
+    finish(&c, 0);
+    client_free(&c);
+}
+END_TEST
+
+/* limits.scratch_bytes bounds what a job writes: past it, ENOSPC (the job
+ * goes on and sees the error); CACHEPOT_SCRATCH=disk runs the same job on the
+ * build dir's filesystem, where that limit does not apply. */
+START_TEST(scratch_limit)
+{
+    char *argv[] = {"sh", "-c",
+                    "writebytes 3000000 > /work/f && echo wrote || echo failed; wc -c < /work/f",
+                    NULL};
+    struct jobspec s;
+    struct client c;
+    unsigned long size = 0;
+
+    job_init(&s, argv);
+    s.job.limits.scratch_bytes = 1 << 20;
+    run_job(&c, &s);
+    assert_exit_code(&c, 0);
+    ck_assert_msg(sscanf((const char *)c.out, "failed %lu", &size) == 1, "%s", c.out);
+    ck_assert_uint_le(size, 1 << 20);
+    finish(&c, 0);
+    client_free(&c);
+    ck_assert_int_eq(setenv("CACHEPOT_SCRATCH", "disk", 1), 0);
+    run_job(&c, &s);
+    assert_exit_code(&c, 0);
+    ck_assert_msg(sscanf((const char *)c.out, "wrote %lu", &size) == 1, "%s", c.out);
+    ck_assert_uint_eq(size, 3000000);
+    finish(&c, 0);
     client_free(&c);
 }
 END_TEST
@@ -1148,6 +1202,8 @@ int main(void)
         {"missing_toolchain", missing_toolchain},
         {"build_dir_not_clean", build_dir_not_clean},
         {"build_dir_missing", build_dir_missing},
+        {"scratch_hides_leftovers", scratch_hides_leftovers},
+        {"scratch_limit", scratch_limit},
         {"exec_enoent", exec_enoent},
         {"config_mismatch", config_mismatch},
         {"input_through_symlink", input_through_symlink},

@@ -93,7 +93,8 @@ static size_t samples(struct sample *out)
                                                .file_size = 1ull << 32,
                                                .open_files = 1024,
                                                .processes = 256,
-                                               .tmp_bytes = 64u << 20},
+                                               .tmp_bytes = 64u << 20,
+                                               .scratch_bytes = 2ull << 30},
                                 }}};
     out[n++] = (struct sample){
         TXT("input.cbor"),

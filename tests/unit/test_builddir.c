@@ -2,11 +2,16 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <linux/limits.h>
+#include <linux/magic.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "builddir.h"
@@ -44,7 +49,7 @@ START_TEST(create_and_remove)
     char path[PATH_MAX + 64], keep[PATH_MAX + 64];
 
     ck_assert_int_eq(cps__builddir_check(dir, &b, &e), 0);
-    ck_assert_int_eq(cps__builddir_create(&b, &e), 0);
+    ck_assert_int_eq(cps__builddir_create(&b, true, 0, &e), 0);
     /* What overlayfs and a job leave: a mode 000 dir, a read-only tree, links
      * pointing out (never followed: the file outside must survive). */
     snprintf(keep, sizeof(keep), "%s/precious", outside);
@@ -74,13 +79,99 @@ START_TEST(not_clean)
     snprintf(path, sizeof(path), "%s/work", dir);
     ck_assert_int_eq(mkdir(path, 0755), 0);
     ck_assert_int_eq(cps__builddir_check(dir, &b, &e), 0);
-    ck_assert_int_eq(cps__builddir_create(&b, &e), -EEXIST);
+    ck_assert_int_eq(cps__builddir_create(&b, true, 0, &e), -EEXIST);
     ck_assert_str_eq(e.stage, "builddir");
     ck_assert_ptr_nonnull(strstr(e.message, "not clean"));
     /* Only what was created is removed: upper goes, the foreign work stays. */
     ck_assert_int_eq(cps__builddir_remove(&b, &e), 0);
     ck_assert_int_eq(count_entries(dir), 1);
     ck_assert_int_eq(access(path, F_OK), 0);
+}
+END_TEST
+
+/* A private mount namespace for this test process (Check forks each test):
+ * as root directly, otherwise inside a user namespace of our own ids. */
+static void private_mounts(void)
+{
+    uid_t uid = geteuid();
+    gid_t gid = getegid();
+    char map[64];
+    FILE *f;
+
+    if (uid != 0) {
+        ck_assert_msg(unshare(CLONE_NEWUSER) == 0, "unshare(CLONE_NEWUSER): %s", strerror(errno));
+        f = fopen("/proc/self/setgroups", "w");
+        ck_assert_ptr_nonnull(f);
+        fputs("deny", f);
+        fclose(f);
+        snprintf(map, sizeof(map), "0 %u 1", (unsigned)uid);
+        f = fopen("/proc/self/uid_map", "w");
+        ck_assert_ptr_nonnull(f);
+        fputs(map, f);
+        fclose(f);
+        snprintf(map, sizeof(map), "0 %u 1", (unsigned)gid);
+        f = fopen("/proc/self/gid_map", "w");
+        ck_assert_ptr_nonnull(f);
+        fputs(map, f);
+        fclose(f);
+    }
+    ck_assert_msg(unshare(CLONE_NEWNS) == 0, "unshare(CLONE_NEWNS): %s", strerror(errno));
+    ck_assert_int_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+}
+
+static int entries_at(int fd)
+{
+    int n = 0, d = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *dp = fdopendir(d);
+    struct dirent *e;
+
+    ck_assert_ptr_nonnull(dp);
+    while ((e = readdir(dp)) != NULL)
+        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    closedir(dp);
+    return n;
+}
+
+/* The default: a tmpfs of scratch_bytes on the build dir, seen only in the
+ * helper's mount namespace; the host directory underneath is never written. */
+START_TEST(tmpfs_scratch)
+{
+    struct cps_builddir b;
+    struct cps_error e;
+    struct statfs sf;
+    struct stat before, st;
+    char path[PATH_MAX + 64], big[64 * 1024];
+    int under, fd;
+    ssize_t n = 0, w;
+
+    private_mounts();
+    ck_assert_int_eq(stat(dir, &before), 0);
+    under = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    ck_assert_int_ge(under, 0);
+    ck_assert_int_eq(cps__builddir_check(dir, &b, &e), 0);
+    ck_assert_int_eq(cps__builddir_create(&b, false, 1u << 20, &e), 0);
+    ck_assert_msg(b.tmpfs, "this kernel's tmpfs has user xattrs (>= 6.6): a tmpfs is expected");
+    ck_assert_int_eq(statfs(b.upper, &sf), 0);
+    ck_assert_uint_eq((unsigned long)sf.f_type, TMPFS_MAGIC);
+    ck_assert_int_eq(stat(dir, &st), 0);
+    ck_assert_uint_ne(st.st_dev, before.st_dev);
+    /* scratch_bytes bounds what the job may write. */
+    snprintf(path, sizeof(path), "%s/fill", b.upper);
+    fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+    ck_assert_int_ge(fd, 0);
+    memset(big, 'x', sizeof(big));
+    while ((w = write(fd, big, sizeof(big))) > 0)
+        n += w;
+    ck_assert_int_eq(errno, ENOSPC);
+    ck_assert_int_le(n, 1 << 20);
+    close(fd);
+    ck_assert_int_eq(entries_at(under), 0);
+    ck_assert_int_eq(cps__builddir_remove(&b, &e), 0);
+    ck_assert(!b.tmpfs);
+    ck_assert_int_eq(stat(dir, &st), 0);
+    ck_assert_uint_eq(st.st_dev, before.st_dev);
+    ck_assert_int_eq(count_entries(dir), 0);
+    close(under);
 }
 END_TEST
 
@@ -111,6 +202,7 @@ int main(void)
     tcase_add_test(tc, create_and_remove);
     tcase_add_test(tc, not_clean);
     tcase_add_test(tc, check_failures);
+    tcase_add_test(tc, tmpfs_scratch);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

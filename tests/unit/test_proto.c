@@ -66,6 +66,8 @@ START_TEST(job_optional_fields_round_trip_one_by_one)
     round_trip(&m, "one limit");
     m.u.job.limits.timeout_ms = UINT64_MAX;
     round_trip(&m, "u64 limit");
+    m.u.job.limits.scratch_bytes = 5ull << 30;
+    round_trip(&m, "scratch limit");
 }
 END_TEST
 
