@@ -74,12 +74,29 @@ static int wait_fd(int fd, short events)
 
 int cps__frame_write(int fd, const uint8_t *payload, size_t len, struct cps_error *err)
 {
-    uint8_t header[4];
-    struct iovec iov[2];
-    struct iovec *cur = iov;
-    int iovcnt = 2;
-    bool is_socket = true;
+    struct iovec part = {.iov_base = (void *)(uintptr_t)payload, .iov_len = len};
 
+    return cps__frame_writev(fd, &part, 1, err);
+}
+
+int cps__frame_writev(int fd, const struct iovec *parts, int count, struct cps_error *err)
+{
+    uint8_t header[4];
+    struct iovec iov[1 + CPS_FRAME_MAX_PARTS];
+    struct iovec *cur = iov;
+    int iovcnt = 1;
+    bool is_socket = true;
+    size_t len = 0;
+
+    if (count < 0 || count > CPS_FRAME_MAX_PARTS)
+        return cps__error_set(err, STAGE, EINVAL, NULL, "a frame in %d parts (at most %d)", count,
+                              CPS_FRAME_MAX_PARTS);
+    for (int i = 0; i < count; i++) {
+        /* Saturating: parts of any size cannot wrap the sum around. */
+        len = parts[i].iov_len > SIZE_MAX - len ? SIZE_MAX : len + parts[i].iov_len;
+        if (parts[i].iov_len > 0)
+            iov[iovcnt++] = parts[i];
+    }
     if (len == 0 || len > CPS_MAX_FRAME)
         return cps__error_set(err, STAGE, EMSGSIZE, NULL,
                               "cannot send a frame of %zu bytes (1..%u)", len, CPS_MAX_FRAME);
@@ -88,7 +105,6 @@ int cps__frame_write(int fd, const uint8_t *payload, size_t len, struct cps_erro
     header[2] = (uint8_t)(len >> 8);
     header[3] = (uint8_t)len;
     iov[0] = (struct iovec){.iov_base = header, .iov_len = sizeof(header)};
-    iov[1] = (struct iovec){.iov_base = (void *)(uintptr_t)payload, .iov_len = len};
 
     while (iovcnt > 0) {
         ssize_t w;
@@ -207,7 +223,7 @@ int cps__frame_reader_feed(struct cps_frame_reader *r, int fd, struct cps_error 
 {
     size_t max_frame = effective_max(r->max_frame);
 
-    if (r->header_have == sizeof(r->header) && !r->payload)
+    if (r->header_have == sizeof(r->header) && r->payload_len == 0)
         return cps__error_set(err, STAGE, EINVAL, NULL,
                               "frame reader used after an error without a reset");
     while (r->header_have < sizeof(r->header)) {
@@ -224,10 +240,16 @@ int cps__frame_reader_feed(struct cps_frame_reader *r, int fd, struct cps_error 
             int ret = check_length(flen, max_frame, err);
             if (ret < 0)
                 return ret;
-            r->payload = malloc(flen);
-            if (!r->payload)
-                return cps__error_set(err, STAGE, ENOMEM, NULL, "allocate %u bytes for a frame",
-                                      flen);
+            if (flen > r->payload_cap) {
+                /* Grow to this frame; what the old buffer held is not needed. */
+                free(r->payload);
+                r->payload_cap = 0;
+                r->payload = malloc(flen);
+                if (!r->payload)
+                    return cps__error_set(err, STAGE, ENOMEM, NULL, "allocate %u bytes for a frame",
+                                          flen);
+                r->payload_cap = flen;
+            }
             r->payload_len = flen;
             r->payload_have = 0;
         }
@@ -252,6 +274,19 @@ void cps__frame_reader_take(struct cps_frame_reader *r, uint8_t **payload, size_
     *len = r->payload_len;
     r->payload = NULL;
     cps__frame_reader_reset(r);
+}
+
+void cps__frame_reader_peek(const struct cps_frame_reader *r, const uint8_t **payload, size_t *len)
+{
+    *payload = r->payload;
+    *len = r->payload_len;
+}
+
+void cps__frame_reader_next(struct cps_frame_reader *r)
+{
+    r->header_have = 0;
+    r->payload_len = 0;
+    r->payload_have = 0;
 }
 
 void cps__frame_reader_reset(struct cps_frame_reader *r)

@@ -11,11 +11,36 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/socket.h>
+#include <sys/uio.h>
+
 #include "control.h"
 #include "error.h"
 #include "frame.h"
 #include "log.h"
+#include "proto_stream.h"
 #include "timings.h"
+
+/*
+ * A job's pipe holds 64 KiB by default (pipe(7)): a compiler writing a large
+ * stdout then blocks every 64 KiB until O has read, framed and sent the chunk,
+ * two context switches per chunk on a busy machine. 1 MiB (the default
+ * /proc/sys/fs/pipe-max-size) lets it run ahead while O sends. An unprivileged
+ * user past /proc/sys/fs/pipe-user-pages-soft gets EPERM, a value above
+ * pipe-max-size EPERM too: the job then streams through the default pipe.
+ */
+#define PIPE_BYTES (1024 * 1024)
+/*
+ * An AF_UNIX stream socket charges the bytes a reader has not taken yet to
+ * the sender's SO_SNDBUF (212992 by default, net.core.wmem_default): three
+ * 64 KiB frames. A larger one (the kernel doubles the value and caps it at
+ * net.core.wmem_max, socket(7)) lets O keep sending while the parent is busy
+ * with the previous frames.
+ */
+#define SOCK_SNDBUF (1024 * 1024)
+/* Chunks forwarded from one pipe per wakeup before the loop looks at the
+ * other descriptors (cancel, I's records, the timeout) again. */
+#define PIPE_BURST 16
 
 enum { P_SOCK, P_OUT, P_ERR, P_CTL, P_SIG, P_N };
 
@@ -25,7 +50,8 @@ struct pump {
     const struct cps_job_limits *limits;
     struct cps_pump_result *r;
     struct cps_frame_reader reader;
-    uint8_t *buf;
+    uint8_t *buf; /* one chunk of a pipe, reused for every frame */
+    struct cps_data_frame frame;
     uint64_t start_us, deadline_us;
 };
 
@@ -57,34 +83,67 @@ static void peer_gone(struct pump *p, const char *why)
     kill_job(p, "peer");
 }
 
-/* Read what a pipe has (one chunk) and forward it. Returns false at EOF. */
-static bool pump_pipe(struct pump *p, int fd, enum cps_msg_type type)
+/* Send one chunk as a stdout/stderr frame: the CBOR head and the data go out
+ * together, the data straight from the read buffer. */
+static void send_chunk(struct pump *p, enum cps_msg_type type, size_t n)
 {
     struct cps_error e;
-    struct cps_msg m;
-    ssize_t n;
+    struct cps_msg m = {.type = type};
+    struct iovec parts[2];
 
-    n = read(fd, p->buf, CPS_MAX_CHUNK);
-    if (n < 0)
-        return errno == EAGAIN || errno == EINTR;
-    if (n == 0)
-        return false;
-    if (p->r->killed && p->r->limit != NULL && strcmp(p->r->limit, "output") == 0)
-        return true;
-    if (p->r->stream_bytes + (uint64_t)n > p->limits->max_output_bytes) {
-        kill_job(p, "output");
-        return true;
-    }
-    p->r->stream_bytes += (uint64_t)n;
-    if (p->r->peer_gone)
-        return true;
-    memset(&m, 0, sizeof(m));
-    m.type = type;
     m.u.stream.data = p->buf;
-    m.u.stream.data_len = (size_t)n;
-    if (cps__msg_send(p->sock, &m, &e) < 0)
+    m.u.stream.data_len = n;
+    if (cps__data_frame_encode(&m, &p->frame, &e) < 0) {
         peer_gone(p, e.message);
+        return;
+    }
+    parts[0] = (struct iovec){.iov_base = p->frame.head, .iov_len = p->frame.head_len};
+    parts[1] = (struct iovec){.iov_base = p->buf, .iov_len = n};
+    if (cps__frame_writev(p->sock, parts, 2, &e) < 0)
+        peer_gone(p, e.message);
+}
+
+/* Forward what a pipe has, a chunk per frame, up to PIPE_BURST chunks.
+ * Returns false at EOF. */
+static bool pump_pipe(struct pump *p, int fd, enum cps_msg_type type)
+{
+    for (int i = 0; i < PIPE_BURST; i++) {
+        ssize_t n = read(fd, p->buf, CPS_MAX_CHUNK);
+
+        if (n < 0)
+            return errno == EAGAIN || errno == EINTR;
+        if (n == 0)
+            return false;
+        if (p->r->killed && p->r->limit != NULL && strcmp(p->r->limit, "output") == 0)
+            continue;
+        if (p->r->stream_bytes + (uint64_t)n > p->limits->max_output_bytes) {
+            kill_job(p, "output");
+            continue;
+        }
+        p->r->stream_bytes += (uint64_t)n;
+        if (!p->r->peer_gone)
+            send_chunk(p, type, (size_t)n);
+        /* A short read emptied the pipe: poll rather than read EAGAIN. */
+        if ((size_t)n < CPS_MAX_CHUNK)
+            return true;
+    }
     return true;
+}
+
+/* Bigger pipe and socket buffers where the host allows them (see PIPE_BYTES
+ * and SOCK_SNDBUF); without them streaming works, only slower. */
+static void grow_buffers(int sock, const struct cps_init *in)
+{
+    int sndbuf = SOCK_SNDBUF;
+
+    if (fcntl(in->out_rd, F_SETPIPE_SZ, PIPE_BYTES) < 0)
+        cps__log_debug("stdout pipe stays at its size: F_SETPIPE_SZ %d: %s", PIPE_BYTES,
+                       strerror(errno));
+    if (fcntl(in->err_rd, F_SETPIPE_SZ, PIPE_BYTES) < 0)
+        cps__log_debug("stderr pipe stays at its size: F_SETPIPE_SZ %d: %s", PIPE_BYTES,
+                       strerror(errno));
+    if (setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)) < 0)
+        cps__log_debug("fd 3 keeps its send buffer: SO_SNDBUF %d: %s", sndbuf, strerror(errno));
 }
 
 /* The peer may send one thing while the job runs: cancel. */
@@ -189,6 +248,8 @@ int cps__pump_run(int sock, int sigfd, struct cps_init *in, const uint8_t *raw, 
     p.buf = malloc(CPS_MAX_CHUNK);
     if (p.buf == NULL)
         return cps__error_set(err, "run", ENOMEM, NULL, "stream buffer");
+    /* Before the job can start writing. */
+    grow_buffers(sock, in);
     rc = cps__ctl_send_blob(in->ctl, raw, len, err);
     if (rc < 0) {
         free(p.buf);

@@ -18,6 +18,7 @@
 #include "frame.h"
 #include "cps_limits.h"
 #include "log.h"
+#include "proto_stream.h"
 
 /* A helper does its job-independent setup before hello (milliseconds); one
  * that stays silent this long is hung or is not a helper. */
@@ -47,6 +48,8 @@ struct session {
     struct cps_session_times *t;
     struct cps_error *err;
     struct cps_frame_reader reader;
+    /* The path of an output chunk read in place (cps__data_frame_view). */
+    char view_path[CPS_MAX_PATH + 1];
     enum phase phase;
     size_t max_chunk, max_frame;
     /* Writing: one encoded frame at a time, header included. */
@@ -463,8 +466,9 @@ static int read_some(struct session *s)
 {
     for (int i = 0; i < READ_BURST; i++) {
         struct cps_msg m;
-        uint8_t *payload;
+        const uint8_t *payload;
         size_t len;
+        bool in_place;
         int r = cps__frame_reader_feed(&s->reader, s->p->sock, s->err);
 
         if (r == 0)
@@ -476,16 +480,24 @@ static int read_some(struct session *s)
                        ? bad_hello(s)
                        : finish(s, cps__error_set(s->err, "protocol", -r, HELPER_HINT, "%s",
                                                   s->err->message));
-        cps__frame_reader_take(&s->reader, &payload, &len);
-        r = cps__msg_decode(payload, len, &m, s->err);
-        free(payload);
-        if (r < 0)
+        /* The payload stays in the reader's buffer. Data frames in the
+         * canonical form are read in place (their data points into it);
+         * everything else, including every malformed frame, goes through the
+         * general decoder, which copies what it keeps. */
+        cps__frame_reader_peek(&s->reader, &payload, &len);
+        in_place = s->phase != WAIT_HELLO && cps__data_frame_view(payload, len, &m, s->view_path);
+        r = in_place ? 0 : cps__msg_decode(payload, len, &m, s->err);
+        if (r < 0) {
+            cps__frame_reader_next(&s->reader);
             return s->phase == WAIT_HELLO
                        ? bad_hello(s)
                        : finish(s, cps__error_set(s->err, "protocol", -r, HELPER_HINT, "%s",
                                                   s->err->message));
+        }
         r = s->phase == WAIT_HELLO ? hello_frame(s, &m) : running_frame(s, &m);
-        cps__msg_free(&m);
+        if (!in_place)
+            cps__msg_free(&m);
+        cps__frame_reader_next(&s->reader);
         if (r < 0)
             return r;
         if (s->phase == FINISHED)

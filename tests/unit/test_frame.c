@@ -9,6 +9,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -396,6 +397,82 @@ START_TEST(incremental_reader_zero_length)
 }
 END_TEST
 
+START_TEST(reader_keeps_its_buffer_between_peeked_frames)
+{
+    /* peek + next: the payload is borrowed and the buffer is reused for
+     * every frame no larger than the largest so far. */
+    struct cps_frame_reader r = {.max_frame = 64};
+    struct cps_error err = {0};
+    const uint8_t *got, *first;
+    size_t len;
+
+    write_all(sv[0],
+              "\0\0\0\x05hello\0\0\0\x02hi\0\0\0\x08"
+              "abcdefgh",
+              4 + 5 + 4 + 2 + 4 + 8);
+    ck_assert_int_eq(cps__frame_reader_feed(&r, sv[1], &err), 1);
+    cps__frame_reader_peek(&r, &got, &len);
+    ck_assert_uint_eq(len, 5);
+    ck_assert(memcmp(got, "hello", 5) == 0);
+    first = got;
+    cps__frame_reader_next(&r);
+    ck_assert_int_eq(cps__frame_reader_feed(&r, sv[1], &err), 1);
+    cps__frame_reader_peek(&r, &got, &len);
+    ck_assert_uint_eq(len, 2);
+    ck_assert(memcmp(got, "hi", 2) == 0);
+    ck_assert_ptr_eq(got, first);
+    cps__frame_reader_next(&r);
+    /* A larger frame grows the buffer; take() hands it over. */
+    ck_assert_int_eq(cps__frame_reader_feed(&r, sv[1], &err), 1);
+    {
+        uint8_t *taken;
+
+        cps__frame_reader_take(&r, &taken, &len);
+        ck_assert_uint_eq(len, 8);
+        ck_assert(memcmp(taken, "abcdefgh", 8) == 0);
+        free(taken);
+    }
+    /* After an oversized header the reader refuses to go on until reset,
+     * even though it still holds a buffer. */
+    write_all(sv[0], "\0\0\0\x05hello\0\0\x01\0", 9 + 4);
+    ck_assert_int_eq(cps__frame_reader_feed(&r, sv[1], &err), 1);
+    cps__frame_reader_next(&r);
+    ck_assert_int_eq(cps__frame_reader_feed(&r, sv[1], &err), -EMSGSIZE);
+    ck_assert_int_eq(cps__frame_reader_feed(&r, sv[1], &err), -EINVAL);
+    cps__frame_reader_reset(&r);
+    ck_assert_ptr_null(r.payload);
+}
+END_TEST
+
+START_TEST(writev_sends_the_parts_as_one_frame)
+{
+    struct cps_error err = {0};
+    char ab[] = "ab", none[] = "", cde[] = "cde";
+    struct iovec parts[3] = {{.iov_base = ab, .iov_len = 2},
+                             {.iov_base = none, .iov_len = 0},
+                             {.iov_base = cde, .iov_len = 3}};
+    struct iovec too_many[CPS_FRAME_MAX_PARTS + 1];
+    uint8_t *got;
+    size_t len;
+
+    ck_assert_int_eq(cps__frame_writev(sv[0], parts, 3, &err), 0);
+    ck_assert_int_eq(cps__frame_read(sv[1], 0, &got, &len, &err), 0);
+    ck_assert_uint_eq(len, 5);
+    ck_assert(memcmp(got, "abcde", 5) == 0);
+    free(got);
+    /* Only empty parts: an empty frame, refused. */
+    ck_assert_int_eq(cps__frame_writev(sv[0], parts + 1, 1, &err), -EMSGSIZE);
+    for (int i = 0; i <= CPS_FRAME_MAX_PARTS; i++)
+        too_many[i] = parts[0];
+    ck_assert_int_eq(cps__frame_writev(sv[0], too_many, CPS_FRAME_MAX_PARTS + 1, &err), -EINVAL);
+    /* Parts adding up to more than a frame are refused before anything is sent. */
+    parts[0].iov_len = CPS_MAX_FRAME;
+    parts[2].iov_len = SIZE_MAX;
+    ck_assert_int_eq(cps__frame_writev(sv[0], parts, 3, &err), -EMSGSIZE);
+    ck_assert_ptr_nonnull(strstr(err.message, "1..1048576"));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("frame");
@@ -420,6 +497,8 @@ int main(void)
     tcase_add_test(tc, incremental_reader_byte_at_a_time);
     tcase_add_test(tc, incremental_reader_errors);
     tcase_add_test(tc, incremental_reader_zero_length);
+    tcase_add_test(tc, reader_keeps_its_buffer_between_peeked_frames);
+    tcase_add_test(tc, writev_sends_the_parts_as_one_frame);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
