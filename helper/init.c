@@ -116,8 +116,7 @@ static _Noreturn void init_main(int ctl, int out_wr, int err_wr, bool seccomp,
      * is the robust signal while I waits for the job. */
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     prep_usec = prepare_root(bp, &prep);
-    /* libseccomp takes about 1 ms to build and export the program: here it
-     * overlaps with O's hello and the job's setup instead of delaying hello. */
+    /* The built-in program (seccomp_filter.h): nothing to build. */
     if (seccomp)
         sc_rc = cps__seccomp_prepare(&sc, &sc_err);
     rc = cps__ctl_recv_blob(ctl, CPS_MAX_FRAME, &raw, &len, &e);

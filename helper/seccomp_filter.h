@@ -11,13 +11,12 @@
  *                                            execve(...)
  *   cps__seccomp_free(&sc)
  *
- * prepare() runs libseccomp (which allocates and builds the BPF program) and
- * keeps the finished classic-BPF instructions; load() is one seccomp(2) call
- * on that memory. libseccomp's own seccomp_load() would regenerate the program
- * (malloc) in the child: harmless in a fresh child of a single-threaded
- * process, but the split keeps the child's work to async-signal-safe system
- * calls, lets the same program be handed to bubblewrap (--seccomp FD), and
- * lets a warm helper build it once before the job arrives.
+ * prepare() hands out the finished classic-BPF program, which
+ * cps-seccomp-gen built with libseccomp from the rules in
+ * helper/seccomp/seccomp_rules.c when the helper was compiled
+ * (seccomp_program.c in the build dir); load() is one seccomp(2) call on that
+ * memory. The split keeps the child's work to async-signal-safe system calls
+ * and lets the same program be handed to bubblewrap (--seccomp FD).
  *
  * What the filter denies, and why, is documented next to each rule in
  * seccomp_filter.c and summarised in docs/SECURITY.md. (The file is not called
@@ -31,17 +30,24 @@
 
 #include "error.h"
 
+#include <stdbool.h>
+
 /* A finished BPF program. Zero-initialise before prepare(); free with
  * cps__seccomp_free(). */
 struct cps__seccomp {
-    struct sock_filter *insns; /* owned; len instructions */
+    const struct sock_filter *insns; /* len instructions */
     unsigned short len;
+    bool owned; /* insns was allocated (cps__seccomp_build) */
 };
 
+/* The default filter for this machine's architecture, generated at build
+ * time by cps-seccomp-gen (seccomp_program.c). */
+extern const struct sock_filter cps__seccomp_program[];
+extern const unsigned short cps__seccomp_program_len;
+
 /*
- * Build the default filter for this machine's architecture into out (new:
- * release with cps__seccomp_free). Returns 0 or -errno (stage "seccomp").
- * Not async-signal-safe: call it before fork.
+ * The default filter for this machine's architecture into out (the built-in
+ * program: no allocation). Returns 0; err is kept for the interface's sake.
  */
 int cps__seccomp_prepare(struct cps__seccomp *out, struct cps_error *err);
 

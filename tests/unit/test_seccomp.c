@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "seccomp_filter.h"
+#include "seccomp_rules.h"
 
 #define NOBODY 65534
 
@@ -373,6 +374,27 @@ START_TEST(memfd_holds_the_program)
 }
 END_TEST
 
+/* The program compiled into the helper is exactly what libseccomp makes of
+ * the rules on this machine (it was generated from them at build time). */
+START_TEST(built_in_program_matches_rules)
+{
+    struct cps__seccomp built = {0}, in = {0};
+    struct cps_error err;
+
+    ck_assert_msg(cps__seccomp_build(&built, &err) == 0, "build: %s", err.message);
+    ck_assert(built.owned);
+    ck_assert_int_eq(cps__seccomp_prepare(&in, &err), 0);
+    ck_assert(!in.owned);
+    ck_assert_ptr_eq(in.insns, cps__seccomp_program);
+    ck_assert_uint_gt(in.len, 0);
+    ck_assert_uint_eq(in.len, built.len);
+    ck_assert_int_eq(memcmp(in.insns, built.insns, built.len * sizeof(struct sock_filter)), 0);
+    cps__seccomp_free(&built);
+    cps__seccomp_free(&in);
+    ck_assert_ptr_null(built.insns);
+}
+END_TEST
+
 START_TEST(load_refuses_empty_program)
 {
     struct cps__seccomp sc = {0};
@@ -393,6 +415,7 @@ static Suite *seccomp_suite(void)
     tcase_add_test(tc, load_requires_no_new_privs);
     tcase_add_test(tc, memfd_holds_the_program);
     tcase_add_test(tc, load_refuses_empty_program);
+    tcase_add_test(tc, built_in_program_matches_rules);
     suite_add_tcase(s, tc);
     return s;
 }
