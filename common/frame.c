@@ -2,11 +2,13 @@
 #include "frame.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -25,35 +27,53 @@ static size_t effective_max(size_t max_frame)
 /*
  * writev(2) on something that is not a socket (a pipe in tests or when a
  * caller wires the helper differently) raises SIGPIPE when the reader is gone,
- * and MSG_NOSIGNAL does not exist for it. Block SIGPIPE in this thread for the
- * call and consume the one the write raised, unless one was already pending
- * (then it belongs to someone else and merges with ours; signal(7): standard
- * signals do not queue).
+ * and MSG_NOSIGNAL does not exist for it; neither does it for sendfile(2) and
+ * splice(2) into a socket. Block SIGPIPE in this thread for the call and
+ * consume the one the write raised, unless one was already pending (then it
+ * belongs to someone else and merges with ours; signal(7): standard signals
+ * do not queue).
  */
-static ssize_t writev_nosigpipe(int fd, const struct iovec *iov, int iovcnt)
-{
-    sigset_t pipe_set, old_set, pending;
+struct sigpipe_guard {
+    sigset_t pipe_set, old_set;
     bool was_pending;
-    ssize_t w;
-    int saved;
+};
 
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
+static void sigpipe_block(struct sigpipe_guard *g)
+{
+    sigset_t pending;
+
+    sigemptyset(&g->pipe_set);
+    sigaddset(&g->pipe_set, SIGPIPE);
     sigpending(&pending);
-    was_pending = sigismember(&pending, SIGPIPE) == 1;
-    if (!was_pending)
-        pthread_sigmask(SIG_BLOCK, &pipe_set, &old_set);
-    w = writev(fd, iov, iovcnt);
-    saved = errno;
-    if (!was_pending) {
-        if (w < 0 && saved == EPIPE) {
+    g->was_pending = sigismember(&pending, SIGPIPE) == 1;
+    if (!g->was_pending)
+        pthread_sigmask(SIG_BLOCK, &g->pipe_set, &g->old_set);
+}
+
+/* raised: the call failed with EPIPE, so a SIGPIPE is pending. Keeps errno. */
+static void sigpipe_unblock(struct sigpipe_guard *g, bool raised)
+{
+    int saved = errno;
+
+    if (!g->was_pending) {
+        if (raised) {
             const struct timespec zero = {0, 0};
-            while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
+            while (sigtimedwait(&g->pipe_set, NULL, &zero) < 0 && errno == EINTR)
                 ;
         }
-        pthread_sigmask(SIG_SETMASK, &old_set, NULL);
+        pthread_sigmask(SIG_SETMASK, &g->old_set, NULL);
     }
     errno = saved;
+}
+
+static ssize_t writev_nosigpipe(int fd, const struct iovec *iov, int iovcnt)
+{
+    struct sigpipe_guard g;
+    ssize_t w;
+
+    sigpipe_block(&g);
+    w = writev(fd, iov, iovcnt);
+    sigpipe_unblock(&g, w < 0 && errno == EPIPE);
     return w;
 }
 
@@ -79,32 +99,11 @@ int cps__frame_write(int fd, const uint8_t *payload, size_t len, struct cps_erro
     return cps__frame_writev(fd, &part, 1, err);
 }
 
-int cps__frame_writev(int fd, const struct iovec *parts, int count, struct cps_error *err)
+/* Send all of iov[0..iovcnt) (modified), blocking. frame_len is for messages. */
+static int send_iov(int fd, struct iovec *iov, int iovcnt, size_t frame_len, struct cps_error *err)
 {
-    uint8_t header[4];
-    struct iovec iov[1 + CPS_FRAME_MAX_PARTS];
     struct iovec *cur = iov;
-    int iovcnt = 1;
     bool is_socket = true;
-    size_t len = 0;
-
-    if (count < 0 || count > CPS_FRAME_MAX_PARTS)
-        return cps__error_set(err, STAGE, EINVAL, NULL, "a frame in %d parts (at most %d)", count,
-                              CPS_FRAME_MAX_PARTS);
-    for (int i = 0; i < count; i++) {
-        /* Saturating: parts of any size cannot wrap the sum around. */
-        len = parts[i].iov_len > SIZE_MAX - len ? SIZE_MAX : len + parts[i].iov_len;
-        if (parts[i].iov_len > 0)
-            iov[iovcnt++] = parts[i];
-    }
-    if (len == 0 || len > CPS_MAX_FRAME)
-        return cps__error_set(err, STAGE, EMSGSIZE, NULL,
-                              "cannot send a frame of %zu bytes (1..%u)", len, CPS_MAX_FRAME);
-    header[0] = (uint8_t)(len >> 24);
-    header[1] = (uint8_t)(len >> 16);
-    header[2] = (uint8_t)(len >> 8);
-    header[3] = (uint8_t)len;
-    iov[0] = (struct iovec){.iov_base = header, .iov_len = sizeof(header)};
 
     while (iovcnt > 0) {
         ssize_t w;
@@ -133,7 +132,7 @@ int cps__frame_writev(int fd, const struct iovec *parts, int count, struct cps_e
             if (e == EPIPE || e == ECONNRESET)
                 return cps__error_set(err, STAGE, EPIPE, NULL,
                                       "peer closed the connection while a frame was written");
-            return cps__error_set(err, STAGE, e, NULL, "write a frame of %zu bytes: %s", len,
+            return cps__error_set(err, STAGE, e, NULL, "write a frame of %zu bytes: %s", frame_len,
                                   strerror(e));
         }
         /* Short write: skip what went out and go on with the rest. */
@@ -149,6 +148,135 @@ int cps__frame_writev(int fd, const struct iovec *parts, int count, struct cps_e
         }
     }
     return 0;
+}
+
+/* iov[0] = the header for the parts, iov[1..] = the non-empty parts; *iovcnt,
+ * *len. Fails for a count or a total length a frame cannot have. */
+static int frame_iov(const struct iovec *parts, int count, size_t extra, uint8_t header[4],
+                     struct iovec *iov, int *iovcnt, size_t *len, struct cps_error *err)
+{
+    size_t total = extra;
+
+    if (count < 0 || count > CPS_FRAME_MAX_PARTS)
+        return cps__error_set(err, STAGE, EINVAL, NULL, "a frame in %d parts (at most %d)", count,
+                              CPS_FRAME_MAX_PARTS);
+    *iovcnt = 1;
+    for (int i = 0; i < count; i++) {
+        /* Saturating: parts of any size cannot wrap the sum around. */
+        total = parts[i].iov_len > SIZE_MAX - total ? SIZE_MAX : total + parts[i].iov_len;
+        if (parts[i].iov_len > 0)
+            iov[(*iovcnt)++] = parts[i];
+    }
+    if (total == 0 || total > CPS_MAX_FRAME)
+        return cps__error_set(err, STAGE, EMSGSIZE, NULL,
+                              "cannot send a frame of %zu bytes (1..%u)", total, CPS_MAX_FRAME);
+    header[0] = (uint8_t)(total >> 24);
+    header[1] = (uint8_t)(total >> 16);
+    header[2] = (uint8_t)(total >> 8);
+    header[3] = (uint8_t)total;
+    iov[0] = (struct iovec){.iov_base = header, .iov_len = 4};
+    *len = total;
+    return 0;
+}
+
+int cps__frame_writev(int fd, const struct iovec *parts, int count, struct cps_error *err)
+{
+    uint8_t header[4];
+    struct iovec iov[1 + CPS_FRAME_MAX_PARTS];
+    int iovcnt = 0, r;
+    size_t len = 0;
+
+    r = frame_iov(parts, count, 0, header, iov, &iovcnt, &len, err);
+    return r < 0 ? r : send_iov(fd, iov, iovcnt, len, err);
+}
+
+/* Move up to n bytes from src into fd; returns the count (0: src ended) or -errno. */
+static ssize_t move_some(int fd, int src, bool src_is_pipe, size_t n)
+{
+    struct sigpipe_guard g;
+    ssize_t w;
+
+    sigpipe_block(&g);
+    if (src_is_pipe)
+        w = splice(src, NULL, fd, NULL, n, SPLICE_F_MOVE);
+    else
+        w = sendfile(fd, src, NULL, n);
+    sigpipe_unblock(&g, w < 0 && errno == EPIPE);
+    return w < 0 ? -errno : w;
+}
+
+int cps__frame_write_spliced(int fd, size_t rest, const struct iovec *before, int nbefore, int src,
+                             bool src_is_pipe, size_t n, size_t *got, struct cps_error *err)
+{
+    static const uint8_t zeros[4096];
+    uint8_t header[4];
+    struct iovec iov[1 + CPS_FRAME_MAX_PARTS];
+    int iovcnt = 0, r;
+    size_t len = 0, done = 0;
+
+    *got = 0;
+    if (n > SIZE_MAX - rest)
+        return cps__error_set(err, STAGE, EMSGSIZE, NULL, "cannot send a frame of %zu + %zu bytes",
+                              n, rest);
+    r = frame_iov(before, nbefore, n + rest, header, iov, &iovcnt, &len, err);
+    if (r < 0)
+        return r;
+    r = send_iov(fd, iov, iovcnt, len, err);
+    if (r < 0)
+        return r;
+    while (done < n) {
+        ssize_t w = move_some(fd, src, src_is_pipe, n - done);
+
+        if (w > 0) {
+            done += (size_t)w;
+            continue;
+        }
+        if (w == 0)
+            break;
+        if (w == -EINTR)
+            continue;
+        if (w == -EAGAIN) {
+            /* The socket is full (the source holds the bytes: a file, or a
+             * pipe whose n bytes were counted before). */
+            r = wait_fd(fd, POLLOUT);
+            if (r < 0)
+                return cps__error_set(err, STAGE, -r, NULL, "poll before writing a frame");
+            continue;
+        }
+        if (w == -EPIPE || w == -ECONNRESET)
+            return cps__error_set(err, STAGE, EPIPE, NULL,
+                                  "peer closed the connection while a frame was written");
+        return cps__error_set(err, STAGE, (int)-w, NULL, "%s into a frame of %zu bytes: %s",
+                              src_is_pipe ? "splice" : "sendfile", len, strerror((int)-w));
+    }
+    *got = done;
+    /* The source ended early: the header promised n bytes, so zeros make up
+     * the rest and the stream stays in step; the caller decides what the
+     * frame then means. */
+    while (done < n) {
+        struct iovec pad = {.iov_base = (void *)(uintptr_t)zeros,
+                            .iov_len = n - done < sizeof(zeros) ? n - done : sizeof(zeros)};
+
+        r = send_iov(fd, &pad, 1, len, err);
+        if (r < 0)
+            return r;
+        done += pad.iov_len;
+    }
+    return 0;
+}
+
+int cps__frame_write_rest(int fd, const struct iovec *parts, int count, struct cps_error *err)
+{
+    struct iovec iov[CPS_FRAME_MAX_PARTS];
+    int iovcnt = 0;
+
+    if (count < 0 || count > CPS_FRAME_MAX_PARTS)
+        return cps__error_set(err, STAGE, EINVAL, NULL, "a frame in %d parts (at most %d)", count,
+                              CPS_FRAME_MAX_PARTS);
+    for (int i = 0; i < count; i++)
+        if (parts[i].iov_len > 0)
+            iov[iovcnt++] = parts[i];
+    return send_iov(fd, iov, iovcnt, 0, err);
 }
 
 static uint32_t header_length(const uint8_t h[4])

@@ -9,6 +9,7 @@
 #ifndef CPS_COMMON_FRAME_H
 #define CPS_COMMON_FRAME_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +28,23 @@ int cps__frame_write(int fd, const uint8_t *payload, size_t len, struct cps_erro
 #define CPS_FRAME_MAX_PARTS 4
 struct iovec;
 int cps__frame_writev(int fd, const struct iovec *parts, int count, struct cps_error *err);
+
+/*
+ * Begin a frame whose payload is before[0..nbefore) (borrowed), then n bytes
+ * moved from src, then `rest` more bytes the caller sends at once with
+ * cps__frame_write_rest() (nothing else may be written to fd in between).
+ * src is a regular file, read from its file offset with sendfile(2), or, with
+ * src_is_pipe, a pipe holding at least n bytes (splice(2)). The bytes go from
+ * the page cache or the pipe into the socket without a copy through this
+ * process (AF_UNIX takes spliced pages by reference since Linux 6.5; before,
+ * the kernel copies them once). When src ends before n bytes, zeros complete
+ * the n bytes so the stream stays in step, and *got < n tells the caller
+ * that the frame does not carry the data it announced. Returns 0 or -errno
+ * as cps__frame_writev (-EPIPE: peer closed).
+ */
+int cps__frame_write_spliced(int fd, size_t rest, const struct iovec *before, int nbefore, int src,
+                             bool src_is_pipe, size_t n, size_t *got, struct cps_error *err);
+int cps__frame_write_rest(int fd, const struct iovec *parts, int count, struct cps_error *err);
 
 /* Read one whole frame, blocking. *payload is new (free()), *len its length.
  * Returns 0; -ECONNRESET with stage "frame" and message "peer closed the

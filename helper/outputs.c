@@ -15,13 +15,6 @@
 #include "proto_stream.h"
 #include "rootpath.h"
 
-/* What a file's chunks reuse: the read buffer and the CBOR around it, so a
- * chunk costs a read and a sendmsg, no allocation and no copy in O. */
-struct chunker {
-    uint8_t buf[CPS_MAX_CHUNK];
-    struct cps_data_frame frame;
-};
-
 static int send_missing(int sock, char *path, struct cps_error *err)
 {
     struct cps_msg m;
@@ -33,60 +26,79 @@ static int send_missing(int sock, char *path, struct cps_error *err)
     return cps__msg_send(sock, &m, err);
 }
 
-static int send_chunk(int sock, struct chunker *c, const struct cps_msg *m, struct cps_error *err)
+/*
+ * A chunk's data goes from the file into the socket with sendfile(2): no
+ * buffer in O and no copy through it (the job's writable layer is a tmpfs or
+ * overlay, whose pages the kernel hands to the AF_UNIX socket by reference).
+ * Only the CBOR around the data is written here.
+ */
+static int send_chunk(int sock, int fd, const struct cps_msg *m, struct cps_data_frame *f,
+                      struct cps_error *err)
 {
-    struct iovec parts[3];
-    int rc = cps__data_frame_encode(m, &c->frame, err);
+    const struct cps_output *o = &m->u.output;
+    struct iovec head, tail;
+    size_t got;
+    int rc = cps__data_frame_encode(m, f, err);
 
     if (rc < 0)
         return rc;
-    parts[0] = (struct iovec){.iov_base = c->frame.head, .iov_len = c->frame.head_len};
-    parts[1] = (struct iovec){.iov_base = c->buf, .iov_len = m->u.output.data_len};
-    parts[2] = (struct iovec){.iov_base = c->frame.tail, .iov_len = c->frame.tail_len};
-    return cps__frame_writev(sock, parts, 3, err);
+    head = (struct iovec){.iov_base = f->head, .iov_len = f->head_len};
+    rc = cps__frame_write_spliced(sock, f->tail_len, &head, 1, fd, false, o->data_len, &got, err);
+    if (rc < 0)
+        return rc;
+    if (got < o->data_len) {
+        /* The file shrank under us (only a process still writing to the
+         * root could do that). Zeros completed the frame; "end: false" keeps
+         * the parent from taking it as the file's last chunk, and the error
+         * that follows ends the job. */
+        struct cps_msg not_last = *m;
+
+        not_last.u.output.end = false;
+        rc = cps__data_frame_encode(&not_last, f, err);
+        tail = (struct iovec){.iov_base = f->tail, .iov_len = f->tail_len};
+        if (rc == 0)
+            rc = cps__frame_write_rest(sock, &tail, 1, err);
+        if (rc < 0)
+            return rc;
+        return cps__error_set(err, "outputs", EIO, NULL,
+                              "output %s shrank while it was sent (%zu of %zu bytes of a chunk)",
+                              o->path, got, o->data_len);
+    }
+    tail = (struct iovec){.iov_base = f->tail, .iov_len = f->tail_len};
+    return cps__frame_write_rest(sock, &tail, 1, err);
 }
 
-static int send_file(int sock, int fd, char *path, const struct stat *st, struct chunker *c,
+static int send_file(int sock, int fd, char *path, const struct stat *st, struct cps_data_frame *f,
                      struct cps_error *err)
 {
+    /* The encoder checks a chunk's data pointer but reads only its length:
+     * the bytes themselves come from the file. */
+    static uint8_t from_file;
     uint64_t size = (uint64_t)st->st_size, sent = 0;
-    uint8_t *buf = c->buf;
     struct cps_msg m;
-    int rc;
+    int flags, rc;
 
     memset(&m, 0, sizeof(m));
     m.type = CPS_MSG_OUTPUT;
     m.u.output.path = path;
     m.u.output.mode = st->st_mode & 07777;
     m.u.output.size = size;
-    m.u.output.data = buf;
-    /* The file is read once, front to back: ask for the largest readahead
-     * (posix_fadvise(2)); advice only, so its failure does not matter. */
+    m.u.output.data = &from_file;
+    /* O_NONBLOCK was for opening (a FIFO must not block); a regular file
+     * read without it never gives EAGAIN to sendfile. The file is read once,
+     * front to back: ask for the largest readahead (posix_fadvise(2), advice
+     * only). */
+    flags = fcntl(fd, F_GETFL);
+    if (flags >= 0)
+        fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
     posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     do {
-        size_t want = size - sent < CPS_MAX_CHUNK ? (size_t)(size - sent) : CPS_MAX_CHUNK;
-        size_t have = 0;
-
-        while (have < want) {
-            ssize_t n = read(fd, buf + have, want - have);
-
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n < 0)
-                return cps__error_set(err, "outputs", errno, NULL, "reading output %s", path);
-            if (n == 0)
-                return cps__error_set(err, "outputs", EIO, NULL,
-                                      "output %s shrank while it was read (%llu of %llu bytes)",
-                                      path, (unsigned long long)(sent + have),
-                                      (unsigned long long)size);
-            have += (size_t)n;
-        }
-        sent += have;
-        m.u.output.data_len = have;
-        m.u.output.end = sent == size;
-        rc = send_chunk(sock, c, &m, err);
+        m.u.output.data_len = size - sent < CPS_MAX_CHUNK ? (size_t)(size - sent) : CPS_MAX_CHUNK;
+        m.u.output.end = sent + m.u.output.data_len == size;
+        rc = send_chunk(sock, fd, &m, f, err);
         if (rc < 0)
             return rc;
+        sent += m.u.output.data_len;
     } while (sent < size);
     return 0;
 }
@@ -94,10 +106,10 @@ static int send_file(int sock, int fd, char *path, const struct stat *st, struct
 int cps__outputs_send(int sock, int root_fd, const struct cps_job *job, uint64_t *budget,
                       struct cps_error *err)
 {
-    struct chunker *c = malloc(sizeof(*c));
+    struct cps_data_frame *f = malloc(sizeof(*f));
     int rc = 0;
 
-    if (c == NULL)
+    if (f == NULL)
         return cps__error_set(err, "outputs", ENOMEM, NULL, "output buffer");
     for (size_t i = 0; i < job->outputc && rc == 0; i++) {
         char *path = job->outputs[i];
@@ -124,9 +136,9 @@ int cps__outputs_send(int sock, int root_fd, const struct cps_job *job, uint64_t
             break;
         }
         *budget -= (uint64_t)st.st_size;
-        rc = send_file(sock, fd, path, &st, c, err);
+        rc = send_file(sock, fd, path, &st, f, err);
         close(fd);
     }
-    free(c);
+    free(f);
     return rc;
 }
