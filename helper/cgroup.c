@@ -415,8 +415,8 @@ static int write_num(int fd, uint64_t v, const char *what, struct cps_error *err
     return 0;
 }
 
-int cps__cgroup_apply(struct cps_job_cgroup *cg, const struct cps_job_limits *l, pid_t pid,
-                      struct cps_error *err)
+int cps__cgroup_set_limits(struct cps_job_cgroup *cg, const struct cps_job_limits *l,
+                           struct cps_error *err)
 {
     uint64_t mem = l->address_space ? l->address_space : CPS_DEFAULT_CGROUP_MEMORY;
     int rc;
@@ -427,6 +427,17 @@ int cps__cgroup_apply(struct cps_job_cgroup *cg, const struct cps_job_limits *l,
     if (rc == 0 && cg->memory_fd >= 0)
         rc = write_num(cg->memory_fd, mem,
                        cg->version == 2 ? "memory.max" : "memory.limit_in_bytes", err);
+    return rc;
+}
+
+int cps__cgroup_enter(const struct cps_job_cgroup *cg, pid_t pid, struct cps_error *err)
+{
+    int rc = 0;
+
+    if (cg->version == 0)
+        return 0;
+    /* "0" is the writer itself (cgroup_procs_write_start), whatever its PID
+     * namespace: that is how I enters from inside the job's. */
     for (int i = 0; i < CPS_CGROUP_DIRS && rc == 0; i++)
         if (cg->procs_fd[i] >= 0)
             rc = write_num(cg->procs_fd[i], (uint64_t)pid, "cgroup.procs", err);

@@ -51,10 +51,20 @@ void cps__cgroup_init(struct cps_job_cgroup *cg);
 void cps__cgroup_create(struct cps_job_cgroup *cg);
 
 /* Write pids.max (l->processes) and the memory limit (l->address_space, else
- * CPS_DEFAULT_CGROUP_MEMORY), then move pid into the cgroup. No-op when off.
- * Stage "cgroup". */
-int cps__cgroup_apply(struct cps_job_cgroup *cg, const struct cps_job_limits *l, pid_t pid,
-                      struct cps_error *err);
+ * CPS_DEFAULT_CGROUP_MEMORY). No-op when off. Stage "cgroup". */
+int cps__cgroup_set_limits(struct cps_job_cgroup *cg, const struct cps_job_limits *l,
+                           struct cps_error *err);
+
+/*
+ * Move pid (0: the calling process) into the cgroup. No-op when off. Stage
+ * "cgroup". On cgroup v1 a move takes the cgroup_threadgroup_rwsem for
+ * writing, which waits for an RCU grace period unless another move happened
+ * just before: 0.1 ms back to back, 8-15 ms for an isolated job on this kind
+ * of host (the `validate` stage's p90 as root in bench/RESULTS.md). So I
+ * enters by itself right after its fork, while O says hello and a warm helper
+ * waits for its job, instead of O moving it when the job arrives.
+ */
+int cps__cgroup_enter(const struct cps_job_cgroup *cg, pid_t pid, struct cps_error *err);
 
 /* true when the memory limit made the kernel kill a process of the job. */
 bool cps__cgroup_oom_killed(const struct cps_job_cgroup *cg);

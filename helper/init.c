@@ -93,11 +93,11 @@ static int reap_all(pid_t job_pid)
 }
 
 static _Noreturn void init_main(int ctl, int out_wr, int err_wr, bool seccomp,
-                                const struct cps_backend_prep *bp)
+                                const struct cps_backend_prep *bp, const struct cps_job_cgroup *cg)
 {
     struct cps__seccomp sc = {0};
-    struct cps_error sc_err;
-    int sc_rc = 0;
+    struct cps_error sc_err, cg_err;
+    int sc_rc = 0, cg_rc;
     struct cps_job_limits limits;
     struct cps_ctl_record r;
     struct cps_rootfs_prep prep;
@@ -115,6 +115,9 @@ static _Noreturn void init_main(int ctl, int out_wr, int err_wr, bool seccomp,
     /* O is I's only link to the world: die with it. The control socket's EOF
      * is the robust signal while I waits for the job. */
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    /* First, so that everything I forks later is in the job cgroup; a failure
+     * is the job's setup error, reported when the job comes. */
+    cg_rc = cps__cgroup_enter(cg, 0, &cg_err);
     prep_usec = prepare_root(bp, &prep);
     /* The built-in program (seccomp_filter.h): nothing to build. */
     if (seccomp)
@@ -132,6 +135,10 @@ static _Noreturn void init_main(int ctl, int out_wr, int err_wr, bool seccomp,
     if (rc == 0 && sc_rc < 0) {
         e = sc_err;
         rc = sc_rc;
+    }
+    if (rc == 0 && cg_rc < 0) {
+        e = cg_err;
+        rc = cg_rc;
     }
     if (rc < 0) {
         report_error(ctl, CPS_CTL_SETUP_FAILED, &e);
@@ -167,7 +174,8 @@ static _Noreturn void init_main(int ctl, int out_wr, int err_wr, bool seccomp,
 }
 
 int cps__init_spawn(struct cps_init *in, const int *close_fds, size_t nclose, bool seccomp,
-                    const struct cps_backend_prep *bp, struct cps_error *err)
+                    const struct cps_backend_prep *bp, const struct cps_job_cgroup *cg,
+                    struct cps_error *err)
 {
     int out[2] = {-1, -1}, errp[2] = {-1, -1}, ctl[2] = {-1, -1};
     int rc;
@@ -200,7 +208,7 @@ int cps__init_spawn(struct cps_init *in, const int *close_fds, size_t nclose, bo
         close(out[0]);
         close(errp[0]);
         close(ctl[0]);
-        init_main(ctl[1], out[1], errp[1], seccomp, bp);
+        init_main(ctl[1], out[1], errp[1], seccomp, bp, cg);
     }
     close(out[1]);
     close(errp[1]);

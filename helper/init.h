@@ -17,6 +17,7 @@
 #include <sys/types.h>
 
 #include "backend.h"
+#include "cgroup.h"
 #include "cachepot-sandbox.h"
 #include "seccomp_filter.h"
 
@@ -32,12 +33,14 @@ struct cps_init {
  * Create the stdout/stderr pipes and the control socketpair, fork I. In I,
  * the fds listed in close_fds (borrowed; O's own fds such as the worker socket)
  * are closed. seccomp: the job gets the default filter, which I prepares
- * itself; bp (borrowed) the prepared backend I launches the job with. Returns 0
- * in O with *in filled; stage "fork_init". I starts its own setup
- * (init.c: prepare_root, the seccomp program) right away, while O says hello.
+ * itself; bp (borrowed) the prepared backend I launches the job with; cg
+ * (borrowed) the job cgroup, which I enters first (cps__cgroup_enter). Returns
+ * 0 in O with *in filled; stage "fork_init". I starts its own setup (init.c:
+ * the cgroup, prepare_root) right away, while O says hello.
  */
 int cps__init_spawn(struct cps_init *in, const int *close_fds, size_t nclose, bool seccomp,
-                    const struct cps_backend_prep *bp, struct cps_error *err);
+                    const struct cps_backend_prep *bp, const struct cps_job_cgroup *cg,
+                    struct cps_error *err);
 
 /* Close O's fds of *in (not the process). */
 void cps__init_close(struct cps_init *in);

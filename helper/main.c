@@ -183,7 +183,8 @@ static int prepare(struct helper *h)
     cps__backend_prepare(h->opt.backend, &h->backend);
     close_in_init[0] = h->sock;
     close_in_init[1] = h->sigfd;
-    if (cps__init_spawn(&h->init, close_in_init, 2, h->opt.seccomp, &h->backend, &h->err) < 0)
+    if (cps__init_spawn(&h->init, close_in_init, 2, h->opt.seccomp, &h->backend, &h->cg, &h->err) <
+        0)
         return -1;
     cps__timings_lap(&h->t, "fork_init");
     /* The host's static capability bits; a bwrap this helper already found
@@ -221,8 +222,9 @@ static int read_job(struct helper *h)
     h->ov.requested = job->overlay;
     if (cps__overlay_plan(&h->ov, &h->err) < 0)
         return -1;
-    /* I has not forked the job yet: it waits for the job on its control socket. */
-    if (cps__cgroup_apply(&h->cg, &h->limits, h->init.pid, &h->err) < 0)
+    /* I entered the cgroup right after its fork (before it reads the job) and
+     * has not forked the job yet: the limits are in place before it runs. */
+    if (cps__cgroup_set_limits(&h->cg, &h->limits, &h->err) < 0)
         return -1;
     cps__timings_lap(&h->t, "validate");
     return 0;

@@ -68,7 +68,8 @@ START_TEST(root_job_cgroup_bounds_processes)
     ck_assert_int_eq(stat(cg.dir[0], &st), 0);
     ck_assert(S_ISDIR(st.st_mode));
     pid = spawn_forker(20, &go);
-    ck_assert_int_eq(cps__cgroup_apply(&cg, &l, pid, &err), 0);
+    ck_assert_int_eq(cps__cgroup_set_limits(&cg, &l, &err), 0);
+    ck_assert_int_eq(cps__cgroup_enter(&cg, pid, &err), 0);
     ck_assert_int_eq(write(go, "x", 1), 1);
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
     ck_assert(WIFEXITED(status));
@@ -121,7 +122,10 @@ START_TEST(off_with_reason_when_not_writable)
         if (write(p[1], cg.reason, sizeof(cg.reason)) < 0)
             _exit(3);
         /* Off: applying is a no-op that succeeds. */
-        _exit(cg.version == 0 && cps__cgroup_apply(&cg, &l, getpid(), &err) == 0 ? 0 : 1);
+        _exit(cg.version == 0 && cps__cgroup_set_limits(&cg, &l, &err) == 0 &&
+                      cps__cgroup_enter(&cg, 0, &err) == 0
+                  ? 0
+                  : 1);
     }
     close(p[1]);
     ck_assert_int_eq(read(p[0], reason, sizeof(reason)), (ssize_t)sizeof(reason));
