@@ -6,7 +6,8 @@
  * and O_NONBLOCK (a FIFO named as an output must not block the helper). It is
  * "missing" when it cannot be opened that way (absent, reached through a
  * symlink, unreadable) or is not a regular file (fstat). Otherwise it is sent
- * in chunks of at most CPS_MAX_CHUNK bytes; the size is fstat's.
+ * in chunks of at most CPS_MAX_CHUNK bytes; the size is fstat's. The data goes
+ * from the file to the socket with sendfile(2), never through a buffer here.
  */
 #ifndef CPS_HELPER_OUTPUTS_H
 #define CPS_HELPER_OUTPUTS_H

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "proto.h"
+#include "proto_stream.h"
 
 static void fuzz_fail(const char *what, const struct cps_error *err)
 {
@@ -19,7 +20,7 @@ static void fuzz_fail(const char *what, const struct cps_error *err)
     abort();
 }
 
-static void fuzz_check_payload(const uint8_t *data, size_t size)
+static void fuzz_check_payload_decode(const uint8_t *data, size_t size)
 {
     struct cps_error err = {0};
     struct cps_msg msg, again;
@@ -56,6 +57,47 @@ static void fuzz_check_payload(const uint8_t *data, size_t size)
     free(enc2);
     cps__msg_free(&again);
     cps__msg_free(&msg);
+}
+
+/*
+ * The in-place reader of data frames (proto_stream.h) takes exactly the
+ * canonical stdout/stderr/output-chunk frames the strict decoder accepts, and
+ * reads the same message from them; every other frame is left to the decoder.
+ */
+static void fuzz_check_view(const uint8_t *data, size_t size)
+{
+    static char path_buf[CPS_MAX_PATH + 1];
+    struct cps_error err = {0};
+    struct cps_msg view, msg;
+    bool viewed = cps__data_frame_view(data, size, &view, path_buf);
+    bool canonical_data = false;
+    uint8_t *enc;
+    size_t enc_len;
+
+    if (cps__msg_decode(data, size, &msg, &err) < 0) {
+        if (viewed)
+            fuzz_fail("the in-place view took a frame the decoder refuses", &err);
+        return;
+    }
+    if ((msg.type == CPS_MSG_STDOUT || msg.type == CPS_MSG_STDERR ||
+         (msg.type == CPS_MSG_OUTPUT && !msg.u.output.missing)) &&
+        cps__msg_encode(&msg, &enc, &enc_len, &err) == 0) {
+        canonical_data = enc_len == size && memcmp(enc, data, size) == 0;
+        free(enc);
+    }
+    if (viewed != canonical_data)
+        fuzz_fail(viewed ? "the in-place view took a frame that is not canonical data"
+                         : "the in-place view refused a canonical data frame",
+                  NULL);
+    if (viewed && !cps__msg_equal(&view, &msg))
+        fuzz_fail("the in-place view read another message than the decoder", NULL);
+    cps__msg_free(&msg);
+}
+
+static void fuzz_check_payload(const uint8_t *data, size_t size)
+{
+    fuzz_check_view(data, size);
+    fuzz_check_payload_decode(data, size);
 }
 
 #endif
