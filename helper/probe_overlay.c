@@ -14,10 +14,12 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "hostcaps.h"
+#include "options.h"
 #include "overlay.h"
 #include "probe.h"
 
@@ -122,6 +124,35 @@ static const char *fs_name(const char *path)
     }
 }
 
+/*
+ * Put upper and work where a job's would be (builddir.c): on a tmpfs, unless
+ * CACHEPOT_SCRATCH=disk or this kernel's tmpfs has no user xattrs (< 6.6),
+ * where the helper too keeps them on the build dir's filesystem. Runs in the
+ * probe's own mount namespace. Returns the name of the upper layer's
+ * filesystem and why, for the report.
+ */
+static const char *scratch_layers(const char *base, struct layers *l)
+{
+    const char *env = getenv(CPS_ENV_SCRATCH);
+    char dir[PATH_MAX];
+
+    if (env != NULL && strcmp(env, "disk") == 0)
+        return "the --tmpdir filesystem (CACHEPOT_SCRATCH=disk)";
+    snprintf(dir, sizeof(dir), "%s/scratch", base);
+    if (mkdir(dir, 0700) < 0 ||
+        mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, "size=1048576,mode=0700") < 0)
+        return "the --tmpdir filesystem (no tmpfs could be mounted)";
+    if (setxattr(dir, "user.cachepot", "1", 1, 0) < 0) {
+        umount2(dir, MNT_DETACH);
+        return "the --tmpdir filesystem (tmpfs has no user xattrs before Linux 6.6)";
+    }
+    snprintf(l->upper, sizeof(l->upper), "%s/upper", dir);
+    snprintf(l->work, sizeof(l->work), "%s/work", dir);
+    if (mkdir(l->upper, 0755) < 0 || mkdir(l->work, 0755) < 0)
+        return "tmpfs (mkdir failed)";
+    return "a tmpfs (the default scratch)";
+}
+
 struct native_arg {
     const char *base;
     const struct cps_kernel_version *kv;
@@ -132,12 +163,14 @@ static void native_child(void *arg, struct cps_probe_result *r)
     const struct native_arg *a = arg;
     struct layers l;
     char options[4 * PATH_MAX];
+    const char *scratch;
     int e;
 
     if (make_layers(a->base, &l, r) < 0)
         return;
     if (cps__probe_enter_userns(CLONE_NEWNS, r) < 0)
         return;
+    scratch = scratch_layers(a->base, &l);
     /* The helper's options (overlay_native.c): metadata in user.overlay.*
      * xattrs, the only ones writable in a user namespace, and no inodes
      * index, which needs trusted xattrs. */
@@ -157,8 +190,9 @@ static void native_child(void *arg, struct cps_probe_result *r)
                            "the upper and work directories must be on a filesystem with user "
                            "xattrs (ext4, xfs, btrfs, tmpfs since 6.6); pass the worker's build "
                            "directory with --tmpdir to test it, or use overlay mode fuse or bind",
-                           "mount overlayfs (userxattr) in a user namespace with layers on %s: %s",
-                           fs_name(a->base), strerror(e));
+                           "mount overlayfs (userxattr) in a user namespace, lower on %s, upper "
+                           "on %s: %s",
+                           fs_name(a->base), scratch, strerror(e));
         return;
     }
     if (exercise(&l, "overlayfs", r) < 0)
@@ -168,9 +202,9 @@ static void native_child(void *arg, struct cps_probe_result *r)
         return;
     }
     cps__probe_set(r, CPS_PROBE_OK, 0, NULL,
-                   "mounted overlayfs (userxattr) in a user namespace with layers on %s, read "
-                   "and wrote through it",
-                   fs_name(a->base));
+                   "mounted overlayfs (userxattr) in a user namespace, lower on %s, upper on %s, "
+                   "read and wrote through it",
+                   fs_name(a->base), scratch);
 }
 
 void cps__probe_overlay_native(const char *base, const struct cps_kernel_version *kv,
