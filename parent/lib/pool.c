@@ -623,17 +623,25 @@ static int timeout_ms(uint64_t now, uint64_t next)
 
 /* Free: every helper not taken is killed and reaped; nothing keeps running.
  * An idle helper has mounted nothing on the host and holds no build dir, so
- * SIGKILL loses nothing. */
+ * SIGKILL loses nothing. A retired one (its job is over) gets the rest of its
+ * grace time to finish: as root it still removes its job cgroup. */
 static void shut_down(struct cps_pool *pool)
 {
+    uint64_t now = cps__now_us();
+
     while (pool->helpers) {
         struct pool_helper *h = pool->helpers;
         pool->helpers = h->next;
         if (h->state != H_TAKEN) {
+            int wait_ms = 0;
+
+            if (h->state == H_CLOSING && h->grace_us == RETIRE_GRACE_US &&
+                now - h->since < h->grace_us)
+                wait_ms = (int)((h->grace_us - (now - h->since)) / 1000);
             cps__frame_reader_reset(&h->reader);
             if (!h->proc.reaped)
                 pool->stats.reaped++;
-            cps__helper_finish(&h->proc, 0);
+            cps__helper_finish(&h->proc, wait_ms);
         }
         free(h);
     }
