@@ -198,6 +198,34 @@ START_TEST(warm_run)
 }
 END_TEST
 
+/* A run hands its finished helper to the pool thread (it only tears down its
+ * namespaces after the exit frame), which reaps it while the pool lives on:
+ * no zombie, no helper left running, before any cps_pool_free. */
+START_TEST(finished_helper_reaped_by_pool)
+{
+    struct cps_pool *pool = new_pool(1, 0);
+    struct cps_job_spec *job = tu_sh_job(toolchain, "echo done");
+    struct cps_result *res;
+    struct cps_error err;
+    pid_t used[4];
+    char *out;
+
+    ck_assert_int_eq(cps_pool_prepare(pool, job, &err), 0);
+    wait_ready(pool, 1);
+    ck_assert_uint_eq(children_of(NULL, 0, used, 4), 1);
+    ck_assert_msg(run_pool(pool, job, &res, &out, &err) == 0, "%s: %s", err.stage, err.message);
+    ck_assert(res->warm);
+    ck_assert_str_eq(out, "done\n");
+    cps_result_free(res);
+    free(out);
+    wait_gone(used, 1);
+    ck_assert_uint_ge(tu_pool_stats(pool).reaped, 1);
+    cps_pool_free(pool);
+    cps_job_free(job);
+    ck_assert(tu_no_children());
+}
+END_TEST
+
 /* Kill the only idle helper; wait_noticed: until the pool thread has seen it
  * die (else run at once, racing the kill: the run's own check, or its retry
  * on a fresh helper, must save the job). */
@@ -647,6 +675,7 @@ static Suite *suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, warm_run);
+    tcase_add_test(tc, finished_helper_reaped_by_pool);
     tcase_add_test(tc, helper_killed_while_idle);
     tcase_add_test(tc, helper_killed_just_before_the_run);
     tcase_add_test(tc, all_idle_helpers_killed);
