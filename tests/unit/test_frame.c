@@ -473,6 +473,138 @@ START_TEST(writev_sends_the_parts_as_one_frame)
 }
 END_TEST
 
+struct read_args {
+    int fd;
+    uint8_t *payload;
+    size_t len;
+    int ret;
+};
+
+static void *read_frame_thread(void *arg)
+{
+    struct read_args *a = arg;
+    struct cps_error err;
+
+    a->ret = cps__frame_read(a->fd, 0, &a->payload, &a->len, &err);
+    return NULL;
+}
+
+/* A file of len bytes 'a'..'z' repeated, read from offset 0. */
+static int temp_file(size_t len)
+{
+    char path[] = "/tmp/test_frame.XXXXXX";
+    int fd = mkstemp(path);
+    uint8_t *buf = malloc(len ? len : 1);
+
+    ck_assert_int_ge(fd, 0);
+    unlink(path);
+    for (size_t i = 0; i < len; i++)
+        buf[i] = (uint8_t)('a' + i % 26);
+    write_all(fd, buf, len);
+    free(buf);
+    ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+    return fd;
+}
+
+START_TEST(spliced_frame_from_a_file)
+{
+    /* head "<", 100000 bytes of the file, then "!>" sent as the rest. */
+    struct cps_error err = {0};
+    char lt[] = "<", rest[] = "!>";
+    struct iovec head = {.iov_base = lt, .iov_len = 1}, tail = {.iov_base = rest, .iov_len = 2};
+    int fd = temp_file(100000);
+    size_t got = 0, len;
+    uint8_t *payload = NULL;
+    pthread_t reader;
+    struct read_args a = {.fd = sv[1]};
+
+    /* More than the socket buffer: the reader runs beside the writer. */
+    ck_assert_int_eq(pthread_create(&reader, NULL, read_frame_thread, &a), 0);
+    ck_assert_int_eq(cps__frame_write_spliced(sv[0], 2, &head, 1, fd, false, 100000, &got, &err),
+                     0);
+    ck_assert_uint_eq(got, 100000);
+    ck_assert_int_eq(cps__frame_write_rest(sv[0], &tail, 1, &err), 0);
+    ck_assert_int_eq(pthread_join(reader, NULL), 0);
+    ck_assert_int_eq(a.ret, 0);
+    payload = a.payload;
+    len = a.len;
+    ck_assert_uint_eq(len, 1 + 100000 + 2);
+    ck_assert_int_eq(payload[0], '<');
+    for (size_t i = 0; i < 100000; i++)
+        ck_assert_int_eq(payload[1 + i], 'a' + i % 26);
+    ck_assert(memcmp(payload + 100001, "!>", 2) == 0);
+    free(payload);
+    close(fd);
+}
+END_TEST
+
+START_TEST(spliced_frame_from_a_short_file_is_padded)
+{
+    /* The file has 10 of the 16 bytes announced: zeros make up the frame,
+     * got says 10, and the next frame still parses. */
+    struct cps_error err = {0};
+    char h[] = "H";
+    struct iovec head = {.iov_base = h, .iov_len = 1};
+    int fd = temp_file(10);
+    size_t got = 99, len;
+    uint8_t *payload;
+
+    ck_assert_int_eq(cps__frame_write_spliced(sv[0], 0, &head, 1, fd, false, 16, &got, &err), 0);
+    ck_assert_uint_eq(got, 10);
+    ck_assert_int_eq(cps__frame_write(sv[0], (const uint8_t *)"next", 4, &err), 0);
+    ck_assert_int_eq(cps__frame_read(sv[1], 0, &payload, &len, &err), 0);
+    ck_assert_uint_eq(len, 17);
+    ck_assert(memcmp(payload, "Habcdefghij\0\0\0\0\0\0", 17) == 0);
+    free(payload);
+    ck_assert_int_eq(cps__frame_read(sv[1], 0, &payload, &len, &err), 0);
+    ck_assert_uint_eq(len, 4);
+    free(payload);
+    close(fd);
+}
+END_TEST
+
+START_TEST(spliced_frame_from_a_pipe)
+{
+    struct cps_error err = {0};
+    char h[] = "P";
+    struct iovec head = {.iov_base = h, .iov_len = 1};
+    size_t got = 0, len;
+    uint8_t *payload;
+    int p[2];
+
+    ck_assert_int_eq(pipe(p), 0);
+    write_all(p[1], "0123456789", 10);
+    ck_assert_int_eq(cps__frame_write_spliced(sv[0], 0, &head, 1, p[0], true, 7, &got, &err), 0);
+    ck_assert_uint_eq(got, 7);
+    ck_assert_int_eq(cps__frame_read(sv[1], 0, &payload, &len, &err), 0);
+    ck_assert_uint_eq(len, 8);
+    ck_assert(memcmp(payload, "P0123456", 8) == 0);
+    free(payload);
+    close(p[0]);
+    close(p[1]);
+}
+END_TEST
+
+START_TEST(spliced_frame_to_a_closed_peer_is_epipe_not_sigpipe)
+{
+    /* SIGPIPE at its default disposition would kill this test process:
+     * sendfile(2) has no MSG_NOSIGNAL. */
+    struct cps_error err = {0};
+    char h[] = "H";
+    struct iovec head = {.iov_base = h, .iov_len = 1};
+    int fd = temp_file(4096);
+    size_t got;
+    int r;
+
+    close(sv[1]);
+    sv[1] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    r = cps__frame_write_spliced(sv[0], 0, &head, 1, fd, false, 4096, &got, &err);
+    ck_assert_int_eq(r, -EPIPE);
+    ck_assert_str_eq(err.stage, "frame");
+    close(fd);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("frame");
@@ -499,6 +631,10 @@ int main(void)
     tcase_add_test(tc, incremental_reader_zero_length);
     tcase_add_test(tc, reader_keeps_its_buffer_between_peeked_frames);
     tcase_add_test(tc, writev_sends_the_parts_as_one_frame);
+    tcase_add_test(tc, spliced_frame_from_a_file);
+    tcase_add_test(tc, spliced_frame_from_a_short_file_is_padded);
+    tcase_add_test(tc, spliced_frame_from_a_pipe);
+    tcase_add_test(tc, spliced_frame_to_a_closed_peer_is_epipe_not_sigpipe);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
