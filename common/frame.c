@@ -213,6 +213,7 @@ int cps__frame_write_spliced(int fd, size_t rest, const struct iovec *before, in
     struct iovec iov[1 + CPS_FRAME_MAX_PARTS];
     int iovcnt = 0, r;
     size_t len = 0, done = 0;
+    bool failed = false;
 
     *got = 0;
     if (n > SIZE_MAX - rest)
@@ -246,13 +247,18 @@ int cps__frame_write_spliced(int fd, size_t rest, const struct iovec *before, in
         if (w == -EPIPE || w == -ECONNRESET)
             return cps__error_set(err, STAGE, EPIPE, NULL,
                                   "peer closed the connection while a frame was written");
-        return cps__error_set(err, STAGE, (int)-w, NULL, "%s into a frame of %zu bytes: %s",
-                              src_is_pipe ? "splice" : "sendfile", len, strerror((int)-w));
+        /* Most likely the source (an I/O error reading the file); if it was
+         * the socket, sending the padding below fails and says so. */
+        cps__error_set(err, STAGE, (int)-w, NULL, "%s after %zu of %zu bytes: %s",
+                       src_is_pipe ? "splice" : "sendfile", done, n, strerror((int)-w));
+        failed = true;
+        break;
     }
     *got = done;
-    /* The source ended early: the header promised n bytes, so zeros make up
-     * the rest and the stream stays in step; the caller decides what the
-     * frame then means. */
+    if (done < n && !failed)
+        cps__error_set(err, STAGE, EIO, NULL, "the source ended after %zu of %zu bytes", done, n);
+    /* The header promised n bytes: zeros make up the rest so the stream stays
+     * in step; the caller decides what the frame then means. */
     while (done < n) {
         struct iovec pad = {.iov_base = (void *)(uintptr_t)zeros,
                             .iov_len = n - done < sizeof(zeros) ? n - done : sizeof(zeros)};

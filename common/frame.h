@@ -37,10 +37,11 @@ int cps__frame_writev(int fd, const struct iovec *parts, int count, struct cps_e
  * src_is_pipe, a pipe holding at least n bytes (splice(2)). The bytes go from
  * the page cache or the pipe into the socket without a copy through this
  * process (AF_UNIX takes spliced pages by reference since Linux 6.5; before,
- * the kernel copies them once). When src ends before n bytes, zeros complete
- * the n bytes so the stream stays in step, and *got < n tells the caller
- * that the frame does not carry the data it announced. Returns 0 or -errno
- * as cps__frame_writev (-EPIPE: peer closed).
+ * the kernel copies them once). When src ends or fails before n bytes, zeros
+ * complete the n bytes so the stream stays in step: the call still returns
+ * 0, *got < n tells the caller that the frame does not carry the data it
+ * announced, and err says why. Otherwise returns 0 (*got == n) or -errno as
+ * cps__frame_writev (-EPIPE: peer closed).
  */
 int cps__frame_write_spliced(int fd, size_t rest, const struct iovec *before, int nbefore, int src,
                              bool src_is_pipe, size_t n, size_t *got, struct cps_error *err);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -48,11 +49,13 @@ static int send_chunk(int sock, int fd, const struct cps_msg *m, struct cps_data
         return rc;
     if (got < o->data_len) {
         /* The file shrank under us (only a process still writing to the
-         * root could do that). Zeros completed the frame; "end: false" keeps
-         * the parent from taking it as the file's last chunk, and the error
-         * that follows ends the job. */
+         * root could do that) or could not be read. Zeros completed the
+         * frame; "end: false" keeps the parent from taking it as the file's
+         * last chunk, and the error that follows ends the job. */
         struct cps_msg not_last = *m;
+        char why[sizeof(err->message)];
 
+        snprintf(why, sizeof(why), "%s", err->message);
         not_last.u.output.end = false;
         rc = cps__data_frame_encode(&not_last, f, err);
         tail = (struct iovec){.iov_base = f->tail, .iov_len = f->tail_len};
@@ -61,8 +64,8 @@ static int send_chunk(int sock, int fd, const struct cps_msg *m, struct cps_data
         if (rc < 0)
             return rc;
         return cps__error_set(err, "outputs", EIO, NULL,
-                              "output %s shrank while it was sent (%zu of %zu bytes of a chunk)",
-                              o->path, got, o->data_len);
+                              "output %s shrank or could not be read while it was sent (%s)",
+                              o->path, why);
     }
     tail = (struct iovec){.iov_base = f->tail, .iov_len = f->tail_len};
     return cps__frame_write_rest(sock, &tail, 1, err);

@@ -145,7 +145,7 @@ static void send_spliced(struct pump *p, int fd, enum cps_msg_type type, size_t 
     if (got < n) {
         /* Cannot happen while O is the pipe's only reader; the zeros that
          * completed the frame must not pass for the job's output. */
-        cps__log_error("the job's pipe gave %zu of the %zu bytes it held", got, n);
+        cps__log_error("the job's pipe gave %zu of the %zu bytes it held: %s", got, n, e.message);
         kill_job(p, "stream");
     }
 }

@@ -551,6 +551,7 @@ START_TEST(spliced_frame_from_a_short_file_is_padded)
 
     ck_assert_int_eq(cps__frame_write_spliced(sv[0], 0, &head, 1, fd, false, 16, &got, &err), 0);
     ck_assert_uint_eq(got, 10);
+    ck_assert_ptr_nonnull(strstr(err.message, "after 10 of 16 bytes"));
     ck_assert_int_eq(cps__frame_write(sv[0], (const uint8_t *)"next", 4, &err), 0);
     ck_assert_int_eq(cps__frame_read(sv[1], 0, &payload, &len, &err), 0);
     ck_assert_uint_eq(len, 17);
