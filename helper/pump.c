@@ -43,7 +43,8 @@
  * the sender's SO_SNDBUF (212992 by default, net.core.wmem_default): three
  * 64 KiB frames. A larger one (the kernel doubles the value and caps it at
  * net.core.wmem_max, socket(7)) lets O keep sending while the parent is busy
- * with the previous frames.
+ * with the previous frames (measured: 1 GiB of stdout about 30% faster, an
+ * output file about 10%). It stays set for the outputs sent after the run.
  */
 #define SOCK_SNDBUF (1024 * 1024)
 /* Chunks forwarded from one pipe per wakeup before the loop looks at the
