@@ -35,9 +35,10 @@ struct cps_pump_result {
 /*
  * Send the job's bytes (raw[0..len), borrowed) to I, then pump until both
  * pipes hit EOF and I reported the job's end or is gone (I may still be
- * exiting: the caller reaps it). Chunks of at most CPS_MAX_CHUNK are forwarded as they
- * arrive (never a whole stream in memory), spliced from the pipe into the socket. The timeout (limits->timeout_ms,
- * resolved) runs from the job's exec; max_output_bytes caps stdout + stderr.
+ * exiting: the caller reaps it). Chunks of at most CPS_MAX_CHUNK are forwarded
+ * as they arrive (never a whole stream in memory), spliced from the pipe into
+ * the socket. The timeout (limits->timeout_ms, resolved) runs from the job's
+ * exec; max_output_bytes caps stdout + stderr.
  * Ending a job early = SIGKILL to I, which takes the whole PID namespace down.
  * sigfd: signalfd of the stop signals. Returns 0 with *r filled, or -errno when
  * the job could not be handed to I (stage "control").
