@@ -73,12 +73,25 @@ static bool has_user_xattrs(const char *dir)
 
 static int mount_tmpfs(struct cps_builddir *b, uint64_t scratch_bytes, struct cps_error *err)
 {
-    char data[64];
+    char data[96];
+    int rc;
 
-    /* Only this helper's mount namespace sees it (/ is rprivate): the host's
-     * build dir stays as it was, whatever the job writes. */
-    snprintf(data, sizeof(data), "size=%" PRIu64 ",mode=0700", scratch_bytes);
-    if (mount("tmpfs", b->root, "tmpfs", MS_NOSUID | MS_NODEV, data) < 0)
+    /*
+     * Only this helper's mount namespace sees it (/ is rprivate): the host's
+     * build dir stays as it was, whatever the job writes.
+     * huge=within_size lets the tmpfs back a file with large folios up to its
+     * size (tmpfs(5)): writing 1 GiB took 130 ms instead of 550-670 ms, and
+     * freeing it at the unmount 11 ms instead of 175-205 ms (Linux 6.18, this
+     * kind of host). A kernel without transparent huge pages refuses the
+     * option (EINVAL): then the tmpfs is mounted without it.
+     */
+    snprintf(data, sizeof(data), "size=%" PRIu64 ",mode=0700,huge=within_size", scratch_bytes);
+    rc = mount("tmpfs", b->root, "tmpfs", MS_NOSUID | MS_NODEV, data);
+    if (rc < 0 && errno == EINVAL) {
+        *strrchr(data, ',') = '\0';
+        rc = mount("tmpfs", b->root, "tmpfs", MS_NOSUID | MS_NODEV, data);
+    }
+    if (rc < 0)
         return cps__error_set(err, "builddir", errno,
                               "set CACHEPOT_SCRATCH=disk to keep the job's writes on the build "
                               "dir's filesystem",
