@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "builddir.h"
+#include "check_run.h"
 
 static char dir[64], outside[64];
 
@@ -195,8 +196,6 @@ int main(void)
 {
     Suite *s = suite_create("builddir");
     TCase *tc = tcase_create("builddir");
-    SRunner *sr;
-    int failed;
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, create_and_remove);
@@ -204,9 +203,5 @@ int main(void)
     tcase_add_test(tc, check_failures);
     tcase_add_test(tc, tmpfs_scratch);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return cps_test_run(s);
 }

@@ -13,6 +13,7 @@
 
 #include "bwrap.h"
 #include "namespaces.h"
+#include "check_run.h"
 
 #define BUSYBOX "/bin/busybox"
 
@@ -656,8 +657,6 @@ int main(void)
     TCase *find_tc = tcase_create("find");
     TCase *argv_tc = tcase_create("argv");
     TCase *run_tc = tcase_create("run");
-    SRunner *sr;
-    int failed;
 
     tcase_add_test(parse_tc, version_good);
     tcase_add_test(parse_tc, version_garbage);
@@ -689,9 +688,5 @@ int main(void)
     }
     suite_add_tcase(s, run_tc);
 
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return cps_test_run(s);
 }

@@ -13,6 +13,7 @@
 
 #include "cgroup.h"
 #include "error.h"
+#include "check_run.h"
 
 /* Fork a child that waits for a byte on a pipe, then forks up to n children
  * and exits with the number it managed (each child waits for the pipe's EOF). */
@@ -170,8 +171,6 @@ int main(void)
 {
     Suite *s = suite_create("cgroup");
     TCase *tc = tcase_create("cgroup");
-    SRunner *sr;
-    int failed;
 
     if (geteuid() != 0) {
         printf("SKIP: needs root (creates cgroups, runs a case as uid 65534)\n");
@@ -182,9 +181,5 @@ int main(void)
     tcase_add_test(tc, off_with_reason_when_not_writable);
     tcase_add_test(tc, stale_cgroup_swept);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return cps_test_run(s);
 }

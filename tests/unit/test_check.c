@@ -27,6 +27,7 @@
 
 #include "check_main.h"
 #include "probe.h"
+#include "check_run.h"
 
 /* ---- a minimal JSON reader: validates the grammar and flattens scalars into
  * "a.b.0.c" -> text pairs (strings unescaped; \u escapes kept as is). ---- */
@@ -762,8 +763,6 @@ int main(int argc, char **argv)
 {
     Suite *s;
     TCase *tc;
-    SRunner *sr;
-    int failed;
 
     if (argc >= 2 && strcmp(argv[1], "--run-check") == 0)
         return cps__check_main(argc - 2, argv + 2);
@@ -786,9 +785,5 @@ int main(int argc, char **argv)
     tcase_add_test(tc, remove_tree);
     tcase_add_test(tc, usage);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return cps_test_run(s);
 }

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "check_run.h"
 
 static int sv[2];
 
@@ -95,8 +96,6 @@ int main(void)
 {
     Suite *s = suite_create("control");
     TCase *tc = tcase_create("control");
-    SRunner *sr;
-    int failed;
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, record_round_trip);
@@ -104,9 +103,5 @@ int main(void)
     tcase_add_test(tc, blob_round_trip);
     tcase_add_test(tc, blob_too_large);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return cps_test_run(s);
 }

@@ -11,6 +11,7 @@
 
 #include "proto.h"
 #include "cbor_diag.h"
+#include "check_run.h"
 
 /* A valid job with each field replaceable. */
 #define JOBX(toolchain, argv, env, cwd, outputs, inputs, extra)                                    \
@@ -450,8 +451,6 @@ int main(void)
 {
     Suite *s = suite_create("decode");
     TCase *tc = tcase_create("decode");
-    SRunner *sr;
-    int failed;
 
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, malformed_frames_are_refused_with_their_rule, 0,
@@ -461,9 +460,5 @@ int main(void)
     tcase_add_test(tc, error_text_is_cut_to_the_struct_on_a_character_boundary);
     tcase_add_test(tc, empty_and_oversize_payloads);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return cps_test_run(s);
 }

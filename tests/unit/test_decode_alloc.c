@@ -28,6 +28,7 @@
 
 #include "proto.h"
 #include "cbor_diag.h"
+#include "check_run.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define METER_ASAN 1
@@ -251,8 +252,6 @@ int main(void)
 {
     Suite *s = suite_create("decode_alloc");
     TCase *tc = tcase_create("decode_alloc");
-    SRunner *sr;
-    int failed;
 
     meter_install();
     tcase_set_timeout(tc, 120);
@@ -260,9 +259,5 @@ int main(void)
     tcase_add_test(tc, huge_declared_sizes);
     tcase_add_test(tc, dense_frames_cost_a_bounded_multiple);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return cps_test_run(s);
 }

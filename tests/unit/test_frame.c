@@ -15,6 +15,7 @@
 
 #include "frame.h"
 #include "cps_limits.h"
+#include "check_run.h"
 
 static int sv[2];
 
@@ -610,8 +611,6 @@ int main(void)
 {
     Suite *s = suite_create("frame");
     TCase *tc = tcase_create("frame");
-    SRunner *sr;
-    int failed;
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
@@ -637,9 +636,5 @@ int main(void)
     tcase_add_test(tc, spliced_frame_from_a_pipe);
     tcase_add_test(tc, spliced_frame_to_a_closed_peer_is_epipe_not_sigpipe);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return cps_test_run(s);
 }

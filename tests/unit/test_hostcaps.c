@@ -14,6 +14,7 @@
 #include "hostcaps.h"
 #include "probe_host.h"
 #include "proto.h"
+#include "check_run.h"
 
 START_TEST(kernel_release)
 {
@@ -192,8 +193,6 @@ int main(void)
     Suite *s = suite_create("hostcaps");
     TCase *tc = tcase_create("probe_host");
     TCase *caps = tcase_create("caps");
-    SRunner *sr;
-    int failed;
 
     tcase_add_test(tc, kernel_release);
     tcase_add_test(tc, kernel_this_host);
@@ -209,9 +208,5 @@ int main(void)
     tcase_add_test(caps, caps_without_tools);
     suite_add_tcase(s, caps);
 
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return cps_test_run(s);
 }

@@ -9,6 +9,7 @@
 #include "error.h"
 #include "log.h"
 #include "utf8.h"
+#include "check_run.h"
 
 /* Run fn with stderr captured into buf; returns the bytes captured. */
 static size_t capture_stderr(void (*fn)(void), char *buf, size_t size)
@@ -246,8 +247,6 @@ int main(void)
 {
     Suite *s = suite_create("log");
     TCase *tc = tcase_create("log");
-    SRunner *sr;
-    int failed;
 
     /* A hang guard, not a timing requirement: the machine may be shared. */
     tcase_set_timeout(tc, 120);
@@ -262,9 +261,5 @@ int main(void)
     tcase_add_test(tc, utf8_rules);
     tcase_add_test(tc, utf8_truncate_and_sanitize);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return cps_test_run(s);
 }

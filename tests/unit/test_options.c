@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "options.h"
+#include "check_run.h"
 
 /* A writable copy of a string literal (argv entries are char *). */
 #define S(text) ((char[]){text})
@@ -140,8 +141,6 @@ int main(void)
 {
     Suite *s = suite_create("options");
     TCase *tc = tcase_create("options");
-    SRunner *sr;
-    int failed;
 
     tcase_add_test(tc, defaults);
     tcase_add_test(tc, flags);
@@ -150,9 +149,5 @@ int main(void)
     tcase_add_test(tc, modes);
     tcase_add_test(tc, usage_mentions_everything);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return cps_test_run(s);
 }

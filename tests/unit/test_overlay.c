@@ -14,6 +14,7 @@
 
 #include "overlay.h"
 #include "proto.h"
+#include "check_run.h"
 
 static char base[] = "/tmp/cps-overlay-XXXXXX";
 static char toolchain[256], upper[256], work[256], target[256];
@@ -229,8 +230,6 @@ int main(void)
 {
     Suite *s = suite_create("overlay");
     TCase *tc = tcase_create("plan");
-    SRunner *sr;
-    int failed;
 
     tcase_add_unchecked_fixture(tc, make_base, remove_base);
     tcase_add_checked_fixture(tc, setup, NULL);
@@ -243,9 +242,5 @@ int main(void)
     tcase_add_test(tc, bind_writable_dirs_outside_toolchain);
     tcase_add_test(tc, test_hook_refuses_listed_modes);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return cps_test_run(s);
 }

@@ -11,6 +11,7 @@
 /* The parent's private headers (helper/ has a builddir.h of its own). */
 #include "../../parent/lib/builddir.h"
 #include "../../parent/lib/paths.h"
+#include "check_run.h"
 
 static void resolves(const char *base, const char *path, const char *want)
 {
@@ -114,11 +115,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return cps_test_run(suite());
 }

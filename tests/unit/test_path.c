@@ -5,6 +5,7 @@
 
 #include "cps_limits.h"
 #include "proto.h"
+#include "check_run.h"
 
 static bool normal(const char *p)
 {
@@ -73,8 +74,6 @@ int main(void)
 {
     Suite *s = suite_create("path");
     TCase *tc = tcase_create("path");
-    SRunner *sr;
-    int failed;
 
     /* A hang guard, not a timing requirement: the machine may be shared. */
     tcase_set_timeout(tc, 120);
@@ -82,9 +81,5 @@ int main(void)
     tcase_add_test(tc, refused_with_a_reason);
     tcase_add_test(tc, nul_and_length);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return cps_test_run(s);
 }

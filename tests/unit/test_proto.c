@@ -10,6 +10,7 @@
 #include "frame.h"
 #include "proto.h"
 #include "proto_samples.h"
+#include "check_run.h"
 
 static void round_trip(const struct cps_msg *msg, const char *name)
 {
@@ -311,8 +312,6 @@ int main(void)
 {
     Suite *s = suite_create("proto");
     TCase *tc = tcase_create("proto");
-    SRunner *sr;
-    int failed;
 
     /* A hang guard, not a timing requirement: the machine may be shared. */
     tcase_set_timeout(tc, 120);
@@ -327,9 +326,5 @@ int main(void)
     tcase_add_test(tc, backend_and_overlay_names);
     tcase_add_test(tc, free_is_safe_on_a_zeroed_message);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return cps_test_run(s);
 }

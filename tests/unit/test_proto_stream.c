@@ -9,6 +9,7 @@
 #include "cps_limits.h"
 #include "proto.h"
 #include "proto_stream.h"
+#include "check_run.h"
 
 static const size_t lengths[] = {0,   1,   22,  23,    24,    25,   254,
                                  255, 256, 257, 65535, 65536, 65537 /* too big */};
@@ -372,8 +373,6 @@ int main(void)
 {
     Suite *s = suite_create("proto_stream");
     TCase *tc = tcase_create("proto_stream");
-    SRunner *sr;
-    int failed;
 
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, streams_encode_like_the_general_encoder);
@@ -384,9 +383,5 @@ int main(void)
     tcase_add_test(tc, view_leaves_everything_else_to_the_general_decoder);
     tcase_add_test(tc, view_refuses_a_chunk_above_the_limit);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return cps_test_run(s);
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "rlimits.h"
+#include "check_run.h"
 
 START_TEST(defaults)
 {
@@ -57,16 +58,10 @@ int main(void)
 {
     Suite *s = suite_create("rlimits");
     TCase *tc = tcase_create("rlimits");
-    SRunner *sr;
-    int failed;
 
     tcase_add_test(tc, defaults);
     tcase_add_test(tc, given_values_kept);
     tcase_add_test(tc, huge_timeout_does_not_wrap);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return cps_test_run(s);
 }

@@ -16,6 +16,7 @@
 
 #include "error.h"
 #include "rootfs_prep.h"
+#include "check_run.h"
 
 static char dir[64];
 
@@ -171,17 +172,11 @@ int main(void)
 {
     Suite *s = suite_create("rootfs_prep");
     TCase *tc = tcase_create("rootfs_prep");
-    SRunner *sr;
-    int failed;
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, prepare_attach_resize);
     tcase_add_test(tc, forced_classic);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return cps_test_run(s);
 }

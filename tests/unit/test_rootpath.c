@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "rootpath.h"
+#include "check_run.h"
 
 static char dir[64], outside[64];
 static int root_fd = -1;
@@ -120,8 +121,6 @@ int main(void)
 {
     Suite *s = suite_create("rootpath");
     TCase *tc = tcase_create("rootpath");
-    SRunner *sr;
-    int failed;
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, split);
@@ -129,9 +128,5 @@ int main(void)
     tcase_add_test(tc, mkdirs_never_follows);
     tcase_add_test(tc, open_in_root);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return cps_test_run(s);
 }

@@ -36,6 +36,7 @@
 
 #include "seccomp_filter.h"
 #include "seccomp_rules.h"
+#include "check_run.h"
 
 #define NOBODY 65534
 
@@ -427,9 +428,5 @@ int main(void)
         printf("SKIP: test_seccomp must run as root\n");
         return 77;
     }
-    SRunner *sr = srunner_create(seccomp_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return cps_test_run(seccomp_suite());
 }

@@ -17,6 +17,7 @@
 #include "proto.h"
 #include "cbor_diag.h"
 #include "proto_samples.h"
+#include "check_run.h"
 
 #define DIR_VECTORS CPS_TEST_VECTORS_DIR
 
@@ -272,8 +273,6 @@ int main(void)
 {
     Suite *s = suite_create("vectors");
     TCase *tc = tcase_create("vectors");
-    SRunner *sr;
-    int failed;
     const char *regen = getenv("CPS_REGENERATE_VECTORS");
 
     if (regen && *regen && strcmp(regen, "0") != 0) {
@@ -286,9 +285,5 @@ int main(void)
     tcase_add_test(tc, invalid_vectors_are_refused);
     tcase_add_test(tc, no_stray_or_unlisted_files);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return cps_test_run(s);
 }
