@@ -198,27 +198,38 @@ START_TEST(warm_run)
 }
 END_TEST
 
+/* A pool of one for job, with its helper ready; *pid is that helper. */
+static struct cps_pool *pool_of_one_ready(const struct cps_job_spec *job, pid_t *pid)
+{
+    struct cps_pool *pool = new_pool(1, 0);
+    struct cps_error err;
+    pid_t found[4];
+
+    ck_assert_int_eq(cps_pool_prepare(pool, job, &err), 0);
+    wait_ready(pool, 1);
+    ck_assert_uint_eq(children_of(NULL, 0, found, 4), 1);
+    *pid = found[0];
+    return pool;
+}
+
 /* A run hands its finished helper to the pool thread (it only tears down its
  * namespaces after the exit frame), which reaps it while the pool lives on:
  * no zombie, no helper left running, before any cps_pool_free. */
 START_TEST(finished_helper_reaped_by_pool)
 {
-    struct cps_pool *pool = new_pool(1, 0);
     struct cps_job_spec *job = tu_sh_job(toolchain, "echo done");
     struct cps_result *res;
     struct cps_error err;
-    pid_t used[4];
+    pid_t used;
+    struct cps_pool *pool = pool_of_one_ready(job, &used);
     char *out;
 
-    ck_assert_int_eq(cps_pool_prepare(pool, job, &err), 0);
-    wait_ready(pool, 1);
-    ck_assert_uint_eq(children_of(NULL, 0, used, 4), 1);
     ck_assert_msg(run_pool(pool, job, &res, &out, &err) == 0, "%s: %s", err.stage, err.message);
     ck_assert(res->warm);
     ck_assert_str_eq(out, "done\n");
     cps_result_free(res);
     free(out);
-    wait_gone(used, 1);
+    wait_gone(&used, 1);
     ck_assert_uint_ge(tu_pool_stats(pool).reaped, 1);
     cps_pool_free(pool);
     cps_job_free(job);
@@ -231,17 +242,14 @@ END_TEST
  * on a fresh helper, must save the job). */
 static void kill_idle_then_run(bool wait_noticed)
 {
-    struct cps_pool *pool = new_pool(1, 0);
     struct cps_job_spec *job = tu_sh_job(toolchain, "echo fresh");
     struct cps_result *res;
     struct cps_error err;
-    pid_t idle[4];
+    pid_t idle;
+    struct cps_pool *pool = pool_of_one_ready(job, &idle);
     char *out;
 
-    ck_assert_int_eq(cps_pool_prepare(pool, job, &err), 0);
-    wait_ready(pool, 1);
-    ck_assert_uint_eq(children_of(NULL, 0, idle, 4), 1);
-    ck_assert_int_eq(kill(idle[0], SIGKILL), 0);
+    ck_assert_int_eq(kill(idle, SIGKILL), 0);
     for (int i = 0; wait_noticed && i < WAIT_LIMIT_S * 100 && tu_pool_stats(pool).died == 0; i++)
         tu_sleep_ms(10);
     ck_assert_msg(run_pool(pool, job, &res, &out, &err) == 0, "%s: %s", err.stage, err.message);
@@ -250,7 +258,7 @@ static void kill_idle_then_run(bool wait_noticed)
     cps_result_free(res);
     free(out);
     /* The killed helper is reaped (not a zombie of ours). */
-    wait_gone(idle, 1);
+    wait_gone(&idle, 1);
     struct cps_pool_stats s = tu_pool_stats(pool);
     if (wait_noticed)
         ck_assert_uint_eq(s.died, 1);
