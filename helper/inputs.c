@@ -72,8 +72,12 @@ static int receive_one(int sock, int sigfd, int fd, const struct cps_input_decl 
         } else {
             rc = write_all(fd, m.u.input.data, m.u.input.data_len);
             if (rc < 0)
-                rc = cps__error_set(err, "inputs", -rc, NULL, "writing input %s: %s", decl->path,
-                                    strerror(-rc));
+                rc = cps__error_set(err, "inputs", -rc,
+                                    rc == -ENOSPC || rc == -EDQUOT
+                                        ? "the inputs do not fit the job's scratch space: raise "
+                                          "limits.scratch_bytes, or use CACHEPOT_SCRATCH=disk"
+                                        : NULL,
+                                    "writing input %s: %s", decl->path, strerror(-rc));
             have += m.u.input.data_len;
             end = m.u.input.end;
         }

@@ -1012,6 +1012,32 @@ START_TEST(input_size_mismatch)
 }
 END_TEST
 
+/* Inputs land in the scratch tmpfs too: more than scratch_bytes is a clear
+ * setup error that names the limit, and nothing is left behind. */
+START_TEST(inputs_exceed_scratch)
+{
+    char *argv[] = {"true", NULL};
+    static uint8_t data[60000];
+    struct cps_input_decl in = {.path = "/work/in", .mode = 0644, .size = sizeof(data)};
+    struct jobspec s;
+    struct client c;
+
+    job_init(&s, argv);
+    s.job.inputs = &in;
+    s.job.inputc = 1;
+    s.job.limits.scratch_bytes = 8192;
+    start(&c, fx.helper);
+    ck_assert_int_eq(client_send_job(&c, &s.job), 0);
+    ck_assert_int_eq(client_send_input(&c, in.path, data, sizeof(data)), 0);
+    ck_assert_int_eq(client_collect(&c, NULL, NULL), 0);
+    assert_error(&c, "inputs");
+    ck_assert_int_eq(c.error.errnum, ENOSPC);
+    ck_assert_msg(strstr(c.error.hint, "scratch_bytes") != NULL, "hint: %s", c.error.hint);
+    finish(&c, 1);
+    client_free(&c);
+}
+END_TEST
+
 /* While the job runs the peer may only cancel; anything else ends the job as a
  * protocol error. */
 static bool send_job_again(struct client *c, void *arg)
@@ -1204,6 +1230,7 @@ int main(void)
         {"build_dir_missing", build_dir_missing},
         {"scratch_hides_leftovers", scratch_hides_leftovers},
         {"scratch_limit", scratch_limit},
+        {"inputs_exceed_scratch", inputs_exceed_scratch},
         {"exec_enoent", exec_enoent},
         {"config_mismatch", config_mismatch},
         {"input_through_symlink", input_through_symlink},
