@@ -89,6 +89,7 @@ expect 125 "usage error" --toolchain "$tc"
 "$run" --help >"$W/help"
 for word in --toolchain --input --output --out-dir --cwd --env --timeout --sandbox --overlay \
     --build-dir --helper --json --verbose CACHEPOT_SANDBOX CACHEPOT_SANDBOX_HELPER CACHEPOT_LOG \
+    CACHEPOT_SCRATCH CACHEPOT_BWRAP \
     124 125 128+N; do
     check "--help documents $word" "grep -q -- '$word' '$W/help'"
 done
