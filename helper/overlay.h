@@ -77,7 +77,18 @@ int cps__overlay_mount(struct cps_overlay_state *o, struct cps_error *err);
  * reaped); o->mode is 0 afterwards. Always tries everything. Stage "cleanup". */
 int cps__overlay_unmount(struct cps_overlay_state *o, struct cps_error *err);
 
-/* The native mode (overlay_native.c). */
+/*
+ * Refuse a toolchain, upper or work path of p containing ',', ':' or '\\':
+ * kernel mount option data and fuse-overlayfs's options split at ',' and
+ * lowerdir at ':', with no escaping we want to depend on. The message is
+ * "<prefix>path P contains 'C', which <options> options cannot carry".
+ * Stage "overlay", EINVAL.
+ */
+int cps__overlay_refuse_option_chars(const struct cps_root_paths *p, const char *prefix,
+                                     const char *options, const char *hint, struct cps_error *err);
+
+/* The native mode (overlay_native.c). The toolchain dir itself is checked
+ * once for every mode by cps__overlay_plan. */
 int cps__overlay_native_check(const struct cps_root_paths *p, struct cps_error *err);
 int cps__overlay_native_mount(const struct cps_root_paths *p, struct cps_error *err);
 int cps__overlay_native_unmount(const struct cps_root_paths *p, struct cps_error *err);

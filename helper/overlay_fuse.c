@@ -85,7 +85,6 @@ static int build_options(const struct cps_root_paths *p, char *buf, size_t size)
 
 int cps__overlay_fuse_check(const struct cps_overlay_state *o, struct cps_error *err)
 {
-    const char *paths[] = {o->paths.toolchain, o->paths.upper, o->paths.work};
     char exe[PATH_MAX], opts[3 * PATH_MAX];
     struct stat st;
 
@@ -113,27 +112,14 @@ int cps__overlay_fuse_check(const struct cps_overlay_state *o, struct cps_error 
                               st.st_uid == 65534 ? "a host uid not mapped into the helper's "
                                                    "user namespace (usually root)"
                                                  : "another uid");
-    /* fuse-overlayfs splits its options at ',' and lowerdir at ':'. */
-    for (size_t i = 0; i < 3; i++) {
-        const char *c = strpbrk(paths[i], ",:\\");
-
-        if (c != NULL)
-            return cps__error_set(err, "overlay", EINVAL,
-                                  "use paths without ',', ':' or '\\' for the toolchain and "
-                                  "build dirs, or overlay mode bind",
-                                  "fuse overlay mode: path %s contains '%c', which "
-                                  "fuse-overlayfs options cannot carry",
-                                  paths[i], *c);
-    }
+    if (cps__overlay_refuse_option_chars(&o->paths, "fuse overlay mode: ", "fuse-overlayfs",
+                                         "use paths without ',', ':' or '\\' for the toolchain "
+                                         "and build dirs, or overlay mode bind",
+                                         err) < 0)
+        return -EINVAL;
     if (build_options(&o->paths, opts, sizeof(opts)) < 0)
         return cps__error_set(err, "overlay", ENAMETOOLONG, NULL,
                               "fuse overlay mode: options too long");
-    if (stat(o->paths.toolchain, &st) < 0)
-        return cps__error_set(err, "overlay", errno, "the worker must unpack the toolchain first",
-                              "toolchain dir %s: %s", o->paths.toolchain, strerror(errno));
-    if (!S_ISDIR(st.st_mode))
-        return cps__error_set(err, "overlay", ENOTDIR, NULL, "toolchain %s is not a directory",
-                              o->paths.toolchain);
     return 0;
 }
 

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
-#include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -39,42 +38,21 @@ static int build_data(const struct cps_root_paths *p, char *buf, size_t size)
     return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : n;
 }
 
-/* A comma separates options and a colon separates lower layers: legacy option
- * data has no escaping we want to depend on, so such paths are refused. */
-static const char *bad_char(const char *path)
-{
-    return strpbrk(path, ",:\\");
-}
-
 int cps__overlay_native_check(const struct cps_root_paths *p, struct cps_error *err)
 {
     char data[DATA_MAX + 1];
-    const char *paths[] = {p->toolchain, p->upper, p->work};
-    struct stat st;
+    int rc = cps__overlay_refuse_option_chars(
+        p, "", "overlayfs mount",
+        "use paths without ',', ':' or '\\' for the toolchain and build dirs", err);
 
-    for (size_t i = 0; i < 3; i++) {
-        const char *c = bad_char(paths[i]);
-
-        if (c != NULL)
-            return cps__error_set(err, "overlay", EINVAL,
-                                  "use paths without ',', ':' or '\\' for the toolchain and "
-                                  "build dirs",
-                                  "path %s contains '%c', which overlayfs mount options cannot "
-                                  "carry",
-                                  paths[i], *c);
-    }
+    if (rc < 0)
+        return rc;
     if (build_data(p, data, sizeof(data)) < 0)
         return cps__error_set(err, "overlay", ENAMETOOLONG,
                               "use shorter toolchain and build dir paths",
                               "overlay mount options for lowerdir=%s (%zu bytes), upper and work "
                               "dirs exceed the %d bytes of legacy mount(2) option data",
                               p->toolchain, strlen(p->toolchain), DATA_MAX);
-    if (stat(p->toolchain, &st) < 0)
-        return cps__error_set(err, "overlay", errno, "the worker must unpack the toolchain first",
-                              "toolchain dir %s: %s", p->toolchain, strerror(errno));
-    if (!S_ISDIR(st.st_mode))
-        return cps__error_set(err, "overlay", ENOTDIR, NULL, "toolchain %s is not a directory",
-                              p->toolchain);
     return 0;
 }
 
