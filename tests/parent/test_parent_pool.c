@@ -36,8 +36,7 @@ static const char *toolchain;
 
 static void setup(void)
 {
-    toolchain = getenv("CPS_TEST_TOOLCHAIN");
-    tu_mkdtemp(work, sizeof(work));
+    toolchain = tu_fixture_setup(work, sizeof(work));
 }
 
 static void teardown(void)

@@ -29,6 +29,12 @@ void tu_mkdtemp(char *buf, size_t size)
     chmod(buf, 0755);
 }
 
+const char *tu_fixture_setup(char *buf, size_t size)
+{
+    tu_mkdtemp(buf, size);
+    return getenv("CPS_TEST_TOOLCHAIN");
+}
+
 static void rm_at(int at, const char *name)
 {
     struct stat st;

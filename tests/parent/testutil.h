@@ -10,6 +10,9 @@
 
 /* A fresh directory under $TMPDIR or /tmp (mode 0755), path into buf. */
 void tu_mkdtemp(char *buf, size_t size);
+/* The real-helper suites' per-case fixture: a fresh work dir into buf, and
+ * the test toolchain ($CPS_TEST_TOOLCHAIN) returned. */
+const char *tu_fixture_setup(char *buf, size_t size);
 /* rm -rf, without following symlinks. */
 void tu_rmtree(const char *path);
 /* Write len bytes to path (created 0644). */
