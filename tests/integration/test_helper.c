@@ -266,6 +266,21 @@ static void assert_error(const struct client *c, const char *stage)
                   c->error.message, stage);
 }
 
+/* The end of every refused-job case: one error frame of stage (with errnum
+ * when non-zero, a message containing needle when not NULL), the helper's
+ * exit code, and nothing left behind (finish). */
+static void expect_error(struct client *c, const char *stage, int errnum, const char *needle,
+                         int code)
+{
+    assert_error(c, stage);
+    if (errnum != 0)
+        ck_assert_int_eq(c->error.errnum, errnum);
+    if (needle != NULL)
+        ck_assert_msg(strstr(c->error.message, needle) != NULL, "%s", c->error.message);
+    finish(c, code);
+    client_free(c);
+}
+
 /* ---- cases ----------------------------------------------------------------- */
 
 START_TEST(echo)
@@ -617,9 +632,7 @@ START_TEST(bad_relative_path)
     ck_assert_int_eq(cps__frame_write(c.sock, buf, len, &e), 0);
     free(buf);
     ck_assert_int_eq(client_collect(&c, NULL, NULL), 0);
-    assert_error(&c, "decode");
-    finish(&c, 3);
-    client_free(&c);
+    expect_error(&c, "decode", 0, NULL, 3);
 }
 END_TEST
 
@@ -634,11 +647,7 @@ START_TEST(missing_toolchain)
     job_init(&s, argv);
     s.job.toolchain = tc;
     run_job(&c, &s);
-    assert_error(&c, "overlay");
-    ck_assert_int_eq(c.error.errnum, ENOENT);
-    ck_assert_msg(strstr(c.error.message, tc) != NULL, "%s", c.error.message);
-    finish(&c, 1);
-    client_free(&c);
+    expect_error(&c, "overlay", ENOENT, tc, 1);
 }
 END_TEST
 
@@ -659,11 +668,7 @@ START_TEST(build_dir_not_clean)
     snprintf(fx.build_before, sizeof(fx.build_before), "upper ");
     job_init(&s, argv);
     run_job(&c, &s);
-    assert_error(&c, "builddir");
-    ck_assert_int_eq(c.error.errnum, EEXIST);
-    ck_assert_msg(strstr(c.error.message, "not clean") != NULL, "%s", c.error.message);
-    finish(&c, 1);
-    client_free(&c);
+    expect_error(&c, "builddir", EEXIST, "not clean", 1);
 }
 END_TEST
 
@@ -729,10 +734,7 @@ START_TEST(build_dir_missing)
     job_init(&s, argv);
     s.job.build_dir = build;
     run_job(&c, &s);
-    assert_error(&c, "builddir");
-    ck_assert_int_eq(c.error.errnum, ENOENT);
-    finish(&c, 1);
-    client_free(&c);
+    expect_error(&c, "builddir", ENOENT, NULL, 1);
 }
 END_TEST
 
@@ -764,10 +766,7 @@ START_TEST(config_mismatch)
     s.job.has_uid = true;
     s.job.uid = 4242;
     run_job(&c, &s);
-    assert_error(&c, "job");
-    ck_assert_msg(strstr(c.error.message, "4242") != NULL, "%s", c.error.message);
-    finish(&c, 1);
-    client_free(&c);
+    expect_error(&c, "job", 0, "4242", 1);
 }
 END_TEST
 
@@ -788,10 +787,7 @@ START_TEST(input_through_symlink)
     start(&c, fx.helper);
     ck_assert_int_eq(client_send_job(&c, &s.job), 0);
     ck_assert_int_eq(client_collect(&c, NULL, NULL), 0);
-    assert_error(&c, "inputs");
-    ck_assert_int_eq(c.error.errnum, ELOOP);
-    finish(&c, 1);
-    client_free(&c);
+    expect_error(&c, "inputs", ELOOP, NULL, 1);
     snprintf(link, sizeof(link), "%s/planted", fx.dir);
     ck_assert_int_eq(access(link, F_OK), -1);
 }
@@ -864,10 +860,7 @@ START_TEST(output_limit_files)
     s.job.outputc = 1;
     s.job.limits.max_output_bytes = 1000;
     run_job(&c, &s);
-    assert_error(&c, "outputs");
-    ck_assert_int_eq(c.error.errnum, EFBIG);
-    finish(&c, 1);
-    client_free(&c);
+    expect_error(&c, "outputs", EFBIG, NULL, 1);
 }
 END_TEST
 
@@ -882,10 +875,7 @@ START_TEST(overlay_mode_refused)
     s.job.overlay = CPS_OVERLAY_BIND;
     s.job.cwd = "/";
     run_job(&c, &s);
-    assert_error(&c, "overlay");
-    ck_assert_int_eq(c.error.errnum, EINVAL);
-    finish(&c, 1);
-    client_free(&c);
+    expect_error(&c, "overlay", EINVAL, NULL, 1);
 }
 END_TEST
 
@@ -905,10 +895,7 @@ START_TEST(backend_refused)
     ck_assert_uint_eq(c.hello.backend, CPS_BACKEND_BUBBLEWRAP);
     ck_assert_int_eq(client_send_job(&c, &s.job), 0);
     ck_assert_int_eq(client_collect(&c, NULL, NULL), 0);
-    assert_error(&c, "bubblewrap");
-    ck_assert_int_eq(c.error.errnum, ENOENT);
-    finish(&c, 1);
-    client_free(&c);
+    expect_error(&c, "bubblewrap", ENOENT, NULL, 1);
 }
 END_TEST
 
@@ -1057,9 +1044,7 @@ START_TEST(protocol_error_mid_job)
     start(&c, fx.helper);
     ck_assert_int_eq(client_send_job(&c, &s.job), 0);
     ck_assert_int_eq(client_collect(&c, send_job_again, &s.job), 0);
-    assert_error(&c, "protocol");
-    finish(&c, 3);
-    client_free(&c);
+    expect_error(&c, "protocol", 0, NULL, 3);
 }
 END_TEST
 
