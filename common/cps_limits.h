@@ -20,6 +20,7 @@
 #define CPS_MAX_INPUTS      4096            /* entries of job.inputs */
 #define CPS_MAX_TIMINGS     64              /* entries of exit.timings */
 #define CPS_MAX_CAPS        16              /* entries of hello.backends / hello.overlay_modes */
+#define CPS_MAX_FEATURES    64              /* entries of hello.features */
 
 /* For quoting a limit inside a string literal. */
 #define CPS_STRINGIFY_(x) #x

@@ -67,6 +67,12 @@ struct cps_hello {
     uint32_t gid;            /* gid inside the sandbox */
     uint32_t backend;        /* one enum cps_backend value */
     bool seccomp;            /* default seccomp filter on */
+    /* The optional job keys the helper understands (enum cps_feature bits of
+     * job_features.h). has_features false: the hello had no "features" key (a
+     * helper of 0.1.0, or a parent that did not ask for it with
+     * CACHEPOT_HELLO_FEATURES=1; docs/COMPATIBILITY.md). */
+    bool has_features;
+    uint32_t features;
 };
 
 /* Limits of one job. 0 means "the helper's documented default". */

@@ -7,6 +7,7 @@
 
 #include "error.h"
 #include "cps_limits.h"
+#include "job_features.h"
 #include "proto_internal.h"
 #include "utf8.h"
 
@@ -120,6 +121,10 @@ static int check_hello(const struct ck *c, const struct cps_hello *h)
         return bad(c, "hello.gid", "4294967295 is not a valid id");
     if (!one_backend(h->backend))
         return bad(c, "hello.backend", "not exactly one known backend (%#x)", h->backend);
+    if (h->features & ~(uint32_t)CPS_FEATURES_ALL)
+        return bad(c, "hello.features", "unknown feature bits %#x", h->features);
+    if (!h->has_features && h->features != 0)
+        return bad(c, "hello.features", "feature bits %#x without has_features", h->features);
     return 0;
 }
 

@@ -8,6 +8,7 @@
 
 #include "error.h"
 #include "cps_limits.h"
+#include "job_features.h"
 #include "proto_internal.h"
 #include "scan.h"
 #include "utf8.h"
@@ -361,11 +362,42 @@ enum {
     H_GID,
     H_BACKEND,
     H_SECCOMP,
+    H_FEATURES, /* optional: only a parent that asked for it gets it */
     H_COUNT
 };
 static const char *const hello_keys[H_COUNT] = {
     "type", "protocol", "helper_version", "backends", "overlay_modes", "max_frame", "max_chunk",
-    "uid",  "gid",      "backend",        "seccomp"};
+    "uid",  "gid",      "backend",        "seccomp",  "features"};
+
+/*
+ * hello.features: the optional job keys the helper understands. As with the
+ * capability lists, names this side does not know are skipped: a newer helper
+ * announces keys an older parent never sends anyway.
+ */
+static int get_features(const cbor_item_t *it, const char *field, uint32_t *out,
+                        struct cps_error *err)
+{
+    cbor_item_t **items;
+    size_t n;
+    char f[64];
+    int ret = get_array(it, field, 0, CPS_MAX_FEATURES, &items, &n, err);
+
+    if (ret < 0)
+        return ret;
+    *out = 0;
+    for (size_t i = 0; i < n; i++) {
+        const unsigned char *p;
+        size_t len;
+
+        snprintf(f, sizeof(f), "%s[%zu]", field, i);
+        if ((ret = text_view(items[i], f, CPS_MAX_SHORT_TEXT, &p, &len, err)) < 0)
+            return ret;
+        if (len == 0)
+            return fail(err, f, "text is empty");
+        *out |= cps__feature_parse((const char *)p, len);
+    }
+    return 0;
+}
 
 /* The protocol of a hello is read before anything else of it: a parent that
  * cannot speak the helper's version must say so, not complain about a field
@@ -394,7 +426,7 @@ static int decode_hello(const cbor_item_t *root, struct cps_hello *h, struct cps
     ret = map_fields(root, "hello", hello_keys, H_COUNT, v, err);
     if (ret < 0)
         return ret;
-    for (size_t i = 0; i < H_COUNT; i++)
+    for (size_t i = 0; i < H_FEATURES; i++)
         if ((ret = need(v, i, hello_keys, "hello", err)) < 0)
             return ret;
 #define F(name) sub(f, sizeof(f), "hello", name)
@@ -409,6 +441,10 @@ static int decode_hello(const cbor_item_t *root, struct cps_hello *h, struct cps
         (ret = get_u32(v[H_GID], F("gid"), UINT32_MAX - 1, &h->gid, err)) < 0 ||
         (ret = get_backend(v[H_BACKEND], F("backend"), &h->backend, err)) < 0 ||
         (ret = get_bool(v[H_SECCOMP], F("seccomp"), &h->seccomp, err)) < 0)
+        return ret;
+    h->has_features = v[H_FEATURES] != NULL;
+    if (h->has_features &&
+        (ret = get_features(v[H_FEATURES], F("features"), &h->features, err)) < 0)
         return ret;
 #undef F
     return 0;

@@ -6,6 +6,7 @@
 #include "error.h"
 #include "frame.h"
 #include "cps_limits.h"
+#include "job_features.h"
 #include "proto_internal.h"
 #include "utf8.h"
 
@@ -152,9 +153,22 @@ static const char *overlay_name(uint32_t v)
 static const uint32_t backend_order[] = {CPS_BACKEND_USERNS, CPS_BACKEND_BUBBLEWRAP};
 static const uint32_t overlay_order[] = {CPS_OVERLAY_NATIVE, CPS_OVERLAY_FUSE, CPS_OVERLAY_BIND};
 
+static void put_features(struct out *o, uint32_t features)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < cps__feature_count(); i++)
+        n += (features >> i) & 1;
+    put_key(o, "features");
+    put_head(o, M_ARRAY, n);
+    for (size_t i = 0; i < cps__feature_count(); i++)
+        if ((features >> i) & 1)
+            put_text(o, cps__feature_name(i));
+}
+
 static void encode_hello(struct out *o, const struct cps_hello *h)
 {
-    put_head(o, M_MAP, 11);
+    put_head(o, M_MAP, 11 + h->has_features);
     put_text_kv(o, "type", "hello");
     put_uint(o, "protocol", h->protocol);
     put_text_kv(o, "helper_version", h->helper_version);
@@ -166,6 +180,8 @@ static void encode_hello(struct out *o, const struct cps_hello *h)
     put_uint(o, "gid", h->gid);
     put_text_kv(o, "backend", backend_name(h->backend));
     put_bool(o, "seccomp", h->seccomp);
+    if (h->has_features)
+        put_features(o, h->features);
 }
 
 static void encode_limits(struct out *o, const struct cps_job_limits *l)

@@ -75,7 +75,8 @@ bool cps__msg_equal(const struct cps_msg *a, const struct cps_msg *b)
         return x->protocol == y->protocol && str_eq(x->helper_version, y->helper_version) &&
                x->backends == y->backends && x->overlay_modes == y->overlay_modes &&
                x->max_frame == y->max_frame && x->max_chunk == y->max_chunk && x->uid == y->uid &&
-               x->gid == y->gid && x->backend == y->backend && x->seccomp == y->seccomp;
+               x->gid == y->gid && x->backend == y->backend && x->seccomp == y->seccomp &&
+               x->has_features == y->has_features && x->features == y->features;
     }
     case CPS_MSG_JOB:
         return job_eq(&a->u.job, &b->u.job);

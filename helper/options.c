@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "job_features.h"
 
 static int parse_id(const char *flag, const char *text, uint32_t *out, struct cps_error *err)
 {
@@ -36,6 +37,18 @@ static int parse_backend(const char *origin, const char *text, uint32_t *out, st
                               origin, text);
     *out = b;
     return 0;
+}
+
+/* CACHEPOT_HELLO_FEATURES: set by a parent that reads hello.features
+ * (job_features.h); absent, the hello is the one every 0.1.0 parent accepts. */
+static int parse_hello_features(const char *text, bool *on, struct cps_error *err)
+{
+    if (strcmp(text, "0") == 0 || strcmp(text, "1") == 0) {
+        *on = text[0] == '1';
+        return 0;
+    }
+    return cps__error_set(err, "usage", EINVAL, "valid values: 0, 1",
+                          "%s: \"%s\" is not 0 or 1", CPS_HELLO_FEATURES_ENV, text);
 }
 
 static int parse_scratch(const char *text, bool *disk, struct cps_error *err)
@@ -82,6 +95,9 @@ void cps__options_usage(FILE *f)
           "                    on the build dir in the helper's own mount namespace, so the\n"
           "                    host directory is never written) or disk (the build dir\n"
           "                    itself; removed file by file after the job)\n"
+          "  CACHEPOT_HELLO_FEATURES  1: hello lists the optional job keys this helper\n"
+          "                    understands (set by the parent library, which then never\n"
+          "                    sends another); absent or 0: the hello of 0.1.0\n"
           "\n"
           "exit codes: 0 the job ran (its own exit code is in the exit frame),\n"
           "  1 setup or job error (one error frame sent), 2 usage error or fd 3 is not a\n"
@@ -122,6 +138,13 @@ int cps__options_parse(int argc, char **argv, struct cps_helper_options *o, stru
     env = getenv(CPS_ENV_SCRATCH);
     if (env != NULL && env[0] != '\0') {
         rc = parse_scratch(env, &o->disk_scratch, err);
+        if (rc < 0)
+            return rc;
+    }
+
+    env = getenv(CPS_HELLO_FEATURES_ENV);
+    if (env != NULL && env[0] != '\0') {
+        rc = parse_hello_features(env, &o->hello_features, err);
         if (rc < 0)
             return rc;
     }

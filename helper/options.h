@@ -46,6 +46,7 @@ struct cps_helper_options {
     uint32_t backend; /* one enum cps_backend */
     bool seccomp;     /* default seccomp filter on (default true) */
     bool disk_scratch; /* writable layer on the build dir's filesystem, not a tmpfs */
+    bool hello_features; /* the parent asked for hello.features (CACHEPOT_HELLO_FEATURES=1) */
     int check_argc;   /* CPS_MODE_CHECK: the arguments after --check (borrowed from argv) */
     char **check_argv;
 };

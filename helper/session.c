@@ -9,6 +9,7 @@
 #include "error.h"
 #include "frame.h"
 #include "cps_limits.h"
+#include "job_features.h"
 
 /* For messages: the wire name, or "?" for a type the decoder never yields. */
 static const char *type_name(enum cps_msg_type t)
@@ -42,6 +43,8 @@ int cps__session_hello(int sock, const struct cps_helper_options *o, uint32_t ba
     m.u.hello.gid = o->gid;
     m.u.hello.backend = o->backend;
     m.u.hello.seccomp = o->seccomp;
+    m.u.hello.has_features = o->hello_features;
+    m.u.hello.features = o->hello_features ? CPS_FEATURES_ALL : 0;
     return cps__msg_send(sock, &m, err);
 }
 

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "helper_locate.h"
+
 #define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
 
 static const char usage_text[] =
@@ -60,7 +62,8 @@ static const char usage_text[] =
     "Environment:\n"
     "  CACHEPOT_SANDBOX         default backend of the helper: userns or bubblewrap\n"
     "  CACHEPOT_SANDBOX_HELPER  path of the helper executable (default: the installed one,\n"
-    "                           " CPS_HELPER_INSTALL_PATH ")\n"
+    "                           " CPS_HELPER_INSTALL_PATH ";\n"
+    "                           run from a CMake build tree: the helper built there)\n"
     "  CACHEPOT_LOG             log level of the library and helper on stderr: error, warn\n"
     "                           (default), info, debug, trace\n"
     "  CACHEPOT_SCRATCH         where the job's writes live: tmpfs (default; a tmpfs over\n"
@@ -339,6 +342,11 @@ int run_args_parse(int argc, char **argv, struct run_args *a, struct cps_job_spe
     }
     if (!a->toolchain)
         return usage_error("--toolchain DIR is required", NULL);
+    /* A CLI run from its build tree uses the helper built with it, unless the
+     * caller named one: a newcomer trying build/parent/cachepot-dist-run needs
+     * no install step and no CACHEPOT_SANDBOX_HELPER. */
+    if (!a->helper && !getenv("CACHEPOT_SANDBOX_HELPER"))
+        a->helper = helper_locate_build_tree();
     if (a->batch) {
         if (optind < argc)
             return usage_error("--batch takes the commands from its file, not after --", NULL);

@@ -76,7 +76,7 @@ struct cps_error {
  *   "cancel"   the run was cancelled with cps_cancel()
  */
 
-/* Library version ("0.1.0"); static string. */
+/* Library version (e.g. "0.2.0"); static string. */
 CPS_API const char *cps_version(void);
 
 /* ------------------------------------------------------------------------ */

@@ -16,6 +16,7 @@
 
 #include "errtext.h"
 #include "error.h"
+#include "job_features.h"
 
 #define HELPER_FD 3
 
@@ -24,6 +25,16 @@
 static const char *const passed_env[] = {"PATH", "CACHEPOT_LOG", "CACHEPOT_SANDBOX",
                                          "CACHEPOT_BWRAP", "CACHEPOT_SCRATCH"};
 #define N_PASSED (sizeof(passed_env) / sizeof(passed_env[0]))
+
+void cps__helper_hello_take(struct cps_helper_hello *out, const struct cps_hello *hello)
+{
+    out->seen = true;
+    snprintf(out->version, sizeof(out->version), "%s",
+             hello->helper_version ? hello->helper_version : "");
+    out->max_frame = hello->max_frame;
+    out->max_chunk = hello->max_chunk;
+    out->features = hello->has_features ? hello->features : CPS_FEATURES_0_1_0;
+}
 
 const char *cps__helper_path(const struct cps_run_options *opts)
 {
@@ -38,11 +49,12 @@ const char *cps__helper_path(const struct cps_run_options *opts)
 }
 
 /* Build the helper's environment from ours, read-only. Entries are borrowed
- * from environ. */
+ * from environ. The library reads hello.features, so it always asks for it. */
 static void helper_env(const char **envp)
 {
     size_t n = 0;
 
+    envp[n++] = CPS_HELLO_FEATURES_ENV "=1";
     for (size_t i = 0; i < N_PASSED; i++) {
         size_t len = strlen(passed_env[i]);
         for (char **e = environ; e && *e; e++) {
@@ -142,7 +154,7 @@ int cps__helper_spawn(const char *path, const struct cps_job *job, struct cps_he
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
     struct helper_argv a;
-    const char *envp[N_PASSED + 1];
+    const char *envp[N_PASSED + 2];
     int sv[2], r;
     pid_t pid;
 

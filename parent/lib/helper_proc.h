@@ -12,6 +12,7 @@ struct cps_helper_hello {
     bool seen;
     char version[32];
     uint64_t max_frame, max_chunk;
+    uint32_t features; /* hello.features, or CPS_FEATURES_0_1_0 when it had none */
 };
 
 struct cps_helper_proc {
@@ -23,6 +24,9 @@ struct cps_helper_proc {
     int status;                    /* wait status once reaped (-1: reaped by someone else) */
     struct cps_helper_hello hello; /* seen: a warm helper, hello already read */
 };
+
+/* Keep what a run needs of hello (borrowed) in *out; seen becomes true. */
+void cps__helper_hello_take(struct cps_helper_hello *out, const struct cps_hello *hello);
 
 /* The helper to run: opts->helper_path > $CACHEPOT_SANDBOX_HELPER > the
  * installed path. Returns a borrowed string. */

@@ -486,12 +486,7 @@ static void read_hello(struct cps_pool *pool, struct pool_helper *h, uint64_t no
         r = cps__msg_decode(payload, len, &m, &err);
         free(payload);
         if (r == 0 && m.type == CPS_MSG_HELLO && hello_matches(h->cfg, &m.u.hello)) {
-            struct cps_helper_hello *hi = &h->proc.hello;
-            hi->seen = true;
-            snprintf(hi->version, sizeof(hi->version), "%s",
-                     m.u.hello.helper_version ? m.u.hello.helper_version : "");
-            hi->max_frame = m.u.hello.max_frame;
-            hi->max_chunk = m.u.hello.max_chunk;
+            cps__helper_hello_take(&h->proc.hello, &m.u.hello);
             h->cfg->starting--;
             h->cfg->ready++;
             h->cfg->failures = 0;

@@ -15,6 +15,7 @@
 #include "cancel.h"
 #include "errtext.h"
 #include "error.h"
+#include "job_features.h"
 #include "frame.h"
 #include "cps_limits.h"
 #include "log.h"
@@ -283,15 +284,48 @@ static void write_some(struct session *s)
 
 /* ---- reading ---- */
 
+/*
+ * A helper refuses a job key it does not know ("unknown key"), which would
+ * fail every job with a message that does not say why; so the library sends
+ * no key the helper did not announce, and refuses a job that needs one, naming
+ * the keys and the first release that has them (docs/COMPATIBILITY.md).
+ */
+static int check_features(struct session *s, const struct cps_helper_hello *h)
+{
+    uint32_t missing = cps__job_features(&s->wire->job) & ~h->features;
+    char keys[512] = "", who[512], hint[160];
+    const char *since = "";
+    size_t len = 0;
+
+    if (missing == 0)
+        return 0;
+    for (size_t i = 0; i < cps__feature_count() && len < sizeof(keys); i++) {
+        if (!((missing >> i) & 1))
+            continue;
+        len += (size_t)snprintf(keys + len, sizeof(keys) - len, "%s%s", len ? ", " : "",
+                                cps__feature_name(i));
+        since = cps__feature_since(i); /* the newest first release among them: the table grows */
+    }
+    snprintf(hint, sizeof(hint),
+             "install a helper of release %s or later on this host, or leave those keys unset",
+             since);
+    return finish(s, cps__error_set(s->err, "job", EOPNOTSUPP, hint,
+                                    "helper %s of release %s does not understand %s, which this "
+                                    "job sets; helpers of release %s and later do",
+                                    helper_pid_text(s, who, sizeof(who)), h->version, keys, since));
+}
+
 /* The helper is ready: take its limits and send the job. */
-static int greeted(struct session *s, const char *version, uint64_t max_chunk, uint64_t max_frame)
+static int greeted(struct session *s, const struct cps_helper_hello *h)
 {
     s->t->hello = cps__now_us();
-    snprintf(s->res->helper_version, sizeof(s->res->helper_version), "%s", version);
-    if (max_chunk > 0 && max_chunk < s->max_chunk)
-        s->max_chunk = (size_t)max_chunk;
-    if (max_frame > 0 && max_frame < s->max_frame)
-        s->max_frame = (size_t)max_frame;
+    snprintf(s->res->helper_version, sizeof(s->res->helper_version), "%s", h->version);
+    if (check_features(s, h) < 0)
+        return -1;
+    if (h->max_chunk > 0 && h->max_chunk < s->max_chunk)
+        s->max_chunk = (size_t)h->max_chunk;
+    if (h->max_frame > 0 && h->max_frame < s->max_frame)
+        s->max_frame = (size_t)h->max_frame;
     s->phase = RUNNING;
     int r = fill_wbuf(s);
     if (r < 0)
@@ -309,8 +343,10 @@ static int hello_frame(struct session *s, const struct cps_msg *m)
         return finish(s, cps__error_set(s->err, "hello", EPROTO, HELPER_HINT,
                                         "%s sent another message before hello: " NOT_A_HELPER,
                                         helper_pid_text(s, who, sizeof(who))));
-    int r = greeted(s, m->u.hello.helper_version ? m->u.hello.helper_version : "",
-                    m->u.hello.max_chunk, m->u.hello.max_frame);
+    struct cps_helper_hello h;
+
+    cps__helper_hello_take(&h, &m->u.hello);
+    int r = greeted(s, &h);
     cps__log_debug("helper %d said hello (version %s)", (int)s->p->pid, s->res->helper_version);
     return r;
 }
@@ -581,7 +617,7 @@ int cps__session_run(struct cps_helper_proc *p, const struct cps_job_spec *spec,
     int cancel_fd = cps__cancel_fd(opts->cancel);
 
     if (p->hello.seen)
-        greeted(&s, p->hello.version, p->hello.max_chunk, p->hello.max_frame);
+        greeted(&s, &p->hello);
     while (s.phase != FINISHED) {
         struct pollfd fds[3];
         nfds_t n = 0;

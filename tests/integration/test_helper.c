@@ -30,6 +30,7 @@
 #include "hostutil.h"
 #include "suite_main.h"
 #include "frame.h"
+#include "job_features.h"
 
 #ifndef CPS_TEST_HELPER
 #error "CPS_TEST_HELPER must name the helper binary"
@@ -1097,6 +1098,28 @@ START_TEST(idle_eof)
 }
 END_TEST
 
+/* hello.features only for a parent that asks (CACHEPOT_HELLO_FEATURES=1):
+ * the hello of a helper that was not asked is the one a 0.1.0 parent, which
+ * refuses unknown keys, accepts. */
+START_TEST(hello_features)
+{
+    struct client c;
+
+    setenv("CACHEPOT_HELLO_FEATURES", "1", 1);
+    start(&c, fx.helper);
+    ck_assert(c.hello.has_features);
+    ck_assert_uint_eq(c.hello.features, CPS_FEATURES_ALL);
+    finish(&c, 0);
+    client_free(&c);
+
+    unsetenv("CACHEPOT_HELLO_FEATURES");
+    start(&c, fx.helper);
+    ck_assert(!c.hello.has_features);
+    finish(&c, 0);
+    client_free(&c);
+}
+END_TEST
+
 /* --uid/--gid pick the ids inside: uid 0 there (mapped to 65534 outside in the
  * unprivileged variant) still has no capability at all. A job stating the
  * same ids is accepted. */
@@ -1233,6 +1256,7 @@ int main(void)
         {"cpu_limit", cpu_limit},
         {"file_size_limit", file_size_limit},
         {"idle_eof", idle_eof},
+        {"hello_features", hello_features},
         {"inside_ids", inside_ids},
         {"mount_paths", mount_paths},
     };

@@ -10,6 +10,9 @@
  *               symlink to the job's argv[1]), dies of SIGSEGV
  *   hang        reads the job and then never answers (not even cancel)
  *   silent      never says anything
+ *   noscratch   like ok, but its hello.features lacks job.limits.scratch_bytes
+ *               (a helper of an imagined release that predates that key)
+ *   oldhello    like ok, with the hello of 0.1.0 (no features key)
  * It never creates a namespace: it only exercises the library's side.
  */
 #include <dirent.h>
@@ -25,6 +28,7 @@
 
 #include "frame.h"
 #include "cps_limits.h"
+#include "job_features.h"
 #include "proto.h"
 
 #define FD 3
@@ -37,6 +41,10 @@ struct input_data {
 
 static struct input_data *inputs;
 static size_t n_inputs;
+
+/* What hello.features says (has_features false: no such key). */
+static bool hello_has_features;
+static uint32_t hello_features;
 
 static void die(const char *what, const struct cps_error *err)
 {
@@ -69,7 +77,9 @@ static void send_hello(unsigned protocol)
                                    .uid = 0,
                                    .gid = 0,
                                    .backend = CPS_BACKEND_USERNS,
-                                   .seccomp = true};
+                                   .seccomp = true,
+                                   .has_features = hello_has_features,
+                                   .features = hello_features};
     if (cps__msg_encode(&m, &buf, &len, &err) < 0)
         die("encode hello", &err);
     if (protocol != CPS_PROTOCOL_VERSION) {
@@ -326,8 +336,21 @@ int main(int argc, char **argv, char **envp)
 {
     const char *mode = basename(argv[0]);
 
+    /* A helper announces features only when the parent asks for them. */
+    hello_has_features = getenv(CPS_HELLO_FEATURES_ENV) != NULL;
+    hello_features = hello_has_features ? CPS_FEATURES_ALL : 0;
     if (strcmp(mode, "ok") == 0)
         return run_ok(argc, argv, envp);
+    if (strcmp(mode, "noscratch") == 0) {
+        hello_has_features = true;
+        hello_features = CPS_FEATURES_ALL & ~(uint32_t)CPS_FEATURE_SCRATCH_BYTES;
+        return run_ok(argc, argv, envp);
+    }
+    if (strcmp(mode, "oldhello") == 0) {
+        hello_has_features = false;
+        hello_features = 0;
+        return run_ok(argc, argv, envp);
+    }
     if (strcmp(mode, "wrongproto") == 0) {
         send_hello(2);
         pause();

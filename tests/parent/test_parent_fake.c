@@ -496,12 +496,54 @@ START_TEST(spawn_environment)
                                         "--no-seccomp "),
                   "%s", s.out);
     ck_assert_msg(strstr((char *)s.out, "CACHEPOT_LOG,"), "%s", s.out);
+    ck_assert_msg(strstr((char *)s.out, "CACHEPOT_HELLO_FEATURES,"), "%s", s.out);
     ck_assert_msg(!strstr((char *)s.out, "SECRET_TOKEN"), "%s", s.out);
     close(leak);
     cps_result_free(res);
     tu_streams_free(&s);
     opts_free(o);
     cps_job_free(job);
+}
+END_TEST
+
+/* A job key the helper did not announce is never sent: the job is refused
+ * with the key and the release that has it; without the key the same helper
+ * runs jobs, and a hello without features (0.1.0) takes every 0.1.0 key. */
+START_TEST(unannounced_job_key_refused)
+{
+    const char *argv[] = {"exit", "3"};
+    struct cps_job_spec *job = job_of(argv, 2);
+    struct cps_run_options *o = opts_for("noscratch");
+    struct cps_result *res;
+    struct cps_error err;
+
+    o->timeout_ms = 20000;
+    ck_assert_int_eq(cps_job_set_limit(job, CPS_LIMIT_SCRATCH_BYTES, 1 << 20, &err), 0);
+    ck_assert_int_eq(cps_run(job, o, &res, &err), -EOPNOTSUPP);
+    ck_assert_ptr_null(res);
+    ck_assert_str_eq(err.stage, "job");
+    ck_assert_msg(strstr(err.message, "job.limits.scratch_bytes") &&
+                      strstr(err.message, "0.0.0-fake") && strstr(err.message, "0.1.0"),
+                  "%s", err.message);
+    ck_assert_msg(strstr(err.hint, "0.1.0"), "%s", err.hint);
+    ck_assert(tu_no_children());
+
+    ck_assert_int_eq(cps_job_set_limit(job, CPS_LIMIT_SCRATCH_BYTES, 0, &err), 0);
+    ck_assert_int_eq(cps_job_set_limit(job, CPS_LIMIT_TIMEOUT_MS, 5000, &err), 0);
+    ck_assert_int_eq(cps_run(job, o, &res, &err), 0);
+    ck_assert_int_eq(res->exit_code, 3);
+    cps_result_free(res);
+    opts_free(o);
+
+    o = opts_for("oldhello");
+    o->timeout_ms = 20000;
+    ck_assert_int_eq(cps_job_set_limit(job, CPS_LIMIT_SCRATCH_BYTES, 1 << 20, &err), 0);
+    ck_assert_int_eq(cps_run(job, o, &res, &err), 0);
+    ck_assert_int_eq(res->exit_code, 3);
+    cps_result_free(res);
+    opts_free(o);
+    cps_job_free(job);
+    ck_assert(tu_no_children());
 }
 END_TEST
 
@@ -558,6 +600,7 @@ static Suite *suite(void)
     tcase_add_test(tc, callback_stops_job);
     tcase_add_test(tc, spawn_environment);
     tcase_add_test(tc, invalid_jobs_refused_before_spawn);
+    tcase_add_test(tc, unannounced_job_key_refused);
     suite_add_tcase(s, tc);
     return s;
 }

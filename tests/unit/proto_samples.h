@@ -9,6 +9,7 @@
 
 #include <string.h>
 
+#include "job_features.h"
 #include "proto.h"
 
 /* The message structs hold char * (decoded messages own their strings); the
@@ -153,6 +154,13 @@ static size_t samples(struct sample *out)
     strcpy(out[n].msg.u.error.message, TXT("write /proc/self/uid_map \"0 1000 1\": "
                                            "Operation not permitted"));
     strcpy(out[n].msg.u.error.hint, TXT("sysctl kernel.apparmor_restrict_unprivileged_userns=0"));
+    n++;
+    /* The hello a parent gets when it asked for features (CACHEPOT_HELLO_FEATURES=1). */
+    out[n] = out[0];
+    out[n].file = TXT("hello_features.cbor");
+    out[n].msg.u.hello.helper_version = TXT("0.2.0");
+    out[n].msg.u.hello.has_features = true;
+    out[n].msg.u.hello.features = CPS_FEATURES_ALL;
     n++;
     return n;
 }

@@ -8,6 +8,7 @@
 
 #include "error.h"
 #include "frame.h"
+#include "job_features.h"
 #include "proto.h"
 #include "proto_samples.h"
 #include "check_run.h"
@@ -69,6 +70,78 @@ START_TEST(job_optional_fields_round_trip_one_by_one)
     round_trip(&m, "u64 limit");
     m.u.job.limits.scratch_bytes = 5ull << 30;
     round_trip(&m, "scratch limit");
+}
+END_TEST
+
+/* hello.features: names this side does not know are skipped (a newer helper
+ * announces keys this parent never sends), and a hello without the key is the
+ * hello of 0.1.0. */
+START_TEST(hello_features_unknown_names_skipped)
+{
+    struct sample s[16];
+    struct cps_error err;
+    struct cps_msg back;
+    uint8_t *buf;
+    size_t len;
+    size_t n = samples(s);
+    struct cps_msg m = s[n - 1].msg;
+
+    ck_assert(m.u.hello.has_features);
+    ck_assert_int_eq(cps__msg_encode(&m, &buf, &len, &err), 0);
+    uint8_t *k = memmem(buf, len, "job.uid", 7);
+    ck_assert_ptr_nonnull(k);
+    memcpy(k, "job.xyz", 7);
+    ck_assert_msg(cps__msg_decode(buf, len, &back, &err) == 0, "%s", err.message);
+    ck_assert(back.u.hello.has_features);
+    ck_assert_uint_eq(back.u.hello.features, CPS_FEATURES_ALL & ~(uint32_t)CPS_FEATURE_UID);
+    cps__msg_free(&back);
+    free(buf);
+
+    m.u.hello.has_features = false;
+    m.u.hello.features = 0;
+    ck_assert_int_eq(cps__msg_encode(&m, &buf, &len, &err), 0);
+    ck_assert_ptr_null(memmem(buf, len, "features", 8));
+    ck_assert_int_eq(cps__msg_decode(buf, len, &back, &err), 0);
+    ck_assert(!back.u.hello.has_features);
+    cps__msg_free(&back);
+    free(buf);
+}
+END_TEST
+
+/* cps__job_features names exactly the optional keys the encoder writes: one
+ * job per key, decoded again, has that key and only that one. */
+START_TEST(job_features_match_the_encoded_keys)
+{
+    struct sample s[16];
+    struct cps_error err;
+    uint8_t *buf;
+    size_t len;
+
+    samples(s);
+    for (size_t i = 0; i < cps__feature_count(); i++) {
+        struct cps_msg m = s[1].msg; /* job_minimal: no optional key */
+        struct cps_job *j = &m.u.job;
+        uint64_t *limits[] = {&j->limits.timeout_ms,    &j->limits.max_output_bytes,
+                              &j->limits.cpu_seconds,   &j->limits.address_space,
+                              &j->limits.file_size,     &j->limits.open_files,
+                              &j->limits.processes,     &j->limits.tmp_bytes,
+                              &j->limits.scratch_bytes};
+        const char *name = cps__feature_name(i), *key = strrchr(name, '.') + 1;
+
+        ck_assert_uint_eq(cps__job_features(j), 0);
+        switch (1u << i) {
+        case CPS_FEATURE_BACKEND: j->backend = CPS_BACKEND_BUBBLEWRAP; break;
+        case CPS_FEATURE_OVERLAY: j->overlay = CPS_OVERLAY_FUSE; break;
+        case CPS_FEATURE_UID: j->has_uid = true; break;
+        case CPS_FEATURE_GID: j->has_gid = true; break;
+        case CPS_FEATURE_SECCOMP: j->has_seccomp = true; break;
+        default: *limits[i - 5] = 7; break;
+        }
+        ck_assert_uint_eq(cps__job_features(j), 1u << i);
+        ck_assert_int_eq(cps__msg_encode(&m, &buf, &len, &err), 0);
+        ck_assert_msg(memmem(buf, len, key, strlen(key)), "%s not encoded", name);
+        free(buf);
+    }
 }
 END_TEST
 
@@ -317,6 +390,8 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, every_sample_round_trips);
     tcase_add_test(tc, job_optional_fields_round_trip_one_by_one);
+    tcase_add_test(tc, hello_features_unknown_names_skipped);
+    tcase_add_test(tc, job_features_match_the_encoded_keys);
     tcase_add_test(tc, integers_use_the_shortest_form);
     tcase_add_test(tc, cancel_encodes_to_known_bytes);
     tcase_add_test(tc, encoder_refuses_invalid_messages);
