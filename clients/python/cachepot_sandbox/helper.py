@@ -52,7 +52,11 @@ def _close_actions():
     if hasattr(os, "POSIX_SPAWN_CLOSEFROM"):
         return [(os.POSIX_SPAWN_CLOSEFROM, HELPER_FD + 1)]
     actions = []
-    for name in os.listdir("/proc/self/fd"):
+    try:
+        names = os.listdir("/proc/self/fd")
+    except OSError:
+        return actions  # no /proc: PEP 446 alone keeps Python's fds out
+    for name in names:
         fd = int(name)
         if fd > HELPER_FD:
             try:
@@ -153,6 +157,12 @@ class HelperProc:
         """Wait up to grace seconds for the helper to exit, kill it after that,
         reap it, close our fds. grace 0: kill now."""
         if self.status is None and self.pid > 0:
+            if self.pidfd is not None and self.sock is not None:
+                # Our EOF tells a helper that still waits for anything from us
+                # to stop (docs/PROTOCOL.md, Transport); its pidfd says when
+                # it has.
+                self.sock.close()
+                self.sock = None
             if grace > 0:
                 self._wait_exit(grace)
             if not self.try_reap():

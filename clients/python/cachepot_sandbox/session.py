@@ -58,7 +58,7 @@ class Session:
         self.helper = helper_path(helper)
         self.timeout = timeout
         self._token = cancel
-        self._own_token = None
+        self._own_token = None  # cancel(): this session only, polled from the start
         self._proc = None
         self._build_dir = None
         self._temp_build = job.build_dir is None
@@ -90,6 +90,7 @@ class Session:
         except BaseException:
             self._cleanup_build_dir()
             raise
+        self._own_token = CancelToken()
         self._reader = FrameReader(limits.MAX_FRAME)
         self._phase = _WAIT_HELLO
         self._max_chunk = limits.MAX_CHUNK
@@ -143,9 +144,9 @@ class Session:
     def cancel(self):
         """Stop the job (thread safe). The iteration then raises SandboxError
         stage "cancel" once the helper has stopped (or after CANCEL_GRACE s)."""
-        if self._token is None:
-            self._own_token = self._token = CancelToken()
-        self._token.cancel()
+        token = self._own_token
+        if token is not None:
+            token.cancel()
 
     # ---- ending ----
 
@@ -459,12 +460,13 @@ class Session:
             poller.register(proc.sock, select.POLLIN | (select.POLLOUT if self._wbuf else 0))
             if proc.pidfd is not None:
                 poller.register(proc.pidfd, select.POLLIN)
-            token = self._token
-            if token is not None and self._stop is None and token.fileno() is not None:
-                poller.register(token.fileno(), select.POLLIN)
+            tokens = [t.fileno() for t in (self._token, self._own_token)
+                      if t is not None and t.fileno() is not None] if self._stop is None else []
+            for fd in tokens:
+                poller.register(fd, select.POLLIN)
             wait = None if d is None else max(0, min(60000, int((d - now) * 1000) + 1))
             ready = dict(poller.poll(wait))
-            if token is not None and self._stop is None and ready.get(token.fileno()):
+            if any(ready.get(fd) for fd in tokens):
                 self._begin_stop(SandboxError("cancel", errno.ECANCELED,
                                               "the run was cancelled"))
             sock_ev = ready.get(proc.sock.fileno(), 0)

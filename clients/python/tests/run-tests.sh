@@ -48,7 +48,8 @@ chmod 755 "$P"
 
 case $kind in
 busybox)
-    files="test_vectors.py test_codec.py test_local.py test_fake_helper.py test_real.py"
+    files="test_vectors.py test_codec.py test_local.py test_fake_helper.py test_hostile_frames.py
+        test_real.py"
     extra="--copy ${CPS_FAKE_HELPER:?CPS_FAKE_HELPER must name the fake helper}" ;;
 gcc)
     files="test_gcc.py"
