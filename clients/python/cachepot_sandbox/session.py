@@ -59,6 +59,7 @@ class Session:
         self.timeout = timeout
         self._token = cancel
         self._own_token = None  # cancel(): this session only, polled from the start
+        self._cancel_early = False
         self._proc = None
         self._build_dir = None
         self._temp_build = job.build_dir is None
@@ -91,6 +92,8 @@ class Session:
             self._cleanup_build_dir()
             raise
         self._own_token = CancelToken()
+        if self._cancel_early:
+            self._own_token.cancel()
         self._reader = FrameReader(limits.MAX_FRAME)
         self._phase = _WAIT_HELLO
         self._max_chunk = limits.MAX_CHUNK
@@ -142,8 +145,10 @@ class Session:
         self._build_dir = None
 
     def cancel(self):
-        """Stop the job (thread safe). The iteration then raises SandboxError
-        stage "cancel" once the helper has stopped (or after CANCEL_GRACE s)."""
+        """Stop the job (thread safe; before start too). The iteration then
+        raises SandboxError stage "cancel" once the helper has stopped (or after
+        CANCEL_GRACE s)."""
+        self._cancel_early = True
         token = self._own_token
         if token is not None:
             token.cancel()
@@ -379,11 +384,11 @@ class Session:
                 yield ev
         elif t == "exit":
             self.exit = Exit(m, self.hello["helper_version"])
+            self._last_frame_seen = True
             if self._stop is not None:
                 self._finish(self._stop, True)
             yield from self._settle_outputs()
             self._phase = _FINISHED
-            self._last_frame_seen = True
             yield self.exit
         elif t == "error":
             if self._stop is not None:
