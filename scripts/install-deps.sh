@@ -9,6 +9,7 @@ packages=(
   libcbor-dev libcap-ng-dev libseccomp-dev check
   bubblewrap fuse-overlayfs busybox-static util-linux iproute2 python3
   scdoc debhelper dpkg-dev fakeroot lintian
+  python3-cbor2 python3-pytest
 )
 
 missing=()
