@@ -46,8 +46,9 @@ struct cps_launch {
 };
 
 /* In O, before I is forked (before hello): for bubblewrap, find bwrap and
- * check its version (one `bwrap --version`); a failure is kept in *bp and
- * reported by cps__backend_check when a job arrives. Always returns 0. */
+ * check its version (one `bwrap --version`), and list the /proc files it must
+ * cover (proc_mask.h); a failure is kept in *bp and reported by
+ * cps__backend_check when a job arrives. Always returns 0. */
 int cps__backend_prepare(uint32_t backend, struct cps_backend_prep *bp);
 
 /* In O, before anything is created: can bp's backend run a job? Stage
