@@ -82,8 +82,10 @@ int cps__backend_userns_launch(struct cps_launch *l, pid_t *pid, struct cps_erro
  * pivot_root of our own; checks that argv[0] resolves to an executable in the
  * root (stage "exec", the same message as the userns backend), then forks
  * bwrap with cps__bwrap_argv's flags (plus --seccomp with the helper's filter
- * when it is on), an empty environment, stdin /dev/null, stdout/stderr the
- * job's pipes and the job's rlimits. bwrap's own diagnostics, should its
+ * when it is on) passed through `--args 5` (a memfd; only "--" and the job's
+ * argv stay in bwrap's argv, which the job sees as /proc/1/cmdline), an
+ * empty environment, stdin /dev/null, stdout/stderr the job's pipes and the
+ * job's rlimits. bwrap's own diagnostics, should its
  * setup fail, reach the worker as the job's stderr with exit code 1.
  */
 int cps__backend_bwrap_launch(const struct cps_bwrap *bw, struct cps_launch *l, pid_t *pid,
