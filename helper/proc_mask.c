@@ -39,14 +39,19 @@ static int add(struct cps_proc_masks *m, const char *name, const char *stage,
     return 0;
 }
 
-/* Is the entry name of dirfd one to cover? Only regular files are: the
- * directories at the top of /proc are world-readable. */
+/* Is the entry name of dirfd one to cover? Regular files by the rule; the
+ * directories at the top of /proc are world-readable. Anything else (a
+ * device, a FIFO) is a cover someone put on the host's /proc: the job's fresh
+ * /proc has the real file there, so it is covered too. */
 static bool wanted(int dirfd, const char *name)
 {
     struct stat st;
 
-    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || S_ISDIR(st.st_mode) ||
+        S_ISLNK(st.st_mode))
         return false;
+    if (!S_ISREG(st.st_mode))
+        return true;
     return (st.st_mode & S_IROTH) == 0 || is_named(name);
 }
 
@@ -81,7 +86,7 @@ int cps__proc_masks_find(int proc_fd, struct cps_proc_masks *m, const char *stag
                 done = true;
                 break;
             }
-            if (d->d_type != DT_REG && d->d_type != DT_UNKNOWN)
+            if (d->d_type == DT_DIR || d->d_type == DT_LNK)
                 continue;
             if (wanted(fd, d->d_name))
                 rc = add(m, d->d_name, stage, err);

@@ -14,7 +14,9 @@
  *
  * Each of these is covered with a bind of /dev/null (reads give EOF). The
  * list is made from the running kernel's /proc, not fixed: every regular file
- * at the top of /proc without the read bit for others, plus the named ones
+ * at the top of /proc without the read bit for others, every entry that is
+ * neither file, directory nor link (a cover on the host's /proc, which the
+ * bubblewrap backend lists from), plus the named ones
  * that are world-readable, or were on older kernels (timer_list was 0444,
  * sched_debug and timer_stats existed, latency_stats with CONFIG_LATENCYTOP).
  * So a vendor kernel's own root-only file is masked too (this CI host's

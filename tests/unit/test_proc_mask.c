@@ -98,7 +98,8 @@ static void teardown(void)
 }
 
 /* The rule on a directory of our own (no "self", so every entry is read):
- * owner-only files and the named ones, never directories or symlinks. */
+ * owner-only files, the named ones and covers, never directories or
+ * symlinks. */
 START_TEST(rule)
 {
     struct cps_proc_masks m;
@@ -115,13 +116,16 @@ START_TEST(rule)
     ck_assert_int_eq(mkdir(path, 0700), 0);
     snprintf(path, sizeof(path), "%s/link", dir);
     ck_assert_int_eq(symlink("secret", path), 0);
+    /* Not a file procfs makes: a cover on the host's /proc. */
+    snprintf(path, sizeof(path), "%s/covered", dir);
+    ck_assert_int_eq(mkfifo(path, 0666), 0);
     fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     ck_assert_int_ge(fd, 0);
     ck_assert_int_eq(cps__proc_masks_find(fd, &m, "proc", &err), 0);
     close(fd);
-    ck_assert_uint_eq(m.count, 4);
+    ck_assert_uint_eq(m.count, 5);
     ck_assert(has(&m, "secret") && has(&m, "secret_rw") && has(&m, "keys") &&
-              has(&m, "key-users"));
+              has(&m, "key-users") && has(&m, "covered"));
 }
 END_TEST
 
