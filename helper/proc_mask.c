@@ -27,8 +27,7 @@ static bool is_named(const char *name)
     return false;
 }
 
-static int add(struct cps_proc_masks *m, const char *name, const char *stage,
-               struct cps_error *err)
+static int add(struct cps_proc_masks *m, const char *name, const char *stage, struct cps_error *err)
 {
     if (m->count == CPS_PROC_MASK_MAX)
         return cps__error_set(err, stage, E2BIG, NULL,

@@ -1190,9 +1190,9 @@ static bool proc_file_gives_data(struct result *r, const char *path)
  * the root-only (0400) files of Linux 6.x, which look like /dev/null once
  * covered, so their mode can no longer tell. */
 static const char *const proc_named_leaks[] = {
-    "keys",      "key-users",  "timer_list",  "sched_debug",  "timer_stats", "latency_stats",
-    "kcore",     "kmsg",       "kpageflags",  "kpagecount",   "kpagecgroup", "slabinfo",
-    "vmallocinfo", "pagetypeinfo"};
+    "keys",          "key-users", "timer_list",  "sched_debug", "timer_stats",
+    "latency_stats", "kcore",     "kmsg",        "kpageflags",  "kpagecount",
+    "kpagecgroup",   "slabinfo",  "vmallocinfo", "pagetypeinfo"};
 
 #define MAX_PROC_NAMES 128
 
