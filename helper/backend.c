@@ -2,6 +2,7 @@
 #include "backend.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -9,12 +10,27 @@
 #include "error.h"
 #include "timings.h"
 
+/* The files bwrap must cover in its fresh /proc, from the host's /proc: the
+ * same kernel, so the same top-level files (proc_mask.h). */
+static int bwrap_proc_masks(struct cps_bwrap *bw, struct cps_error *err)
+{
+    int fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
+
+    if (fd < 0)
+        return cps__error_set(err, "bubblewrap", errno, NULL, "open /proc");
+    rc = cps__proc_masks_find(fd, &bw->proc_masks, "bubblewrap", err);
+    close(fd);
+    return rc;
+}
+
 int cps__backend_prepare(uint32_t backend, struct cps_backend_prep *bp)
 {
     memset(bp, 0, sizeof(*bp));
     bp->backend = backend;
     if (backend == CPS_BACKEND_BUBBLEWRAP)
         bp->bwrap_rc = cps__bwrap_probe(&bp->bwrap, &bp->bwrap_err);
+    if (backend == CPS_BACKEND_BUBBLEWRAP && bp->bwrap_rc == 0)
+        bp->bwrap_rc = bwrap_proc_masks(&bp->bwrap, &bp->bwrap_err);
     return 0;
 }
 

@@ -46,8 +46,9 @@ struct cps_launch {
 };
 
 /* In O, before I is forked (before hello): for bubblewrap, find bwrap and
- * check its version (one `bwrap --version`); a failure is kept in *bp and
- * reported by cps__backend_check when a job arrives. Always returns 0. */
+ * check its version (one `bwrap --version`), and list the /proc files it must
+ * cover (proc_mask.h); a failure is kept in *bp and reported by
+ * cps__backend_check when a job arrives. Always returns 0. */
 int cps__backend_prepare(uint32_t backend, struct cps_backend_prep *bp);
 
 /* In O, before anything is created: can bp's backend run a job? Stage
@@ -81,8 +82,10 @@ int cps__backend_userns_launch(struct cps_launch *l, pid_t *pid, struct cps_erro
  * pivot_root of our own; checks that argv[0] resolves to an executable in the
  * root (stage "exec", the same message as the userns backend), then forks
  * bwrap with cps__bwrap_argv's flags (plus --seccomp with the helper's filter
- * when it is on), an empty environment, stdin /dev/null, stdout/stderr the
- * job's pipes and the job's rlimits. bwrap's own diagnostics, should its
+ * when it is on) passed through `--args 5` (a memfd; only "--" and the job's
+ * argv stay in bwrap's argv, which the job sees as /proc/1/cmdline), an
+ * empty environment, stdin /dev/null, stdout/stderr the job's pipes and the
+ * job's rlimits. bwrap's own diagnostics, should its
  * setup fail, reach the worker as the job's stderr with exit code 1.
  */
 int cps__backend_bwrap_launch(const struct cps_bwrap *bw, struct cps_launch *l, pid_t *pid,

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -26,6 +27,7 @@
 #define FD_PARK    10
 #define SECCOMP_FD 3
 #define REPORT_FD  4
+#define ARGS_FD    5
 
 /* Is path (relative to the root, symlinks followed inside it) an executable
  * regular file? 0 or -errno. */
@@ -146,6 +148,71 @@ static char **with_seccomp(char **argv)
     return v;
 }
 
+/*
+ * bwrap's options (argv[1..nopts), with the root's host path and the job's
+ * environment) in a memfd for `bwrap --args FD`, NUL-separated. bwrap's init
+ * is PID 1 of the job's PID namespace and keeps bwrap's argv: the job reads
+ * it in /proc/1/cmdline, which then says "bwrap --args 5 -- ARGV..." (the
+ * job's own argv: bwrap takes the command only from its real argv) and no
+ * host path. Returns the fd (close-on-exec, at offset 0) or -errno with err.
+ */
+static int args_to_memfd(char **argv, size_t nopts, struct cps_error *err)
+{
+    int fd = memfd_create("bwrap-args", MFD_CLOEXEC);
+
+    if (fd < 0)
+        return cps__error_set(err, "bubblewrap", errno, NULL, "memfd_create for bwrap --args");
+    for (size_t i = 1; i < nopts; i++) {
+        const char *p = argv[i];
+        size_t left = strlen(p) + 1; /* with its NUL */
+
+        while (left > 0) {
+            ssize_t n = write(fd, p, left);
+
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0) {
+                int saved = errno;
+
+                close(fd);
+                return cps__error_set(err, "bubblewrap", saved, NULL,
+                                      "writing bwrap's arguments to a memfd");
+            }
+            p += n;
+            left -= (size_t)n;
+        }
+    }
+    if (lseek(fd, 0, SEEK_SET) < 0) {
+        int saved = errno;
+
+        close(fd);
+        return cps__error_set(err, "bubblewrap", saved, NULL, "lseek on bwrap's arguments");
+    }
+    return fd;
+}
+
+/* The argv bwrap is exec'd with: "bwrap --args ARGS_FD" and run's "--" with
+ * the job's argv (the last argc + 1 entries, as cps__bwrap_argv builds it).
+ * New array, same strings; NULL when out of memory. *nopts: where "--" is. */
+static char **exec_argv(char **run, size_t argc, size_t *nopts)
+{
+    static char name[] = "bwrap", flag[] = "--args", fd_text[] = CPS_STRINGIFY(ARGS_FD);
+    size_t n = 0;
+    char **v;
+
+    while (run[n] != NULL)
+        n++;
+    *nopts = n - argc - 1;
+    v = calloc(3 + argc + 2, sizeof(*v));
+    if (v == NULL)
+        return NULL;
+    v[0] = name;
+    v[1] = flag;
+    v[2] = fd_text;
+    memcpy(v + 3, run + *nopts, (argc + 2) * sizeof(*v)); /* "--", argv, NULL */
+    return v;
+}
+
 static _Noreturn void child_fail(int fd, const struct cps_error *e)
 {
     if (write(fd, e, sizeof(*e)) < 0)
@@ -153,12 +220,13 @@ static _Noreturn void child_fail(int fd, const struct cps_error *e)
     _exit(127);
 }
 
-static _Noreturn void child(struct cps_launch *l, char **argv, int sc_fd, int report)
+static _Noreturn void child(struct cps_launch *l, const char *path, char **argv, int args_fd,
+                            int sc_fd, int report)
 {
     char *envp[] = {NULL};
     struct cps_error e;
     sigset_t none;
-    int null, out, errfd, rep, sc = -1;
+    int null, out, errfd, rep, args, sc = -1;
 
     cps__error_clear(&e);
     sigemptyset(&none);
@@ -168,19 +236,22 @@ static _Noreturn void child(struct cps_launch *l, char **argv, int sc_fd, int re
     out = fcntl(l->stdout_fd, F_DUPFD_CLOEXEC, FD_PARK);
     errfd = fcntl(l->stderr_fd, F_DUPFD_CLOEXEC, FD_PARK);
     rep = fcntl(report, F_DUPFD_CLOEXEC, FD_PARK);
+    args = fcntl(args_fd, F_DUPFD_CLOEXEC, FD_PARK);
     if (sc_fd >= 0)
         sc = fcntl(sc_fd, F_DUPFD_CLOEXEC, FD_PARK);
-    if (null < 0 || out < 0 || errfd < 0 || rep < 0 || (sc_fd >= 0 && sc < 0)) {
+    if (null < 0 || out < 0 || errfd < 0 || rep < 0 || args < 0 || (sc_fd >= 0 && sc < 0)) {
         cps__error_set(&e, "bubblewrap", errno, NULL, "preparing bwrap's fds");
         child_fail(report, &e);
     }
-    /* dup2 clears close-on-exec on the new fd: 0-2 and the filter reach bwrap. */
+    /* dup2 clears close-on-exec on the new fd: 0-2, the filter and the
+     * arguments reach bwrap. */
     if (dup2(null, 0) < 0 || dup2(out, 1) < 0 || dup2(errfd, 2) < 0 ||
-        (sc >= 0 && dup2(sc, SECCOMP_FD) < 0) || dup3(rep, REPORT_FD, O_CLOEXEC) < 0) {
+        (sc >= 0 && dup2(sc, SECCOMP_FD) < 0) || dup3(rep, REPORT_FD, O_CLOEXEC) < 0 ||
+        dup2(args, ARGS_FD) < 0) {
         cps__error_set(&e, "bubblewrap", errno, NULL, "dup2 of bwrap's fds");
         child_fail(rep, &e);
     }
-    close_range(REPORT_FD + 1, ~0U, 0);
+    close_range(ARGS_FD + 1, ~0U, 0);
     if (sc < 0)
         close(SECCOMP_FD);
     /* Inherited by bwrap and through it by the job. */
@@ -188,10 +259,10 @@ static _Noreturn void child(struct cps_launch *l, char **argv, int sc_fd, int re
         child_fail(REPORT_FD, &e);
     /* An empty environment: nothing of the helper's (LD_PRELOAD, ...) reaches
      * bwrap; the job's environment is passed with --setenv. */
-    execve(argv[0], argv, envp);
+    execve(path, argv, envp);
     cps__error_set(&e, "bubblewrap", errno,
                    "install bubblewrap or point CACHEPOT_BWRAP at a working bwrap",
-                   "exec of %s failed", argv[0]);
+                   "exec of %s failed", path);
     child_fail(REPORT_FD, &e);
 }
 
@@ -199,9 +270,10 @@ int cps__backend_bwrap_launch(const struct cps_bwrap *bw, struct cps_launch *l, 
                               struct cps_error *err)
 {
     struct cps_job job = *l->job;
-    char **argv = NULL, **run;
+    char **argv = NULL, **run, **exec_v = NULL;
+    size_t nopts;
     uint64_t t0 = cps__now_usec();
-    int report[2], sc_fd = -1, rc;
+    int report[2], sc_fd = -1, args_fd = -1, rc;
     pid_t c;
 
     l->rootfs_usec = 0;
@@ -222,6 +294,16 @@ int cps__backend_bwrap_launch(const struct cps_bwrap *bw, struct cps_launch *l, 
             goto out;
         }
     }
+    exec_v = exec_argv(run, l->job->argc, &nopts);
+    if (exec_v == NULL) {
+        rc = cps__error_set(err, "bubblewrap", ENOMEM, NULL, "argv");
+        goto out;
+    }
+    args_fd = args_to_memfd(run, nopts, err);
+    if (args_fd < 0) {
+        rc = args_fd;
+        goto out;
+    }
     if (pipe2(report, O_CLOEXEC) < 0) {
         rc = cps__error_set(err, "bubblewrap", errno, NULL, "pipe2 for the exec report");
         goto out;
@@ -235,13 +317,16 @@ int cps__backend_bwrap_launch(const struct cps_bwrap *bw, struct cps_launch *l, 
     }
     if (c == 0) {
         close(report[0]);
-        child(l, run, sc_fd, report[1]);
+        child(l, run[0], exec_v, args_fd, sc_fd, report[1]);
     }
     close(report[1]);
     rc = cps__backend_await_exec(l, c, report[0], t0, "bubblewrap", pid, err);
 out:
+    if (args_fd >= 0)
+        close(args_fd);
     if (sc_fd >= 0)
         close(sc_fd);
+    free(exec_v);
     if (run != argv)
         free(run);
     cps__bwrap_argv_free(argv);

@@ -300,6 +300,21 @@ static void add_u64(struct argv_builder *b, uint64_t value)
     add(b, text);
 }
 
+/* bwrap's --proc makes a fresh procfs for its own PID namespace; the files
+ * the userns backend covers are covered the same way here (proc_mask.h). One
+ * bind and one read-only remount per file, in bwrap, at job time. */
+static void add_proc_masks(struct argv_builder *b, const struct cps_proc_masks *m)
+{
+    char path[NAME_MAX + 8];
+
+    for (size_t i = 0; i < m->count; i++) {
+        snprintf(path, sizeof(path), "/proc/%s", m->names[i]);
+        add(b, "--ro-bind");
+        add(b, "/dev/null");
+        add(b, path);
+    }
+}
+
 int cps__bwrap_argv(const struct cps_job *job, const struct cps_bwrap *bwrap, const char *target,
                     char ***argv_out, struct cps_error *err)
 {
@@ -354,6 +369,7 @@ int cps__bwrap_argv(const struct cps_job *job, const struct cps_bwrap *bwrap, co
         add(&b, path);
         add(&b, path);
     }
+    add_proc_masks(&b, &bwrap->proc_masks);
     add(&b, "--dev");
     add(&b, "/dev");
     /* --size (bubblewrap PR #509, first released in 0.8.0) applies to the

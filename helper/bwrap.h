@@ -15,6 +15,7 @@
 #include <stddef.h>
 
 #include "cachepot-sandbox.h"
+#include "proc_mask.h"
 #include "proto.h"
 
 /* Environment variable naming the bwrap to run (else PATH is searched). */
@@ -37,6 +38,9 @@ struct cps_bwrap_version {
 struct cps_bwrap {
     char path[PATH_MAX];
     struct cps_bwrap_version version;
+    /* /proc files to cover in the job's /proc (proc_mask.h); filled by
+     * cps__backend_prepare from the host's /proc, count 0: none. */
+    struct cps_proc_masks proc_masks;
 };
 
 /*
@@ -86,6 +90,9 @@ int cps__bwrap_probe(struct cps_bwrap *out, struct cps_error *err);
  *   --dev /dev [--size BYTES] --tmpfs /tmp --chdir CWD [--clearenv]
  *   --setenv K V ... -- ARGV...
  *
+ * After "--proc /proc" and its read-only entries, "--ro-bind /dev/null
+ * /proc/NAME" for each of bwrap->proc_masks (the same files the userns
+ * backend covers).
  * HOST is CPS_SANDBOX_HOSTNAME, the userns backend's hostname.
  * --uid/--gid appear when the job carries them (otherwise bwrap keeps the id
  * the helper has in its own namespace, which is the configured one).

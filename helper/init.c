@@ -21,6 +21,7 @@
 #include "error.h"
 #include "cps_limits.h"
 #include "log.h"
+#include "proctitle.h"
 #include "proto.h"
 #include "rlimits.h"
 #include "rootfs_prep.h"
@@ -96,8 +97,8 @@ static _Noreturn void init_main(int ctl, int out_wr, int err_wr, bool seccomp,
                                 const struct cps_backend_prep *bp, const struct cps_job_cgroup *cg)
 {
     struct cps__seccomp sc = {0};
-    struct cps_error sc_err, cg_err;
-    int sc_rc = 0, cg_rc;
+    struct cps_error sc_err, cg_err, title_err;
+    int sc_rc = 0, cg_rc, title_rc;
     struct cps_job_limits limits;
     struct cps_ctl_record r;
     struct cps_rootfs_prep prep;
@@ -115,6 +116,8 @@ static _Noreturn void init_main(int ctl, int out_wr, int err_wr, bool seccomp,
     /* O is I's only link to the world: die with it. The control socket's EOF
      * is the robust signal while I waits for the job. */
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    /* No host path of the helper in the job's /proc/1/cmdline (proctitle.h). */
+    title_rc = cps__proctitle_set(CPS_INIT_TITLE, &title_err);
     /* First, so that everything I forks later is in the job cgroup; a failure
      * is the job's setup error, reported when the job comes. */
     cg_rc = cps__cgroup_enter(cg, 0, &cg_err);
@@ -139,6 +142,10 @@ static _Noreturn void init_main(int ctl, int out_wr, int err_wr, bool seccomp,
     if (rc == 0 && cg_rc < 0) {
         e = cg_err;
         rc = cg_rc;
+    }
+    if (rc == 0 && title_rc < 0) {
+        e = title_err;
+        rc = title_rc;
     }
     if (rc < 0) {
         report_error(ctl, CPS_CTL_SETUP_FAILED, &e);

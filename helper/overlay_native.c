@@ -2,6 +2,7 @@
 #include "overlay.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,13 +14,14 @@
 #include "error.h"
 
 /*
- * mount(2) copies legacy option data into one page; the kernel ignores what
- * does not fit, so a long lowerdir would be cut silently or fail obscurely.
- * Refuse it up front with the lengths.
- */
-#define DATA_MAX 4095
-
-/*
+ * The layers are named by /proc/self/fd/N of O_PATH fds, not by their host
+ * paths: overlayfs shows its lowerdir, upperdir and workdir options as given
+ * in every mountinfo, also the job's (/proc/self/mountinfo), and these name
+ * the host's toolchain and build dirs. Through the magic links the kernel
+ * resolves the same directories (checked on Linux 6.18: mountinfo then shows
+ * "lowerdir=/proc/self/fd/N"). It also keeps the option data far below the
+ * one page legacy mount(2) copies.
+ *
  * userxattr: overlayfs keeps its metadata in "user.overlay.*" xattrs, the only
  * ones an unprivileged user namespace may set; overlayfs may be mounted in a
  * user namespace from Linux 5.11 (commit 459c7c565ac3), with SELinux from 5.13.
@@ -30,30 +32,15 @@
  * the sync on the last unmount cost 1-10 ms per job on this kind of machine
  * (measured with strace -T on umount2).
  */
-static int build_data(const struct cps_root_paths *p, char *buf, size_t size)
-{
-    int n = snprintf(buf, size, "lowerdir=%s,upperdir=%s,workdir=%s,userxattr,index=off,volatile",
-                     p->toolchain, p->upper, p->work);
-
-    return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : n;
-}
+#define DATA_FMT                                                                                   \
+    "lowerdir=/proc/self/fd/%d,upperdir=/proc/self/fd/%d,workdir=/proc/self/fd/%d,userxattr,"      \
+    "index=off,volatile"
 
 int cps__overlay_native_check(const struct cps_root_paths *p, struct cps_error *err)
 {
-    char data[DATA_MAX + 1];
-    int rc = cps__overlay_refuse_option_chars(
+    return cps__overlay_refuse_option_chars(
         p, "", "overlayfs mount",
         "use paths without ',', ':' or '\\' for the toolchain and build dirs", err);
-
-    if (rc < 0)
-        return rc;
-    if (build_data(p, data, sizeof(data)) < 0)
-        return cps__error_set(err, "overlay", ENAMETOOLONG,
-                              "use shorter toolchain and build dir paths",
-                              "overlay mount options for lowerdir=%s (%zu bytes), upper and work "
-                              "dirs exceed the %d bytes of legacy mount(2) option data",
-                              p->toolchain, strlen(p->toolchain), DATA_MAX);
-    return 0;
 }
 
 static void fs_fact(const char *path, char *buf, size_t size)
@@ -67,17 +54,42 @@ static void fs_fact(const char *path, char *buf, size_t size)
                  s.f_type == 0x794c7630 ? " (overlayfs)" : "");
 }
 
+/* The layers as O_PATH fds (directories, symlinks not followed in the last
+ * component, as the path mount would). -errno. */
+static int open_layers(const struct cps_root_paths *p, int fds[3])
+{
+    const char *const paths[3] = {p->toolchain, p->upper, p->work};
+
+    for (int i = 0; i < 3; i++) {
+        fds[i] = open(paths[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (fds[i] < 0) {
+            int saved = errno;
+
+            while (i-- > 0)
+                close(fds[i]);
+            return -saved;
+        }
+    }
+    return 0;
+}
+
 int cps__overlay_native_mount(const struct cps_root_paths *p, struct cps_error *err)
 {
-    char data[DATA_MAX + 1], lower[PATH_MAX + 64], upper[PATH_MAX + 64];
+    char data[192], lower[PATH_MAX + 64], upper[PATH_MAX + 64];
     struct utsname u;
-    int saved;
+    int fds[3], saved, rc;
 
-    if (build_data(p, data, sizeof(data)) < 0)
-        return cps__error_set(err, "overlay", ENAMETOOLONG, NULL, "overlay options too long");
-    if (mount("overlay", p->target, "overlay", MS_NOSUID | MS_NODEV, data) == 0)
-        return 0;
+    rc = open_layers(p, fds);
+    if (rc < 0)
+        return cps__error_set(err, "overlay", -rc, NULL, "opening the overlay layers %s, %s, %s",
+                              p->toolchain, p->upper, p->work);
+    snprintf(data, sizeof(data), DATA_FMT, fds[0], fds[1], fds[2]);
+    rc = mount("overlay", p->target, "overlay", MS_NOSUID | MS_NODEV, data);
     saved = errno;
+    for (int i = 0; i < 3; i++)
+        close(fds[i]);
+    if (rc == 0)
+        return 0;
     if (uname(&u) < 0)
         snprintf(u.release, sizeof(u.release), "?");
     fs_fact(p->toolchain, lower, sizeof(lower));
@@ -87,9 +99,10 @@ int cps__overlay_native_mount(const struct cps_root_paths *p, struct cps_error *
         "overlayfs in a user namespace needs Linux 5.11 (5.13 with SELinux) and an upper dir on "
         "a filesystem with user xattrs that is not itself an overlay; use the fuse or bind "
         "overlay mode",
-        "mount overlay on %s (%s) failed: %s; kernel %s, euid %u in a user namespace, lower %s, "
-        "upper %s",
-        p->target, data, strerror(saved), u.release, (unsigned)geteuid(), lower, upper);
+        "mount overlay on %s (%s; lowerdir %s, upperdir %s, workdir %s) failed: %s; kernel %s, "
+        "euid %u in a user namespace, lower %s, upper %s",
+        p->target, data, p->toolchain, p->upper, p->work, strerror(saved), u.release,
+        (unsigned)geteuid(), lower, upper);
 }
 
 int cps__overlay_native_unmount(const struct cps_root_paths *p, struct cps_error *err)

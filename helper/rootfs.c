@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "proc_mask.h"
 #include "rootfs_prep.h"
 #include "rootpath.h"
 
@@ -156,6 +157,34 @@ static int proc_make_read_only(int root_fd, struct cps_error *err)
     return rc;
 }
 
+/* The root-only files of the fresh /proc (proc_mask.h), each covered with a
+ * bind of the host's /dev/null: one mount(2) per file on this path. */
+static int proc_mask(int root_fd, struct cps_error *err)
+{
+    char where[FD_PATH_MAX];
+    struct cps_proc_masks m;
+    int proc_fd, fd, rc;
+
+    proc_fd = cps__root_open(root_fd, "/proc", O_RDONLY | O_DIRECTORY, 0);
+    if (proc_fd < 0)
+        return cps__error_set(err, "proc", -proc_fd, NULL, "opening /proc in the sandbox root");
+    rc = cps__proc_masks_find(proc_fd, &m, "proc", err);
+    for (size_t i = 0; i < m.count && rc == 0; i++) {
+        fd = openat(proc_fd, m.names[i], O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) {
+            rc = cps__error_set(err, "proc", errno, NULL, "open /proc/%s", m.names[i]);
+            break;
+        }
+        fd_path(where, fd);
+        if (mount("/dev/null", where, NULL, MS_BIND, NULL) < 0)
+            rc = cps__error_set(err, "proc", errno, NULL, "bind mount of /dev/null over /proc/%s",
+                                m.names[i]);
+        close(fd);
+    }
+    close(proc_fd);
+    return rc;
+}
+
 static int pivot(int root_fd, const char *target, struct cps_error *err)
 {
     if (fchdir(root_fd) < 0)
@@ -197,6 +226,8 @@ int cps__rootfs_enter(const char *target, uint64_t tmp_bytes, struct cps_rootfs_
                   err);
     if (rc == 0)
         rc = proc_make_read_only(root_fd, err);
+    if (rc == 0)
+        rc = proc_mask(root_fd, err);
     if (rc == 0)
         rc = make_dev(root_fd, err);
     if (rc == 0) {

@@ -13,6 +13,7 @@
 
 #include "error.h"
 #include "log.h"
+#include "proc_mask.h"
 #include "rootfs.h"
 #include "rootpath.h"
 
@@ -96,6 +97,18 @@ static int clone_onto(int dirfd, const char *path, unsigned attr, int tree_fd, c
     return rc;
 }
 
+/* The root-only files of the fresh /proc (proc_mask.h) covered with clones
+ * of the host's /dev/null, here on the detached tree: no mount per job. */
+static int mask_proc(struct cps_rootfs_prep *p, struct cps_error *err)
+{
+    struct cps_proc_masks m;
+    int rc = cps__proc_masks_find(p->proc_fd, &m, "proc", err);
+
+    for (size_t i = 0; i < m.count && rc == 0; i++)
+        rc = clone_onto(AT_FDCWD, "/dev/null", 0, p->proc_fd, m.names[i], "proc", err);
+    return rc;
+}
+
 /* proc_fd is a fresh procfs made by I, so it shows I's PID namespace. */
 static int prep_proc(struct cps_rootfs_prep *p, struct cps_error *err)
 {
@@ -122,7 +135,7 @@ static int prep_proc(struct cps_rootfs_prep *p, struct cps_error *err)
         if (rc < 0)
             return rc;
     }
-    return 0;
+    return mask_proc(p, err);
 }
 
 static int prep_dev(struct cps_rootfs_prep *p, struct cps_error *err)

@@ -1155,6 +1155,233 @@ static void check_tioclinux(struct result *r)
 /* ---- the table ------------------------------------------------------------- */
 
 /* Order matters only for readability; every check runs in its own child. */
+/* ---- information leaks ----------------------------------------------------- */
+
+/* Can anything be read from path? Notes it in r when it can. The
+ * kernel log is only opened: reading /proc/kmsg takes messages away from the
+ * host's syslog reader. */
+static bool proc_file_gives_data(struct result *r, const char *path)
+{
+    bool kmsg = strcmp(path, "/proc/kmsg") == 0;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    if (kmsg) {
+        /* A cover (/dev/null, a character device) reads nothing. */
+        struct stat st;
+        bool real = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+        close(fd);
+        if (real)
+            note(r, "%s:OPENED", path);
+        return real;
+    }
+    /* kpageflags and kpagecount answer EINVAL to reads of less than 8 bytes. */
+    char buf[64];
+    ssize_t n = read(fd, buf, sizeof(buf));
+    close(fd);
+    if (n <= 0)
+        return false;
+    note(r, "%s:READ", path);
+    return true;
+}
+
+/* Files whose content depends on the reader's uid rather than a capability
+ * (see helper/proc_mask.h): world-readable, or were on older kernels; and
+ * the root-only (0400) files of Linux 6.x, which look like /dev/null once
+ * covered, so their mode can no longer tell. */
+static const char *const proc_named_leaks[] = {
+    "keys",          "key-users", "timer_list",  "sched_debug", "timer_stats",
+    "latency_stats", "kcore",     "kmsg",        "kpageflags",  "kpagecount",
+    "kpagecgroup",   "slabinfo",  "vmallocinfo", "pagetypeinfo"};
+
+#define MAX_PROC_NAMES 128
+
+/* Add name to names (n entries) unless it is there. */
+static void add_name(char names[][64], int *n, const char *name, size_t len)
+{
+    if (len == 0 || len >= 64 || *n == MAX_PROC_NAMES)
+        return;
+    for (int i = 0; i < *n; i++)
+        if (strlen(names[i]) == len && memcmp(names[i], name, len) == 0)
+            return;
+    memcpy(names[*n], name, len);
+    names[(*n)++][len] = '\0';
+}
+
+/* Are kallsyms addresses shown to every unprivileged host user? Then the
+ * job seeing them is no leak of the sandbox (kallsyms_show_value). */
+static bool kallsyms_public(void)
+{
+    char buf[16];
+    long kptr = -1, paranoid = 3;
+    FILE *f = fopen("/proc/sys/kernel/kptr_restrict", "re");
+    if (f) {
+        if (fgets(buf, sizeof(buf), f))
+            kptr = strtol(buf, NULL, 10);
+        fclose(f);
+    }
+    f = fopen("/proc/sys/kernel/perf_event_paranoid", "re");
+    if (f) {
+        if (fgets(buf, sizeof(buf), f))
+            paranoid = strtol(buf, NULL, 10);
+        fclose(f);
+    }
+    return kptr == 0 && paranoid <= 1;
+}
+
+static void check_proc_root_only(struct result *r)
+{
+    /* Every top-level file of /proc that others may not read (the kernel
+     * protects them by mode alone, and a root helper's job is host uid 0):
+     * those of the host's /proc (PROBE_PROC_ROOT_ONLY, the runner lists
+     * them), those still showing such a mode here, and the named ones. Each
+     * must give nothing. */
+    static char names[MAX_PROC_NAMES][64];
+    int n = 0;
+    for (size_t i = 0; i < sizeof(proc_named_leaks) / sizeof(proc_named_leaks[0]); i++)
+        add_name(names, &n, proc_named_leaks[i], strlen(proc_named_leaks[i]));
+    for (const char *p = env("PROBE_PROC_ROOT_ONLY"); p && *p;) {
+        size_t len = strcspn(p, ":");
+        add_name(names, &n, p, len);
+        p += len;
+        if (*p == ':')
+            p++;
+    }
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        struct stat st;
+        if (!isdigit((unsigned char)e->d_name[0]) &&
+            fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+            !(st.st_mode & S_IROTH))
+            add_name(names, &n, e->d_name, strlen(e->d_name));
+    }
+    if (d)
+        closedir(d);
+    int leaks = 0, present = 0;
+    for (int i = 0; i < n; i++) {
+        char path[80];
+        snprintf(path, sizeof(path), "/proc/%s", names[i]);
+        present += access(path, F_OK) == 0;
+        leaks += proc_file_gives_data(r, path);
+    }
+    /* kallsyms is world-readable; its addresses need CAP_SYSLOG. */
+    FILE *f = fopen("/proc/kallsyms", "re");
+    char line[256];
+    int nonzero = 0;
+    for (int i = 0; f && i < 1000 && fgets(line, sizeof(line), f); i++)
+        nonzero += strtoull(line, NULL, 16) != 0;
+    if (f)
+        fclose(f);
+    if (nonzero && kallsyms_public())
+        note(r, "kallsyms:addresses (shown to every host user: kptr_restrict=0, "
+                "perf_event_paranoid<=1)");
+    else if (nonzero) {
+        note(r, "kallsyms:ADDRESSES");
+        leaks++;
+    }
+    if (leaks == 0)
+        note(r, "%d of %d files present, none gives data; kallsyms addresses %s", present, n,
+             nonzero ? "public" : "0");
+    conclude(r, leaks > 0);
+}
+
+/* Does text (len bytes, NULs allowed) contain one of the ':'-separated
+ * PROBE_HOST_PATHS? Notes where. */
+static bool names_host_path(struct result *r, const char *where, const char *text, size_t len)
+{
+    const char *list = env("PROBE_HOST_PATHS");
+    bool found = false;
+    for (const char *p = list; p && *p;) {
+        size_t n = strcspn(p, ":");
+        if (n > 1 && memmem(text, len, p, n)) {
+            note(r, "%s:%.*s", where, (int)n, p);
+            found = true;
+        }
+        p += n;
+        if (*p == ':')
+            p++;
+    }
+    return found;
+}
+
+/* Read up to size - 1 bytes of path; -1 (errno set) when it cannot be read. */
+static ssize_t read_small(const char *path, char *buf, size_t size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    size_t have = 0;
+    for (;;) {
+        ssize_t n = read(fd, buf + have, size - 1 - have);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        have += (size_t)n;
+        if (have == size - 1)
+            break;
+    }
+    close(fd);
+    buf[have] = '\0';
+    return (ssize_t)have;
+}
+
+static void check_host_paths(struct result *r)
+{
+    /* The host's toolchain dir, build dir and helper path must not show in
+     * what every job can read: mountinfo (overlay options, mount sources),
+     * PID 1's command line and environment and its links. With
+     * PROBE_BIND_ROOTS=1 the root field (4th) of mountinfo is not looked at:
+     * a bind mount's root is its path inside the source filesystem, which no
+     * mount option can hide (docs/SECURITY.md). */
+    if (!env("PROBE_HOST_PATHS")) {
+        skipped(r, "PROBE_HOST_PATHS not set");
+        return;
+    }
+    long bind_roots = 0;
+    env_long("PROBE_BIND_ROOTS", &bind_roots);
+    int found = 0;
+    FILE *f = fopen("/proc/self/mountinfo", "re");
+    if (!f) {
+        escaped(r, "/proc/self/mountinfo: %s", errname(errno));
+        return;
+    }
+    char line[4096];
+    while (fgets(line, sizeof(line), f)) {
+        char *text = line;
+        /* Skip "ID PARENT MAJ:MIN ROOT " when the root may name the host. */
+        for (int field = 0; bind_roots && field < 4 && text; field++) {
+            text = strchr(text, ' ');
+            if (text)
+                text++;
+        }
+        if (text)
+            found += names_host_path(r, "mountinfo", text, strlen(text));
+    }
+    fclose(f);
+    static char buf[1 << 16];
+    static const char *const files[] = {"/proc/1/cmdline", "/proc/1/environ", "/proc/1/maps"};
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        ssize_t n = read_small(files[i], buf, sizeof(buf));
+        if (n < 0)
+            note(r, "%s:%s", files[i], errname(errno));
+        else
+            found += names_host_path(r, files[i], buf, (size_t)n);
+    }
+    static const char *const links[] = {"/proc/1/exe", "/proc/1/cwd", "/proc/1/root"};
+    for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+        ssize_t n = readlink(links[i], buf, sizeof(buf) - 1);
+        if (n < 0)
+            note(r, "%s:%s", links[i], errname(errno));
+        else
+            found += names_host_path(r, links[i], buf, (size_t)n);
+    }
+    if (!found)
+        note(r, "no host path%s", bind_roots ? " (bind mount roots not looked at)" : "");
+    conclude(r, found > 0);
+}
+
 static const struct check checks[] = {
     {"fd_leak", check_fd_leak, 0, "no descriptor above 2 is open when the job starts"},
     {"host_file", check_host_file, 0, "a host file (PROBE_HOST_FILE) does not exist inside"},
@@ -1210,6 +1437,10 @@ static const struct check checks[] = {
     {"i386_syscalls", check_i386_syscalls, 0, "mount through int $0x80 is refused too"},
     {"tiocsti", check_tiocsti, 0, "TIOCSTI fails on 0, 1, 2 and /dev/tty"},
     {"tioclinux", check_tioclinux, 0, "TIOCLINUX fails on 0, 1, 2 and /dev/tty"},
+    {"proc_root_only", check_proc_root_only, 0,
+     "root-only /proc files (kpageflags, slabinfo, ...), keys and kallsyms addresses give nothing"},
+    {"host_paths", check_host_paths, 0,
+     "no PROBE_HOST_PATHS in mountinfo or PID 1's cmdline, environ, maps, exe, cwd, root"},
 };
 #define N_CHECKS (sizeof(checks) / sizeof(checks[0]))
 

@@ -88,6 +88,18 @@ while IFS='=' read -r key value; do
     case $key in PROBE_*) export "$key=$value" ;; esac
 done < "$top/serve.env"
 
+# The root-only files at the top of the host's /proc (the same kernel as the
+# sandbox's): proc_root_only tries each inside, where they may be covered.
+root_only=
+for f in /proc/*; do
+    name=${f#/proc/}
+    case $name in [0-9]* | self | thread-self) continue ;; esac
+    { [ -f "$f" ] && [ ! -L "$f" ]; } || continue
+    [ $((0$(stat -c %a "$f") & 4)) -eq 0 ] || continue
+    root_only=$root_only${root_only:+:}$name
+done
+export PROBE_PROC_ROOT_ONLY=$root_only
+
 token=probe-token-$$
 export PROBE_WRITE_TOKEN=$token
 export PROBE_HOST_FILE=$top/host-secret
@@ -104,7 +116,8 @@ as_user() {
     (
         for fd in "/proc/$BASHPID/fd"/*; do
             fd=${fd##*/}
-            if [ "$fd" -gt 2 ] && [ "$fd" != "${keep_fd:-}" ]; then
+            case " ${keep_fd:-} " in *" $fd "*) continue ;; esac
+            if [ "$fd" -gt 2 ]; then
                 eval "exec $fd>&-"
             fi
         done
@@ -138,26 +151,35 @@ bwrap)
     export PROBE_TOOLCHAIN_FILE=/toolchain/victim.txt
     export PROBE_WRITE_DIRS=/toolchain:/proc:/proc/sys
     export PROBE_SCRATCH_DIRS=/tmp
+    # The toolchain's host path must not show; it is a bind mount, whose
+    # mountinfo root field names it anyway (docs/SECURITY.md).
+    export PROBE_HOST_PATHS=$tc
+    export PROBE_BIND_ROOTS=1
     # bubblewrap started by root maps the sandbox's uid to host uid 0: without
     # capabilities, but still the owner of /proc/sys (kernel.core_pattern is
-    # a root shell on the host). Cover it read-only, as the helper's root
-    # mode must (write_kernel shows the difference).
+    # a root shell on the host) and of the root-only /proc files. Cover them
+    # as the helper's bubblewrap backend does (write_kernel, proc_root_only
+    # show the difference), and pass the options through --args, so that
+    # bwrap's init (PID 1) shows no host path in its cmdline (host_paths).
+    opts=(--unshare-user --unshare-pid --unshare-net --unshare-ipc --unshare-uts
+        --unshare-cgroup --hostname cps-probe --die-with-parent --cap-drop ALL
+        --ro-bind "$tc" /toolchain --proc /proc --ro-bind /proc/sys /proc/sys
+        --ro-bind-try /proc/sysrq-trigger /proc/sysrq-trigger)
+    for name in ${root_only//:/ } keys key-users timer_list sched_debug timer_stats \
+        latency_stats; do
+        [ ! -f "/proc/$name" ] || opts+=(--ro-bind /dev/null "/proc/$name")
+    done
+    opts+=(--dev /dev --tmpfs /tmp --chdir /tmp)
+    [ -z "$bpf" ] || opts+=(--seccomp 9)
+    # bwrap's init keeps bwrap's environment: start it with none and give
+    # the probe its variables with --setenv, as the helper does.
+    while IFS='=' read -r key value; do
+        opts+=(--setenv "$key" "$value")
+    done < <(env | grep '^PROBE_')
     set -- /toolchain/probe "$@"
     set +e
-    if [ -n "$bpf" ]; then
-        keep_fd=9 as_user bwrap --unshare-user --unshare-pid --unshare-net --unshare-ipc --unshare-uts \
-            --unshare-cgroup --hostname cps-probe --die-with-parent --cap-drop ALL \
-            --ro-bind "$tc" /toolchain --proc /proc --ro-bind /proc/sys /proc/sys \
-            --ro-bind-try /proc/sysrq-trigger /proc/sysrq-trigger --dev /dev \
-            --tmpfs /tmp --chdir /tmp \
-            --seccomp 9 -- "$@" 9< "$bpf"
-    else
-        as_user bwrap --unshare-user --unshare-pid --unshare-net --unshare-ipc --unshare-uts \
-            --unshare-cgroup --hostname cps-probe --die-with-parent --cap-drop ALL \
-            --ro-bind "$tc" /toolchain --proc /proc --ro-bind /proc/sys /proc/sys \
-            --ro-bind-try /proc/sysrq-trigger /proc/sysrq-trigger --dev /dev \
-            --tmpfs /tmp --chdir /tmp -- "$@"
-    fi
+    keep_fd="8 9" as_user env -i "$(command -v bwrap)" --args 8 -- "$@" \
+        8< <(printf '%s\0' "${opts[@]}") 9< "${bpf:-/dev/null}"
     status=$?
     set -e
     ;;
@@ -171,6 +193,13 @@ helper)
     mkdir -m 755 "$top/bin"
     cp "$run" "$top/bin/cachepot-dist-run"
     cp "$helper" "$top/bin/cachepot-dist-sandbox"
+    # The CLI makes the build dir under TMPDIR: here, so that its host path
+    # is known. None of these host paths may show inside (host_paths); the
+    # bind overlay mode's toolchain binds name theirs in mountinfo's root
+    # field (docs/SECURITY.md).
+    mkdir -m 1777 "$top/tmp"
+    export PROBE_HOST_PATHS=$tc:$top/bin:$top/tmp
+    [ "$overlay" != bind ] || export PROBE_BIND_ROOTS=1
     export PROBE_SETUID_BIN=/probe-setuid
     export PROBE_UNREADABLE_FILE=/unreadable
     export PROBE_TOOLCHAIN_FILE=/victim.txt
@@ -184,7 +213,7 @@ helper)
         args+=(--env "$pair")
     done < <(env | grep '^PROBE_')
     set +e
-    as_user "$top/bin/cachepot-dist-run" "${args[@]}" -- /probe "$@"
+    TMPDIR=$top/tmp as_user "$top/bin/cachepot-dist-run" "${args[@]}" -- /probe "$@"
     status=$?
     set -e
     ;;

@@ -414,6 +414,38 @@ START_TEST(argv_no_size_when_unset)
 }
 END_TEST
 
+/* The /proc files to cover follow --proc and its read-only entries, each a
+ * read-only bind of /dev/null, before --dev. */
+START_TEST(argv_proc_masks)
+{
+    struct cps_job job = sample_job();
+    struct cps_bwrap b = {.path = "/usr/bin/bwrap", .version = {0, 8, 0}};
+    struct cps_error err = {0};
+    char **argv;
+    size_t fs = 0, dev = 0;
+
+    b.proc_masks.count = 2;
+    snprintf(b.proc_masks.names[0], sizeof(b.proc_masks.names[0]), "keys");
+    snprintf(b.proc_masks.names[1], sizeof(b.proc_masks.names[1]), "slabinfo");
+    ck_assert_int_eq(cps__bwrap_argv(&job, &b, "/t", &argv, &err), 0);
+    for (size_t i = 0; argv[i]; i++) {
+        if (strcmp(argv[i], "/proc/fs") == 0 && fs == 0)
+            fs = i + 2; /* after "--ro-bind-try /proc/fs /proc/fs" */
+        if (strcmp(argv[i], "--dev") == 0)
+            dev = i;
+    }
+    ck_assert_uint_gt(fs, 0);
+    ck_assert_uint_eq(dev, fs + 6);
+    ck_assert_str_eq(argv[fs], "--ro-bind");
+    ck_assert_str_eq(argv[fs + 1], "/dev/null");
+    ck_assert_str_eq(argv[fs + 2], "/proc/keys");
+    ck_assert_str_eq(argv[fs + 3], "--ro-bind");
+    ck_assert_str_eq(argv[fs + 4], "/dev/null");
+    ck_assert_str_eq(argv[fs + 5], "/proc/slabinfo");
+    cps__bwrap_argv_free(argv);
+}
+END_TEST
+
 START_TEST(argv_invalid)
 {
     struct cps_job job = sample_job();
@@ -673,6 +705,7 @@ int main(void)
     tcase_add_test(argv_tc, argv_full);
     tcase_add_test(argv_tc, argv_old_bwrap_no_ids);
     tcase_add_test(argv_tc, argv_no_size_when_unset);
+    tcase_add_test(argv_tc, argv_proc_masks);
     tcase_add_test(argv_tc, argv_invalid);
     suite_add_tcase(s, argv_tc);
     tcase_set_timeout(run_tc, 60);
