@@ -18,6 +18,7 @@
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -913,6 +914,61 @@ START_TEST(fuse_gone_outputs_error)
 }
 END_TEST
 
+/*
+ * Every limit key at 2^64-1 (issue 12, item 17), one key per job, under every
+ * backend x mode: the job runs. Values the kernel cannot take (pids.max
+ * above PID_MAX_LIMIT, bwrap's --size above 2^63-1) are clamped to the
+ * documented maxima, which mean the same to the kernel.
+ */
+START_TEST(limits_at_max)
+{
+    static const uint32_t combos[][2] = {
+        {CPS_BACKEND_USERNS, CPS_OVERLAY_NATIVE},   {CPS_BACKEND_USERNS, CPS_OVERLAY_FUSE},
+        {CPS_BACKEND_USERNS, CPS_OVERLAY_BIND},     {CPS_BACKEND_BUBBLEWRAP, CPS_OVERLAY_NATIVE},
+        {CPS_BACKEND_BUBBLEWRAP, CPS_OVERLAY_FUSE}, {CPS_BACKEND_BUBBLEWRAP, CPS_OVERLAY_BIND},
+    };
+#define KEY(k) {#k, offsetof(struct cps_job_limits, k)}
+    static const struct {
+        const char *name;
+        size_t offset;
+    } keys[] = {KEY(timeout_ms), KEY(max_output_bytes), KEY(cpu_seconds),
+                KEY(address_space), KEY(file_size), KEY(open_files),
+                KEY(processes), KEY(tmp_bytes), KEY(scratch_bytes)};
+#undef KEY
+    size_t ran = 0;
+
+    for (size_t i = 0; i < sizeof(combos) / sizeof(combos[0]); i++) {
+        const char *backend = cps__backend_name(combos[i][0]);
+
+        if (combos[i][1] == CPS_OVERLAY_FUSE && fx.unpriv)
+            continue; /* /dev/fuse is 0600: fuse_forced checks the refusal */
+        for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+            uint64_t *limit;
+            struct jobspec s;
+            struct client c;
+
+            job_init(&s, combos[i][1]);
+            s.argv[2] = "echo ok";
+            s.job.inputc = 0;
+            s.job.outputc = 0;
+            limit = (uint64_t *)(void *)((char *)&s.job.limits + keys[k].offset);
+            *limit = UINT64_MAX;
+            run(&c, &s, backend);
+            ck_assert_msg(c.have_exit, "%s/%s, %s = 2^64-1: error %s (errno %d): %s", backend,
+                          cps__overlay_name(combos[i][1]), keys[k].name, c.error.stage,
+                          c.error.errnum, c.error.message);
+            assert_ran(&c, combos[i][0], combos[i][1]);
+            ck_assert_str_eq((char *)c.out, "ok\n");
+            finish(&c, 0);
+            client_free(&c);
+            free(s.data);
+            ran++;
+        }
+    }
+    ck_assert_uint_eq(ran, (fx.unpriv ? 4 : 6) * sizeof(keys) / sizeof(keys[0]));
+}
+END_TEST
+
 /* A helper that maps itself to another uid inside (--uid/--gid), under every
  * backend x mode. O keeps its capabilities in its user namespace, but
  * fuse-overlayfs and bwrap, exec'd by a non-zero uid, lose them: fuse-overlayfs
@@ -1020,6 +1076,7 @@ int main(void)
         {"other_uid", other_uid},
         {"unmakeable_output_dirs", unmakeable_output_dirs},
         {"fuse_gone_outputs_error", fuse_gone_outputs_error},
+        {"limits_at_max", limits_at_max},
         {"check_json_agrees", check_json_agrees},
     };
     const struct it_fixtures fixtures = {make_dir, remove_dir, setup, teardown};
