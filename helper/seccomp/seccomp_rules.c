@@ -303,8 +303,8 @@ static int add_socket_rules(scmp_filter_ctx ctx, struct cps_error *err)
  * 0xffffffff, one rule per other bit that is clear; and a value above 32 bits
  * is refused (the kernel takes an unsigned int; glibc passes one).
  */
-#define PERSONA_QUERY   0xffffffffUL
-#define PERSONA_UNUSED  0x80000000UL
+#define PERSONA_QUERY  0xffffffffUL
+#define PERSONA_UNUSED 0x80000000UL
 static const unsigned long denied_persona_flags[] = {READ_IMPLIES_EXEC, MMAP_PAGE_ZERO};
 
 static int add_personality_rules(scmp_filter_ctx ctx, struct cps_error *err)
@@ -320,9 +320,9 @@ static int add_personality_rules(scmp_filter_ctx ctx, struct cps_error *err)
             return rule_error(err, rc, "personality");
     }
     for (unsigned bit = 0; bit < 31; bit++) {
-        rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(personality), 1,
-                              SCMP_A0(SCMP_CMP_MASKED_EQ, PERSONA_UNUSED | 1UL << bit,
-                                      PERSONA_UNUSED));
+        rc = seccomp_rule_add(
+            ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(personality), 1,
+            SCMP_A0(SCMP_CMP_MASKED_EQ, PERSONA_UNUSED | 1UL << bit, PERSONA_UNUSED));
         if (rc < 0)
             return rule_error(err, rc, "personality");
     }

@@ -813,7 +813,7 @@ START_TEST(unmakeable_output_dirs)
         {CPS_BACKEND_USERNS, CPS_OVERLAY_BIND},     {CPS_BACKEND_BUBBLEWRAP, CPS_OVERLAY_NATIVE},
         {CPS_BACKEND_BUBBLEWRAP, CPS_OVERLAY_FUSE}, {CPS_BACKEND_BUBBLEWRAP, CPS_OVERLAY_BIND},
     };
-    char *outs[] = {"/tlink/sub/a.o",    "/tlink/a.o",  "/etc/marker-toolchain/a.o",
+    char *outs[] = {"/tlink/sub/a.o",    "/tlink/a.o",    "/etc/marker-toolchain/a.o",
                     "/proc/self/status", "/work/out/dir", "/work/out/ok",
                     "/etc/unreadable"};
     /* As root the helper's capabilities read a mode-000 file: only 65534
@@ -927,13 +927,16 @@ START_TEST(limits_at_max)
         {CPS_BACKEND_USERNS, CPS_OVERLAY_BIND},     {CPS_BACKEND_BUBBLEWRAP, CPS_OVERLAY_NATIVE},
         {CPS_BACKEND_BUBBLEWRAP, CPS_OVERLAY_FUSE}, {CPS_BACKEND_BUBBLEWRAP, CPS_OVERLAY_BIND},
     };
-#define KEY(k) {#k, offsetof(struct cps_job_limits, k)}
+#define KEY(k)                                                                                     \
+    {                                                                                              \
+#k, offsetof(struct cps_job_limits, k)                                                     \
+    }
     static const struct {
         const char *name;
         size_t offset;
-    } keys[] = {KEY(timeout_ms), KEY(max_output_bytes), KEY(cpu_seconds),
-                KEY(address_space), KEY(file_size), KEY(open_files),
-                KEY(processes), KEY(tmp_bytes), KEY(scratch_bytes)};
+    } keys[] = {KEY(timeout_ms),    KEY(max_output_bytes), KEY(cpu_seconds),
+                KEY(address_space), KEY(file_size),        KEY(open_files),
+                KEY(processes),     KEY(tmp_bytes),        KEY(scratch_bytes)};
 #undef KEY
     size_t ran = 0;
 

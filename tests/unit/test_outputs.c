@@ -128,9 +128,9 @@ static void expect_missing(int fd, const char *path)
 
 START_TEST(view_errnos)
 {
-    static const int view[] = {ENOENT, ELOOP,  ENOTDIR,      EXDEV, EACCES,
-                               EPERM,  EROFS,  ENAMETOOLONG, ENXIO, ENODEV};
-    static const int worker[] = {EMFILE, ENFILE, ENOMEM,  EIO,    ENOSPC,
+    static const int view[] = {ENOENT, ELOOP, ENOTDIR,      EXDEV, EACCES,
+                               EPERM,  EROFS, ENAMETOOLONG, ENXIO, ENODEV};
+    static const int worker[] = {EMFILE, ENFILE, ENOMEM,   EIO,    ENOSPC,
                                  EDQUOT, ESTALE, ENOTCONN, EAGAIN, EINTR};
 
     for (size_t i = 0; i < sizeof(view) / sizeof(view[0]); i++)

@@ -226,8 +226,7 @@ static void expect_socket_rules(void)
     expect_errno("socket(AF_PACKET)", try_socket(AF_PACKET, SOCK_RAW, false), EAFNOSUPPORT);
     expect_errno("socket(AF_ALG)", try_socket(AF_ALG, SOCK_SEQPACKET, false), EAFNOSUPPORT);
     expect_errno("socket(AF_UNSPEC)", try_socket(AF_UNSPEC, SOCK_STREAM, false), EAFNOSUPPORT);
-    expect_errno("socket(AF_INET + 1)", try_socket(AF_INET + 1, SOCK_STREAM, false),
-                 EAFNOSUPPORT);
+    expect_errno("socket(AF_INET + 1)", try_socket(AF_INET + 1, SOCK_STREAM, false), EAFNOSUPPORT);
     expect_errno("socket(AF_MAX)", try_socket(AF_MAX, SOCK_STREAM, false), EAFNOSUPPORT);
     /* The kernel takes an int: garbage above it must not let a family in. */
     expect_errno("socket(AF_VSOCK | 1 << 32)",
@@ -357,8 +356,8 @@ static void expect_denied(void)
     /* A family through the i386 socket(2) is filtered by value; socketcall
      * hides it in memory, so SYS_SOCKET there is refused whatever it names
      * (an AF_UNIX socket, here). */
-    expect_errno("i386 socket(AF_VSOCK)",
-                 i386_syscall3(I386_NR_SOCKET, AF_VSOCK, SOCK_STREAM, 0), EAFNOSUPPORT);
+    expect_errno("i386 socket(AF_VSOCK)", i386_syscall3(I386_NR_SOCKET, AF_VSOCK, SOCK_STREAM, 0),
+                 EAFNOSUPPORT);
     long ok = i386_syscall3(I386_NR_SOCKET, AF_UNIX, SOCK_STREAM, 0);
     expect_ok("i386 socket(AF_UNIX)", ok);
     close((int)ok);
