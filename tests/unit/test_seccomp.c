@@ -49,6 +49,7 @@
 /* The i386 and x32 numbers of mount(2), reached from this 64-bit process. */
 #define I386_NR_MOUNT 21
 #define X32_NR_MOUNT  (0x40000000 + 165)
+#define X32_NR_SOCKET (0x40000000 + 41)
 
 static char report[512];
 static int report_fd = -1;
@@ -362,6 +363,8 @@ static void expect_denied(void)
     expect_ok("i386 socket(AF_UNIX)", ok);
     close((int)ok);
     expect_errno("i386 socketcall(SYS_SOCKET)", i386_socketcall_unix(), EAFNOSUPPORT);
+    expect_errno("x32 socket(AF_VSOCK)", syscall(X32_NR_SOCKET, AF_VSOCK, SOCK_STREAM, 0),
+                 EAFNOSUPPORT);
 #else
     (void)i386_syscall3;
 #endif
