@@ -236,7 +236,9 @@ static Suite *outputs_suite(void)
 {
     Suite *s = suite_create("outputs");
     TCase *tc = tcase_create("outputs");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    /* Unchecked: they run around the forked case, so the directory goes
+     * even when a case fails. */
+    tcase_add_unchecked_fixture(tc, setup, teardown);
     tcase_add_test(tc, view_errnos);
     tcase_add_test(tc, missing_in_the_view);
     tcase_add_test(tc, unreadable_is_missing);
