@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "log.h"
 #include "rootpath.h"
 #include "session.h"
 
@@ -124,10 +125,21 @@ int cps__inputs_make_dirs(int root_fd, const struct cps_job *job, struct cps_err
     if (fd < 0)
         return fd;
     close(fd);
+    /* An output's directory is made so that the compiler can write there,
+     * but an output is only a request: when its directory cannot exist in
+     * the job's view (a symlink on the way, never followed; a component that
+     * is a file; a read-only toolchain dir, /proc) the job runs anyway and the
+     * output is "missing" (outputs.c finds nothing there either). Only a
+     * fault of the worker (ENOSPC of the scratch, EIO, ...) fails the job. */
     for (size_t i = 0; i < job->outputc; i++) {
         if (cps__path_split(job->outputs[i], parent, &name) < 0)
             continue;
         fd = cps__root_mkdirs(root_fd, parent, "inputs", err);
+        if (fd < 0 && cps__root_errno_is_view(-fd)) {
+            cps__log_debug("output %s: its directory cannot be made (%s): it will be missing",
+                           job->outputs[i], err->message);
+            continue;
+        }
         if (fd < 0)
             return fd;
         close(fd);

@@ -18,7 +18,9 @@
 int cps__inputs_receive(int sock, int sigfd, int root_fd, const struct cps_job *job,
                         struct cps_error *err);
 
-/* mkdir -p the cwd and the parent dir of every output. Stage "inputs". */
+/* mkdir -p the cwd and the parent dir of every output. Stage "inputs". An
+ * output dir that cannot exist in the job's view (cps__root_errno_is_view)
+ * is skipped, not an error: that output will be "missing". */
 int cps__inputs_make_dirs(int root_fd, const struct cps_job *job, struct cps_error *err);
 
 #endif

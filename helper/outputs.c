@@ -119,12 +119,22 @@ int cps__outputs_send(int sock, int root_fd, const struct cps_job *job, uint64_t
         struct stat st;
         int fd = cps__root_open(root_fd, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
 
+        if (fd < 0 && !cps__root_errno_is_view(-fd)) {
+            rc = cps__error_set(err, "outputs", -fd, NULL, "opening output %s: %s", path,
+                                strerror(-fd));
+            break;
+        }
         if (fd < 0) {
             cps__log_debug("output %s missing: %s", path, strerror(-fd));
             rc = send_missing(sock, path, err);
             continue;
         }
-        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        if (fstat(fd, &st) < 0) {
+            rc = cps__error_set(err, "outputs", errno, NULL, "fstat of output %s", path);
+            close(fd);
+            break;
+        }
+        if (!S_ISREG(st.st_mode)) {
             cps__log_debug("output %s missing: not a regular file", path);
             close(fd);
             rc = send_missing(sock, path, err);

@@ -10,12 +10,14 @@
  *       bind-mounted read-only (nosuid, nodev), symlinks copied as symlinks;
  *     empty /proc, /dev and /tmp mount points when the toolchain has none;
  *     the job's writable dirs (its cwd and every output's parent dir, the
- *       ones below another one left out), each a tmpfs of limits.tmp_bytes;
+ *       ones below another one left out, and an output's dir that is "/" or
+ *       inside a toolchain entry too: that output will be "missing"), each a
+ *       tmpfs of limits.tmp_bytes;
  *   then "/" remounted read-only.
  *
  * The job sees the toolchain read-only, and may write only in its cwd, its
  * output dirs and /tmp. That gives two rules, checked before anything is
- * created: a writable dir must sit below a top-level name the toolchain does
+ * created: the cwd must sit below a top-level name the toolchain does
  * not have (a directory inside a read-only toolchain dir cannot be created,
  * and mounting over an existing one would hide its contents), and every input
  * must be inside a writable dir (O writes it there before the job starts).
@@ -66,30 +68,6 @@ static struct span parent_of(const char *path)
     return (struct span){path, slash ? (size_t)(slash - path) : 0};
 }
 
-/*
- * The writable dirs of job: its cwd and the parent of each output, without
- * those equal to or below another. Fills out (room for 1 + job->outputc) and
- * returns how many.
- */
-static size_t writable_dirs(const struct cps_job *job, struct span *out)
-{
-    size_t n = 0, kept = 0;
-
-    out[n++] = (struct span){job->cwd, strcmp(job->cwd, "/") == 0 ? 0 : strlen(job->cwd)};
-    for (size_t i = 0; i < job->outputc; i++)
-        out[n++] = parent_of(job->outputs[i]);
-    for (size_t i = 0; i < n; i++) {
-        bool covered = false;
-
-        for (size_t j = 0; j < n && !covered; j++)
-            if (j != i && under(out[i], out[j]) && (out[i].len != out[j].len || j < i))
-                covered = true;
-        if (!covered)
-            out[kept++] = out[i];
-    }
-    return kept;
-}
-
 /* The first component of a non-root span, into name (NAME_MAX + 1 bytes). */
 static void first_component(struct span s, char *name)
 {
@@ -103,6 +81,54 @@ static void first_component(struct span s, char *name)
     name[len] = '\0';
 }
 
+/* Is s "/" or below a top-level name the toolchain (tc_fd) has, i.e. a
+ * directory this mode cannot make writable? */
+static bool read_only_here(int tc_fd, struct span s)
+{
+    char name[NAME_MAX + 1];
+    struct stat st;
+
+    if (s.len == 0)
+        return true;
+    first_component(s, name);
+    return fstatat(tc_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/*
+ * The writable dirs of job: its cwd and the parent of each output, without
+ * those equal to or below another. Fills out (room for 1 + job->outputc) and
+ * returns how many. An output whose dir cannot be writable here ("/", or
+ * inside a toolchain entry) is left out: it is only a request, so the job
+ * runs and that output is "missing" (docs/PROTOCOL.md, outputs); the cwd
+ * stays and check_dirs refuses it.
+ */
+static size_t writable_dirs(const struct cps_job *job, int tc_fd, struct span *out)
+{
+    size_t n = 0, kept = 0;
+
+    out[n++] = (struct span){job->cwd, strcmp(job->cwd, "/") == 0 ? 0 : strlen(job->cwd)};
+    for (size_t i = 0; i < job->outputc; i++) {
+        struct span p = parent_of(job->outputs[i]);
+
+        if (read_only_here(tc_fd, p))
+            cps__log_debug("bind overlay mode: output %s is in the read-only toolchain or in /: "
+                           "it will be missing",
+                           job->outputs[i]);
+        else
+            out[n++] = p;
+    }
+    for (size_t i = 0; i < n; i++) {
+        bool covered = false;
+
+        for (size_t j = 0; j < n && !covered; j++)
+            if (j != i && under(out[i], out[j]) && (out[i].len != out[j].len || j < i))
+                covered = true;
+        if (!covered)
+            out[kept++] = out[i];
+    }
+    return kept;
+}
+
 static int check_dirs(const struct cps_overlay_state *o, int tc_fd, const struct span *w, size_t n,
                       struct cps_error *err)
 {
@@ -112,10 +138,8 @@ static int check_dirs(const struct cps_overlay_state *o, int tc_fd, const struct
     for (size_t i = 0; i < n; i++) {
         if (w[i].len == 0)
             return cps__error_set(err, "overlay", EINVAL,
-                                  "use a cwd and output dirs below a top-level directory (e.g. "
-                                  "/work), " HINT_MODE,
-                                  "bind overlay mode cannot make / writable (the cwd %s or an "
-                                  "output is directly in /)",
+                                  "use a cwd below a top-level directory (e.g. /work), " HINT_MODE,
+                                  "bind overlay mode cannot make / writable (the cwd is %s)",
                                   o->job->cwd);
         if (strlen(o->paths.target) + w[i].len >= PATH_MAX)
             return cps__error_set(err, "overlay", ENAMETOOLONG, NULL,
@@ -124,10 +148,10 @@ static int check_dirs(const struct cps_overlay_state *o, int tc_fd, const struct
         first_component(w[i], name);
         if (fstatat(tc_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
             return cps__error_set(err, "overlay", EROFS,
-                                  "use a cwd and output dirs under a top-level directory the "
-                                  "toolchain does not have (e.g. /work), " HINT_MODE,
-                                  "bind overlay mode: the writable dir %.*s is inside /%s, which "
-                                  "the toolchain has and which is read-only in this mode",
+                                  "use a cwd under a top-level directory the toolchain does "
+                                  "not have (e.g. /work), " HINT_MODE,
+                                  "bind overlay mode: the cwd %.*s is inside /%s, which the "
+                                  "toolchain has and which is read-only in this mode",
                                   (int)w[i].len, w[i].p, name);
     }
     return 0;
@@ -172,7 +196,7 @@ int cps__overlay_bind_check(const struct cps_overlay_state *o, struct cps_error 
         close(tc_fd);
         return cps__error_set(err, "overlay", ENOMEM, NULL, "bind overlay mode: writable dirs");
     }
-    n = writable_dirs(o->job, w);
+    n = writable_dirs(o->job, tc_fd, w);
     rc = check_dirs(o, tc_fd, w, n, err);
     if (rc == 0)
         rc = check_inputs(o, w, n, err);
@@ -345,14 +369,21 @@ int cps__overlay_bind_mount(struct cps_overlay_state *o, struct cps_error *err)
 {
     struct span *w;
     size_t n;
-    int rc;
+    int tc_fd, rc;
 
     if (o->job == NULL)
         return cps__error_set(err, "overlay", EINVAL, NULL, "bind overlay mode needs the job");
+    tc_fd = open(o->paths.toolchain, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (tc_fd < 0)
+        return cps__error_set(err, "overlay", errno, "the worker must unpack the toolchain first",
+                              "toolchain dir %s: %s", o->paths.toolchain, strerror(errno));
     w = calloc(1 + o->job->outputc, sizeof(*w));
-    if (w == NULL)
+    if (w == NULL) {
+        close(tc_fd);
         return cps__error_set(err, "overlay", ENOMEM, NULL, "bind overlay mode: writable dirs");
-    n = writable_dirs(o->job, w);
+    }
+    n = writable_dirs(o->job, tc_fd, w);
+    close(tc_fd);
     rc = build(o, w, n, err);
     free(w);
     /* MNT_DETACH takes every mount below target with it. */

@@ -5,6 +5,16 @@
 #include <sys/resource.h>
 
 #include "error.h"
+#include "log.h"
+
+static void clamp(uint64_t *v, uint64_t max, const char *key)
+{
+    if (*v > max) {
+        cps__log_info("limits.%s %llu is above the most the kernel takes, %llu: using %llu", key,
+                      (unsigned long long)*v, (unsigned long long)max, (unsigned long long)max);
+        *v = max;
+    }
+}
 
 void cps__limits_resolve(const struct cps_job_limits *in, struct cps_job_limits *out)
 {
@@ -28,6 +38,9 @@ void cps__limits_resolve(const struct cps_job_limits *in, struct cps_job_limits 
         out->tmp_bytes = CPS_DEFAULT_TMP_BYTES;
     if (out->scratch_bytes == 0)
         out->scratch_bytes = CPS_DEFAULT_SCRATCH_BYTES;
+    clamp(&out->processes, CPS_MAX_PROCESSES, "processes");
+    clamp(&out->tmp_bytes, CPS_MAX_TMPFS_BYTES, "tmp_bytes");
+    clamp(&out->scratch_bytes, CPS_MAX_TMPFS_BYTES, "scratch_bytes");
 }
 
 static int set(int resource, const char *name, rlim_t soft, rlim_t hard, struct cps_error *err)

@@ -19,7 +19,24 @@
 #define CPS_DEFAULT_SCRATCH_BYTES (4ull * 1024 * 1024 * 1024) /* 4 GiB */
 /* address_space 0: unlimited; cpu_seconds 0: the timeout rounded up. */
 
-/* Copy in (borrowed) to out with every 0 replaced by its default. */
+/*
+ * The largest values the kernel can take for two limits; a job's larger
+ * value is lowered to them (docs/PROTOCOL.md, job.limits), which changes
+ * nothing the job could notice:
+ * - processes: pids.max accepts at most PID_MAX_LIMIT (4,194,304 on 64-bit
+ *   kernels, kernel/cgroup/pids.c; EINVAL above, ERANGE above 2^63-1), and
+ *   no system runs more tasks than that.
+ * - tmp_bytes, scratch_bytes: bubblewrap refuses a --size above 2^63-1
+ *   (its MAX_TMPFS_BYTES), and tmpfs's page count of a size within 4 KiB
+ *   of 2^64 wraps to 0, "unlimited". 2^63-1 bytes is 8 EiB.
+ * Every other limit is fine up to 2^64-1 (RLIM_INFINITY; a timeout that
+ * saturates; memory.max, which the kernel clamps itself).
+ */
+#define CPS_MAX_PROCESSES   4194304ull
+#define CPS_MAX_TMPFS_BYTES 9223372036854775807ull /* 2^63-1 */
+
+/* Copy in (borrowed) to out with every 0 replaced by its default, and the
+ * values above the maxima lowered to them (logged at info level). */
 void cps__limits_resolve(const struct cps_job_limits *in, struct cps_job_limits *out);
 
 /* Apply the rlimits of resolved limits l to the calling process: CPU, AS,

@@ -29,6 +29,25 @@ int cps__root_open(int root_fd, const char *path, int flags, mode_t mode)
     return fd < 0 ? -errno : (int)fd;
 }
 
+bool cps__root_errno_is_view(int errnum)
+{
+    switch (errnum) {
+    case ENOENT:
+    case ELOOP:
+    case ENOTDIR:
+    case EXDEV:
+    case EACCES:
+    case EPERM:
+    case EROFS:
+    case ENAMETOOLONG:
+    case ENXIO:
+    case ENODEV:
+        return true;
+    default:
+        return false;
+    }
+}
+
 int cps__path_split(const char *path, char *parent, const char **name)
 {
     const char *slash = strrchr(path, '/');

@@ -10,6 +10,7 @@
 #ifndef CPS_HELPER_ROOTPATH_H
 #define CPS_HELPER_ROOTPATH_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include "cachepot-sandbox.h"
@@ -25,6 +26,23 @@ int cps__root_open(int root_fd, const char *path, int flags, mode_t mode);
  * the directory (caller closes). Stage as given; the message names the component.
  */
 int cps__root_mkdirs(int root_fd, const char *path, const char *stage, struct cps_error *err);
+
+/*
+ * Is errnum, from opening or creating a path in the root, an answer about the
+ * job's view (nothing can be at that path there, or the sandbox may not
+ * reach it) rather than a fault of the worker? True for ENOENT (nothing
+ * there), ELOOP (a symlink on the way: never followed), ENOTDIR (a component
+ * is a file), EXDEV (RESOLVE_IN_ROOT saw a way out of the root: only a
+ * rename racing the lookup makes one), EACCES, EPERM and EROFS (the view's
+ * permissions or a read-only toolchain bind forbid it; the same toolchain
+ * gives the same answer on any worker), ENAMETOOLONG (a component longer
+ * than NAME_MAX: no file has that name), and ENXIO / ENODEV (a socket or a
+ * device node: not a regular file). Anything else (EMFILE, ENFILE, ENOMEM,
+ * EIO, ENOSPC, ENOTCONN of a fuse-overlayfs that died, ...) is the worker's
+ * problem: retrying the job elsewhere may well succeed, so it must not look
+ * like the compile's result.
+ */
+bool cps__root_errno_is_view(int errnum);
 
 /*
  * Split a sandbox path into its parent directory and last component:

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/personality.h>
+#include <sys/socket.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -36,11 +38,13 @@
  * architecture (umount, vm86 on x86_64) are skipped for that architecture by
  * libseccomp.
  *
- * Allowed on purpose: personality (build tools set ADDR_NO_RANDOMIZE; the
- * kernel drops the unsafe flags on a privilege-gaining exec, PER_CLEAR_ON_SETID,
- * which no_new_privs rules out anyway); pkey_* (user-space memory protection
- * only); mknod (mkfifo for make's jobserver; device nodes are refused by the
- * user namespace); socket families (the network namespace is the fence).
+ * A few calls answer with the errno of a kernel that lacks the feature
+ * instead (ENOSYS, EAFNOSUPPORT), for the same reason: that is the answer
+ * their callers already handle (add_absent_rules, add_socket_rules).
+ *
+ * Allowed on purpose: personality, except the flags add_personality_rules
+ * denies; pkey_* (user-space memory protection only); mknod (mkfifo for
+ * make's jobserver; device nodes are refused by the user namespace).
  */
 static const int deny_eperm[] = {
     /* Mount table: the helper built the root; a new mount could hide or expose
@@ -149,6 +153,39 @@ static const unsigned long ns_flags[] = {
  */
 static const unsigned long tty_ioctls[] = {TIOCSTI, TIOCLINUX};
 
+/*
+ * Calls a compiler never makes, answered as by a kernel built without them
+ * (ENOSYS), so that a program that probes for one takes the path it takes on
+ * such a kernel.
+ */
+static const int deny_enosys[] = {
+    /* Secret memory (Linux 5.14) is removed from the kernel's direct map,
+     * which splits the host's huge-page mappings of it: a job could slow the
+     * whole host down. Off unless secretmem is enabled: ENOSYS then. */
+    SCMP_SYS(memfd_secret),
+    /* Native AIO contexts come from one host-wide pool (fs.aio-max-nr, 65536
+     * by default, not per namespace or per user): a job could take all of it
+     * and make the host's databases' io_setup fail with EAGAIN. AIO has its
+     * own record of kernel bugs (CVE-2019-10125). io_submit and the other
+     * io_* calls need a context, and only io_setup makes one. libaio users
+     * fall back to ordinary I/O on ENOSYS (CONFIG_AIO=n). */
+    SCMP_SYS(io_setup),
+};
+
+/*
+ * Address families a compiler may use: AF_UNIX (jobservers, nscd, the
+ * tools' own helpers) and AF_INET/AF_INET6, which in the job's network
+ * namespace reach only its loopback. Every other family is denied for socket
+ * and socketpair: some are not isolated by a network namespace at all
+ * (AF_VSOCK talks to the hypervisor and the host: a job bound a vsock port
+ * the host uses), and the rest is kernel attack surface that unprivileged
+ * code reaches (AF_NETLINK, AF_ALG, AF_PACKET, AF_TIPC: CVE-2021-43267, ...).
+ * The answer is EAFNOSUPPORT, what socket(2) says for a family the kernel was
+ * built without; glibc's getaddrinfo, for one, then works without netlink.
+ * The list is sorted.
+ */
+static const unsigned long allowed_families[] = {AF_UNIX, AF_INET, AF_INET6};
+
 static int rule_error(struct cps_error *err, int rc, const char *what)
 {
     return cps__error_set(err, STAGE, -rc, NULL, "libseccomp: add rule for %s", what);
@@ -201,6 +238,100 @@ static int add_ioctl_rules(scmp_filter_ctx ctx, struct cps_error *err)
 }
 
 /*
+ * Deny socket(family, ...) and socketpair(family, ...) for every family but
+ * allowed_families. A filter has no "not in" and libseccomp takes one
+ * comparison per argument and rule, so the gaps between the allowed values
+ * are denied one value at a time and everything above the largest with one
+ * greater-than. The comparison is on all 64 bits of the register: a family
+ * with garbage in the upper half (the kernel uses only the int) is above the
+ * largest allowed value and denied, so the garbage cannot smuggle one in.
+ *
+ * On i386, socket(2) was reachable only through socketcall(2) until Linux
+ * 4.3, and socketcall passes the family in memory, which a filter cannot
+ * read. libseccomp then denies socketcall's SYS_SOCKET and SYS_SOCKETPAIR
+ * altogether (and filters the direct i386 socket call by family): a 32-bit
+ * program gets EAFNOSUPPORT for every socket it makes through socketcall
+ * (glibc for i386 built for kernels before 4.3 does), which a compile does
+ * not need.
+ */
+static int add_socket_rules(scmp_filter_ctx ctx, struct cps_error *err)
+{
+    static const int calls[] = {SCMP_SYS(socket), SCMP_SYS(socketpair)};
+    size_t n = sizeof(allowed_families) / sizeof(allowed_families[0]);
+    unsigned long top = allowed_families[n - 1];
+
+    for (size_t c = 0; c < sizeof(calls) / sizeof(calls[0]); c++) {
+        const char *what = c == 0 ? "socket" : "socketpair";
+        size_t next = 0;
+        int rc;
+
+        for (unsigned long f = 0; f < top; f++) {
+            if (next < n && allowed_families[next] == f) {
+                next++;
+                continue;
+            }
+            rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), calls[c], 1,
+                                  SCMP_A0(SCMP_CMP_EQ, f));
+            if (rc < 0)
+                return rule_error(err, rc, what);
+        }
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), calls[c], 1,
+                              SCMP_A0(SCMP_CMP_GT, top));
+        if (rc < 0)
+            return rule_error(err, rc, what);
+    }
+    return 0;
+}
+
+/*
+ * personality(2) stays allowed: builds use it (setarch -R / ADDR_NO_RANDOMIZE
+ * for reproducible output; ThreadSanitizer and MemorySanitizer runtimes
+ * re-exec themselves with it when the address layout does not suit them;
+ * linux32 / PER_LINUX32 for 32-bit builds), gcc and ld do not, and the flags
+ * change only the job's own processes (the kernel clears the unsafe ones on a
+ * privilege-gaining exec, PER_CLEAR_ON_SETID, which no_new_privs rules out
+ * anyway). Two flags are denied (EPERM): READ_IMPLIES_EXEC makes every
+ * readable mapping executable, and MMAP_PAGE_ZERO maps page 0 at exec, the
+ * first step of exploiting a kernel NULL dereference (CVE-2009-1895; today
+ * vm.mmap_min_addr refuses it too). Either only helps an exploit, of the
+ * compiler by a crafted input or of the kernel.
+ *
+ * personality(0xffffffff) only asks for the current value (the sanitizers
+ * and setarch do that first) and has every bit set, so the rules must let it
+ * through: a value with a denied flag is refused when bit 31 is clear (no
+ * flag uses bit 31); a value with bit 31 set is refused unless it is
+ * 0xffffffff, one rule per other bit that is clear; and a value above 32 bits
+ * is refused (the kernel takes an unsigned int; glibc passes one).
+ */
+#define PERSONA_QUERY  0xffffffffUL
+#define PERSONA_UNUSED 0x80000000UL
+static const unsigned long denied_persona_flags[] = {READ_IMPLIES_EXEC, MMAP_PAGE_ZERO};
+
+static int add_personality_rules(scmp_filter_ctx ctx, struct cps_error *err)
+{
+    int rc;
+
+    for (size_t i = 0; i < sizeof(denied_persona_flags) / sizeof(denied_persona_flags[0]); i++) {
+        unsigned long flag = denied_persona_flags[i];
+
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(personality), 1,
+                              SCMP_A0(SCMP_CMP_MASKED_EQ, flag | PERSONA_UNUSED, flag));
+        if (rc < 0)
+            return rule_error(err, rc, "personality");
+    }
+    for (unsigned bit = 0; bit < 31; bit++) {
+        rc = seccomp_rule_add(
+            ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(personality), 1,
+            SCMP_A0(SCMP_CMP_MASKED_EQ, PERSONA_UNUSED | 1UL << bit, PERSONA_UNUSED));
+        if (rc < 0)
+            return rule_error(err, rc, "personality");
+    }
+    rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(personality), 1,
+                          SCMP_A0(SCMP_CMP_GT, PERSONA_QUERY));
+    return rc < 0 ? rule_error(err, rc, "personality") : 0;
+}
+
+/*
  * A process can enter the kernel through another ABI than its own: on x86_64
  * any program may execute `int $0x80` and make i386 system calls, whose
  * numbers differ (i386 mount is 21, x86_64 mount is 165), and x32 calls carry
@@ -248,10 +379,23 @@ static int add_rules(scmp_filter_ctx ctx, struct cps_error *err)
             return rc;
         }
     }
+    for (size_t i = 0; i < sizeof(deny_enosys) / sizeof(deny_enosys[0]); i++) {
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), deny_enosys[i], 0);
+        if (rc < 0) {
+            char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, deny_enosys[i]);
+            rc = rule_error(err, rc, name ? name : "a system call");
+            free(name);
+            return rc;
+        }
+    }
     rc = add_namespace_rules(ctx, err);
-    if (rc < 0)
-        return rc;
-    return add_ioctl_rules(ctx, err);
+    if (rc == 0)
+        rc = add_ioctl_rules(ctx, err);
+    if (rc == 0)
+        rc = add_socket_rules(ctx, err);
+    if (rc == 0)
+        rc = add_personality_rules(ctx, err);
+    return rc;
 }
 
 /* Read the program libseccomp exported into fd (a memfd at its end). */

@@ -18,6 +18,7 @@
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -797,6 +798,180 @@ START_TEST(fuse_helper_killed)
 }
 END_TEST
 
+/*
+ * Outputs that cannot exist in the job's view (issue 12, item 15): below a
+ * toolchain symlink (never followed), at a symlink, below a toolchain file,
+ * in /proc, a directory the job made, and (uid 65534) a toolchain file the
+ * sandbox may not read. Their directories cannot be made or are not needed;
+ * the job still runs, each is "missing" and the job's real output comes
+ * back. Every backend x mode the host allows.
+ */
+START_TEST(unmakeable_output_dirs)
+{
+    static const uint32_t combos[][2] = {
+        {CPS_BACKEND_USERNS, CPS_OVERLAY_NATIVE},   {CPS_BACKEND_USERNS, CPS_OVERLAY_FUSE},
+        {CPS_BACKEND_USERNS, CPS_OVERLAY_BIND},     {CPS_BACKEND_BUBBLEWRAP, CPS_OVERLAY_NATIVE},
+        {CPS_BACKEND_BUBBLEWRAP, CPS_OVERLAY_FUSE}, {CPS_BACKEND_BUBBLEWRAP, CPS_OVERLAY_BIND},
+    };
+    char *outs[] = {"/tlink/sub/a.o",    "/tlink/a.o",    "/etc/marker-toolchain/a.o",
+                    "/proc/self/status", "/work/out/dir", "/work/out/ok",
+                    "/etc/unreadable"};
+    /* As root the helper's capabilities read a mode-000 file: only 65534
+     * asks for it. */
+    size_t n = fx.unpriv ? 7 : 6, ran = 0;
+    char path[512];
+
+    snprintf(path, sizeof(path), "%s/tlink", fx.toolchain);
+    ck_assert_int_eq(symlink("etc", path), 0);
+    snprintf(path, sizeof(path), "%s/etc/unreadable", fx.toolchain);
+    ck_assert_int_eq(close(open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0)), 0);
+    for (size_t i = 0; i < sizeof(combos) / sizeof(combos[0]); i++) {
+        const char *backend = cps__backend_name(combos[i][0]);
+        const struct client_output *o;
+        struct jobspec s;
+        struct client c;
+
+        if (combos[i][1] == CPS_OVERLAY_FUSE && fx.unpriv)
+            continue; /* /dev/fuse is 0600: fuse_forced checks the refusal */
+        job_init(&s, combos[i][1]);
+        s.argv[2] = "mkdir -p out/dir && echo ok > out/ok";
+        s.job.inputc = 0;
+        s.job.outputs = outs;
+        s.job.outputc = n;
+        run(&c, &s, backend);
+        assert_ran(&c, combos[i][0], combos[i][1]);
+        ck_assert_uint_eq(c.outputc, n);
+        for (size_t k = 0; k < n; k++) {
+            o = client_output(&c, outs[k]);
+            ck_assert_msg(o != NULL, "%s/%s: no frame for %s", backend,
+                          cps__overlay_name(combos[i][1]), outs[k]);
+            if (strcmp(outs[k], "/work/out/ok") == 0)
+                ck_assert(!o->missing && o->len == 3 && memcmp(o->data, "ok\n", 3) == 0);
+            else
+                ck_assert_msg(o->missing, "%s/%s: %s is not missing", backend,
+                              cps__overlay_name(combos[i][1]), outs[k]);
+        }
+        finish(&c, 0);
+        client_free(&c);
+        free(s.data);
+        ran++;
+    }
+    ck_assert_uint_eq(ran, fx.unpriv ? 4 : 6);
+}
+END_TEST
+
+static bool kill_fuse_when_ready(struct client *c, void *arg)
+{
+    bool *done = arg;
+    pid_t fuse;
+
+    if (*done || c->out == NULL || strstr((char *)c->out, "ready") == NULL)
+        return true;
+    fuse = find_fuse();
+    ck_assert_int_ne(fuse, 0);
+    ck_assert_int_eq(kill(fuse, SIGKILL), 0);
+    *done = true;
+    return true;
+}
+
+/*
+ * A fault of the worker while the outputs are read is an error, not a
+ * "missing" output (issue 12, item 16): fuse-overlayfs dies mid-job (killed
+ * here), every access to the root then fails with ENOTCONN, and the helper
+ * answers error stage "outputs" naming the output. The job waits for the
+ * death itself: it truncates a file until that fails (an open with O_TRUNC
+ * always asks the daemon; a stat may be answered from the kernel's cache),
+ * so nothing depends on timing. Root only: /dev/fuse is mode 0600.
+ */
+START_TEST(fuse_gone_outputs_error)
+{
+    char script[] = "echo x > marker; echo ready; while : > marker; do :; done; exit 0";
+    char *outs[] = {"/work/marker"};
+    bool killed = false;
+    struct jobspec s;
+    struct client c;
+
+    ck_assert_msg(!fx.unpriv, "registered for root only: /dev/fuse is mode 0600");
+    job_init(&s, CPS_OVERLAY_FUSE);
+    s.argv[2] = script;
+    s.job.inputc = 0;
+    s.job.outputs = outs;
+    s.job.outputc = 1;
+    ck_assert_int_eq(client_spawn(&c, fx.helper, false, NULL), 0);
+    ck_assert_int_eq(client_hello(&c), 0);
+    ck_assert_int_eq(client_send_job(&c, &s.job), 0);
+    ck_assert_int_eq(client_collect(&c, kill_fuse_when_ready, &killed), 0);
+    ck_assert(killed);
+    ck_assert_msg(c.have_error, "no error frame; outputs: %zu, first missing: %d", c.outputc,
+                  c.outputc > 0 && c.outputs[0].missing);
+    ck_assert_msg(strcmp(c.error.stage, "outputs") == 0 && c.error.errnum == ENOTCONN,
+                  "error %s errno %d: %s", c.error.stage, c.error.errnum, c.error.message);
+    ck_assert_msg(strstr(c.error.message, "/work/marker") != NULL, "%s", c.error.message);
+    ck_assert_uint_eq(c.outputc, 0);
+    finish(&c, 1);
+    client_free(&c);
+    free(s.data);
+}
+END_TEST
+
+/*
+ * Every limit key at 2^64-1 (issue 12, item 17), one key per job, under every
+ * backend x mode: the job runs. Values the kernel cannot take (pids.max
+ * above PID_MAX_LIMIT, bwrap's --size above 2^63-1) are clamped to the
+ * documented maxima, which mean the same to the kernel.
+ */
+START_TEST(limits_at_max)
+{
+    static const uint32_t combos[][2] = {
+        {CPS_BACKEND_USERNS, CPS_OVERLAY_NATIVE},   {CPS_BACKEND_USERNS, CPS_OVERLAY_FUSE},
+        {CPS_BACKEND_USERNS, CPS_OVERLAY_BIND},     {CPS_BACKEND_BUBBLEWRAP, CPS_OVERLAY_NATIVE},
+        {CPS_BACKEND_BUBBLEWRAP, CPS_OVERLAY_FUSE}, {CPS_BACKEND_BUBBLEWRAP, CPS_OVERLAY_BIND},
+    };
+#define KEY(k)                                                                                     \
+    {                                                                                              \
+#k, offsetof(struct cps_job_limits, k)                                                     \
+    }
+    static const struct {
+        const char *name;
+        size_t offset;
+    } keys[] = {KEY(timeout_ms),    KEY(max_output_bytes), KEY(cpu_seconds),
+                KEY(address_space), KEY(file_size),        KEY(open_files),
+                KEY(processes),     KEY(tmp_bytes),        KEY(scratch_bytes)};
+#undef KEY
+    size_t ran = 0;
+
+    for (size_t i = 0; i < sizeof(combos) / sizeof(combos[0]); i++) {
+        const char *backend = cps__backend_name(combos[i][0]);
+
+        if (combos[i][1] == CPS_OVERLAY_FUSE && fx.unpriv)
+            continue; /* /dev/fuse is 0600: fuse_forced checks the refusal */
+        for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+            uint64_t *limit;
+            struct jobspec s;
+            struct client c;
+
+            job_init(&s, combos[i][1]);
+            s.argv[2] = "echo ok";
+            s.job.inputc = 0;
+            s.job.outputc = 0;
+            limit = (uint64_t *)(void *)((char *)&s.job.limits + keys[k].offset);
+            *limit = UINT64_MAX;
+            run(&c, &s, backend);
+            ck_assert_msg(c.have_exit, "%s/%s, %s = 2^64-1: error %s (errno %d): %s", backend,
+                          cps__overlay_name(combos[i][1]), keys[k].name, c.error.stage,
+                          c.error.errnum, c.error.message);
+            assert_ran(&c, combos[i][0], combos[i][1]);
+            ck_assert_str_eq((char *)c.out, "ok\n");
+            finish(&c, 0);
+            client_free(&c);
+            free(s.data);
+            ran++;
+        }
+    }
+    ck_assert_uint_eq(ran, (fx.unpriv ? 4 : 6) * sizeof(keys) / sizeof(keys[0]));
+}
+END_TEST
+
 /* A helper that maps itself to another uid inside (--uid/--gid), under every
  * backend x mode. O keeps its capabilities in its user namespace, but
  * fuse-overlayfs and bwrap, exec'd by a non-zero uid, lose them: fuse-overlayfs
@@ -902,6 +1077,9 @@ int main(void)
         {"fuse_peer_gone_cleanup", fuse_peer_gone_cleanup},
         {"fuse_helper_killed", fuse_helper_killed},
         {"other_uid", other_uid},
+        {"unmakeable_output_dirs", unmakeable_output_dirs},
+        {"fuse_gone_outputs_error", fuse_gone_outputs_error},
+        {"limits_at_max", limits_at_max},
         {"check_json_agrees", check_json_agrees},
     };
     const struct it_fixtures fixtures = {make_dir, remove_dir, setup, teardown};

@@ -1152,6 +1152,155 @@ static void check_tioclinux(struct result *r)
     try_tty_ioctl(r, "TIOCLINUX", TIOCLINUX, &sub);
 }
 
+/* ---- address families and other filtered calls -------------------------------- */
+
+/* An i386 system call through int $0x80 (3 arguments), -1/errno on failure;
+ * n/a outside x86_64 is the caller's business. */
+static long i386_call3(long nr, long a, long b, long c)
+{
+#if defined(__x86_64__)
+    long ret;
+    __asm__ volatile("int $0x80"
+                     : "=a"(ret)
+                     : "a"(nr), "b"(a), "c"(b), "d"(c)
+                     : "memory", "r8", "r9", "r10", "r11");
+    if (ret < 0 && ret > -4096) {
+        errno = (int)-ret;
+        return -1;
+    }
+    return ret;
+#else
+    (void)nr, (void)a, (void)b, (void)c;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+/* Note the outcome of one socket attempt; true when a socket was made. */
+static bool socket_made(struct result *r, const char *what, long fd)
+{
+    if (fd >= 0) {
+        note(r, "%s:CREATED", what);
+        close((int)fd);
+        return true;
+    }
+    note(r, "%s:%s", what, errname(errno));
+    return false;
+}
+
+static void check_net_vsock(struct result *r)
+{
+    /* AF_VSOCK is not isolated by a network namespace: a vsock socket talks
+     * to the hypervisor and to the host's vsock listeners (a job bound a
+     * port the host uses). Tried through every entry point: the 64-bit call,
+     * the family with garbage above the int the kernel uses, the i386 socket
+     * call (359) and i386 socketcall(SYS_SOCKET), whose arguments are in
+     * memory. */
+    int made = 0;
+    made += socket_made(r, "socket", socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    made += socket_made(r, "socket(hi)",
+                        syscall(SYS_socket, (long)((1UL << 32) | AF_VSOCK), SOCK_STREAM, 0));
+#if defined(__x86_64__)
+    made += socket_made(r, "i386-socket", i386_call3(359, AF_VSOCK, SOCK_STREAM, 0));
+    unsigned *low =
+        mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+    if (low != MAP_FAILED) {
+        low[0] = AF_VSOCK;
+        low[1] = SOCK_STREAM;
+        low[2] = 0;
+        made += socket_made(r, "i386-socketcall", i386_call3(102, 1, (long)(uintptr_t)low, 0));
+        munmap(low, 4096);
+    } else {
+        note(r, "i386-socketcall:mmap:%s", errname(errno));
+    }
+#endif
+    conclude(r, made > 0);
+}
+
+static void check_socket_families(struct result *r)
+{
+    /* Every family but AF_UNIX, AF_INET and AF_INET6, each type, socket and
+     * socketpair: none may give a socket. (Without the filter this may make
+     * the kernel load protocol modules; the check is not run then.) */
+    static const int types[] = {SOCK_STREAM, SOCK_DGRAM, SOCK_RAW, SOCK_SEQPACKET};
+    int made = 0, tried = 0;
+    for (int f = 0; f <= AF_MAX; f++) {
+        if (f == AF_UNIX || f == AF_INET || f == AF_INET6)
+            continue;
+        for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
+            int sv[2];
+            int fd = socket(f, types[t] | SOCK_CLOEXEC, 0);
+            tried++;
+            if (fd >= 0) {
+                note(r, "socket(%d,%d):CREATED", f, types[t]);
+                close(fd);
+                made++;
+            }
+            if (socketpair(f, types[t] | SOCK_CLOEXEC, 0, sv) == 0) {
+                note(r, "socketpair(%d,%d):CREATED", f, types[t]);
+                close(sv[0]);
+                close(sv[1]);
+                made++;
+            }
+        }
+    }
+    if (made == 0)
+        note(r, "%d families x types: no socket", tried);
+    /* The allowed ones still work (a compile needs AF_UNIX). */
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    note(r, "AF_UNIX:%s", fd >= 0 ? "ok" : errname(errno));
+    if (fd >= 0)
+        close(fd);
+    conclude(r, made > 0);
+}
+
+static void check_memfd_secret(struct result *r)
+{
+    long fd = syscall(SYS_memfd_secret, 0);
+    int e = errno;
+    if (fd >= 0)
+        close((int)fd);
+    expect_refused(r, "memfd_secret", fd, e);
+}
+
+static void check_aio(struct result *r)
+{
+    unsigned long ctx = 0;
+    long rc = syscall(SYS_io_setup, 1, &ctx);
+    int e = errno;
+    if (rc == 0)
+        syscall(SYS_io_destroy, ctx);
+    expect_refused(r, "io_setup", rc, e);
+}
+
+static void check_personality(struct result *r)
+{
+    /* READ_IMPLIES_EXEC and MMAP_PAGE_ZERO, plain and dressed up with bit 31
+     * or bits above 32 (the kernel reads an unsigned int); a flag that took
+     * is put back at once. The query (0xffffffff) must keep working. */
+    static const unsigned long tries[] = {
+        0x0400000UL,                /* READ_IMPLIES_EXEC */
+        0x0100000UL,                /* MMAP_PAGE_ZERO */
+        0x0400000UL | 0x80000000UL, /* READ_IMPLIES_EXEC | bit 31 */
+        0x0400000UL | (1UL << 32),  /* READ_IMPLIES_EXEC above 32 bits */
+    };
+    int took = 0;
+    long before = syscall(SYS_personality, 0xffffffffUL);
+    note(r, "query:%s", before >= 0 ? "ok" : errname(errno));
+    for (size_t i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
+        syscall(SYS_personality, tries[i]);
+        long now = syscall(SYS_personality, 0xffffffffUL);
+        if (now >= 0 && (now & 0x0500000L)) {
+            note(r, "0x%lx:TOOK", tries[i]);
+            took++;
+            syscall(SYS_personality, (unsigned long)before);
+        } else {
+            note(r, "0x%lx:refused", tries[i]);
+        }
+    }
+    conclude(r, took > 0);
+}
+
 /* ---- the table ------------------------------------------------------------- */
 
 /* Order matters only for readability; every check runs in its own child. */
@@ -1441,6 +1590,14 @@ static const struct check checks[] = {
      "root-only /proc files (kpageflags, slabinfo, ...), keys and kallsyms addresses give nothing"},
     {"host_paths", check_host_paths, 0,
      "no PROBE_HOST_PATHS in mountinfo or PID 1's cmdline, environ, maps, exe, cwd, root"},
+    {"net_vsock", check_net_vsock, NEEDS_SECCOMP,
+     "no AF_VSOCK socket (a network namespace does not isolate vsock)"},
+    {"socket_families", check_socket_families, NEEDS_SECCOMP,
+     "no socket of a family other than AF_UNIX, AF_INET, AF_INET6"},
+    {"memfd_secret", check_memfd_secret, NEEDS_SECCOMP, "memfd_secret(2) is refused"},
+    {"aio", check_aio, NEEDS_SECCOMP, "io_setup(2) is refused (host-wide fs.aio-max-nr)"},
+    {"personality", check_personality, NEEDS_SECCOMP,
+     "READ_IMPLIES_EXEC and MMAP_PAGE_ZERO cannot be set"},
 };
 #define N_CHECKS (sizeof(checks) / sizeof(checks[0]))
 

@@ -192,12 +192,22 @@ START_TEST(bind_writable_dirs_outside_toolchain)
     job.cwd = in_usr;
     ck_assert_int_eq(plan(CPS_OVERLAY_BIND, &e), -EROFS);
     ck_assert_ptr_nonnull(strstr(e.message, "inside /usr"));
-    /* A top-level file of the toolchain counts too. */
+    /* An output's dir inside the toolchain (a top-level file counts too) or
+     * "/" is not refused: it is not made writable and the output will be
+     * missing (issue 12, item 15). An input there has no writable dir. */
     job.cwd = cwd;
     outputs[1] = jp(1, "/etc-file/x.o");
-    ck_assert_int_eq(plan(CPS_OVERLAY_BIND, &e), -EROFS);
+    ck_assert_int_eq(plan(CPS_OVERLAY_BIND, &e), 0);
+    outputs[1] = jp(1, "/usr/obj/x.o");
+    ck_assert_int_eq(plan(CPS_OVERLAY_BIND, &e), 0);
     outputs[1] = jp(1, "/b.o");
-    ck_assert_int_eq(plan(CPS_OVERLAY_BIND, &e), -EINVAL);
+    ck_assert_int_eq(plan(CPS_OVERLAY_BIND, &e), 0);
+    job.inputc = 1;
+    inputs[0].path = jp(2, "/usr/obj/in.c");
+    outputs[1] = jp(1, "/usr/obj/x.o");
+    ck_assert_int_eq(plan(CPS_OVERLAY_BIND, &e), -EROFS);
+    ck_assert_ptr_nonnull(strstr(e.message, "/usr/obj/in.c"));
+    job.inputc = 0;
     outputs[1] = jp(1, "/results/b.o");
     job.cwd = root;
     ck_assert_int_eq(plan(CPS_OVERLAY_BIND, &e), -EINVAL);

@@ -54,6 +54,32 @@ START_TEST(huge_timeout_does_not_wrap)
 }
 END_TEST
 
+/* Above what the kernel takes: lowered to the documented maxima (issue 12,
+ * item 17: processes 2^64-1 made pids.max fail with ERANGE); the others
+ * keep 2^64-1, which the kernel takes. */
+START_TEST(maxima_clamp)
+{
+    struct cps_job_limits in, out;
+
+    memset(&in, 0xff, sizeof(in));
+    cps__limits_resolve(&in, &out);
+    ck_assert_uint_eq(out.processes, CPS_MAX_PROCESSES);
+    ck_assert_uint_eq(out.tmp_bytes, CPS_MAX_TMPFS_BYTES);
+    ck_assert_uint_eq(out.scratch_bytes, CPS_MAX_TMPFS_BYTES);
+    ck_assert_uint_eq(out.timeout_ms, UINT64_MAX);
+    ck_assert_uint_eq(out.max_output_bytes, UINT64_MAX);
+    ck_assert_uint_eq(out.cpu_seconds, UINT64_MAX);
+    ck_assert_uint_eq(out.address_space, UINT64_MAX);
+    ck_assert_uint_eq(out.file_size, UINT64_MAX);
+    ck_assert_uint_eq(out.open_files, UINT64_MAX);
+    in.processes = CPS_MAX_PROCESSES;
+    in.tmp_bytes = in.scratch_bytes = CPS_MAX_TMPFS_BYTES;
+    cps__limits_resolve(&in, &out);
+    ck_assert_uint_eq(out.processes, CPS_MAX_PROCESSES);
+    ck_assert_uint_eq(out.tmp_bytes, CPS_MAX_TMPFS_BYTES);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("rlimits");
@@ -62,6 +88,7 @@ int main(void)
     tcase_add_test(tc, defaults);
     tcase_add_test(tc, given_values_kept);
     tcase_add_test(tc, huge_timeout_does_not_wrap);
+    tcase_add_test(tc, maxima_clamp);
     suite_add_tcase(s, tc);
     return cps_test_run(s);
 }

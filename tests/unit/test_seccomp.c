@@ -17,19 +17,25 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/keyctl.h>
+#include <linux/aio_abi.h>
 #include <linux/sched.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -43,6 +49,7 @@
 /* The i386 and x32 numbers of mount(2), reached from this 64-bit process. */
 #define I386_NR_MOUNT 21
 #define X32_NR_MOUNT  (0x40000000 + 165)
+#define X32_NR_SOCKET (0x40000000 + 41)
 
 static char report[512];
 static int report_fd = -1;
@@ -183,6 +190,102 @@ static long i386_syscall3(long nr, long a, long b, long c)
 #endif
 }
 
+/* The i386 numbers of socket(2) (Linux 4.3) and socketcall(2), and
+ * socketcall's SYS_SOCKET. */
+#define I386_NR_SOCKET     359
+#define I386_NR_SOCKETCALL 102
+#define SYS_SOCKET_CALL    1
+
+/* Create a socket (or pair) and close it again; returns 0 or -1/errno. */
+static long try_socket(long family, int type, bool pair)
+{
+    int sv[2];
+    long rc = pair ? syscall(SYS_socketpair, family, type | SOCK_CLOEXEC, 0, sv)
+                   : syscall(SYS_socket, family, type | SOCK_CLOEXEC, 0);
+    if (rc < 0)
+        return -1;
+    if (pair) {
+        close(sv[0]);
+        close(sv[1]);
+    } else {
+        close((int)rc);
+    }
+    return 0;
+}
+
+/* Address families (add_socket_rules): only AF_UNIX, AF_INET and AF_INET6
+ * pass. socketpair of a non-UNIX family would be EOPNOTSUPP from the kernel,
+ * so EAFNOSUPPORT there is the filter's answer. */
+static void expect_socket_rules(void)
+{
+    expect_ok("socket(AF_UNIX)", try_socket(AF_UNIX, SOCK_STREAM, false));
+    expect_ok("socket(AF_INET)", try_socket(AF_INET, SOCK_DGRAM, false));
+    expect_ok("socket(AF_INET6)", try_socket(AF_INET6, SOCK_STREAM, false));
+    expect_ok("socketpair(AF_UNIX)", try_socket(AF_UNIX, SOCK_STREAM, true));
+    expect_errno("socket(AF_VSOCK)", try_socket(AF_VSOCK, SOCK_STREAM, false), EAFNOSUPPORT);
+    expect_errno("socket(AF_NETLINK)", try_socket(AF_NETLINK, SOCK_RAW, false), EAFNOSUPPORT);
+    expect_errno("socket(AF_PACKET)", try_socket(AF_PACKET, SOCK_RAW, false), EAFNOSUPPORT);
+    expect_errno("socket(AF_ALG)", try_socket(AF_ALG, SOCK_SEQPACKET, false), EAFNOSUPPORT);
+    expect_errno("socket(AF_UNSPEC)", try_socket(AF_UNSPEC, SOCK_STREAM, false), EAFNOSUPPORT);
+    expect_errno("socket(AF_INET + 1)", try_socket(AF_INET + 1, SOCK_STREAM, false), EAFNOSUPPORT);
+    expect_errno("socket(AF_MAX)", try_socket(AF_MAX, SOCK_STREAM, false), EAFNOSUPPORT);
+    /* The kernel takes an int: garbage above it must not let a family in. */
+    expect_errno("socket(AF_VSOCK | 1 << 32)",
+                 try_socket((long)((1UL << 32) | AF_VSOCK), SOCK_STREAM, false), EAFNOSUPPORT);
+    expect_errno("socketpair(AF_VSOCK)", try_socket(AF_VSOCK, SOCK_STREAM, true), EAFNOSUPPORT);
+    expect_errno("socketpair(AF_NETLINK)", try_socket(AF_NETLINK, SOCK_RAW, true), EAFNOSUPPORT);
+}
+
+/* personality (add_personality_rules): the query and the flags builds use
+ * pass; READ_IMPLIES_EXEC and MMAP_PAGE_ZERO do not, however they are
+ * dressed up. The persona is put back to 0 after every change. */
+static void expect_personality_rules(void)
+{
+    long old = syscall(SYS_personality, 0xffffffffUL);
+    expect_ok("personality(query)", old);
+    expect_ok("personality(ADDR_NO_RANDOMIZE)", syscall(SYS_personality, ADDR_NO_RANDOMIZE));
+    expect_ok("personality(PER_LINUX32)", syscall(SYS_personality, PER_LINUX32));
+    expect_ok("personality(0)", syscall(SYS_personality, 0UL));
+    expect_errno("personality(READ_IMPLIES_EXEC)", syscall(SYS_personality, READ_IMPLIES_EXEC),
+                 EPERM);
+    expect_errno("personality(MMAP_PAGE_ZERO)", syscall(SYS_personality, MMAP_PAGE_ZERO), EPERM);
+    expect_errno("personality(READ_IMPLIES_EXEC | ADDR_NO_RANDOMIZE)",
+                 syscall(SYS_personality, READ_IMPLIES_EXEC | ADDR_NO_RANDOMIZE), EPERM);
+    expect_errno("personality(READ_IMPLIES_EXEC | 1 << 31)",
+                 syscall(SYS_personality, READ_IMPLIES_EXEC | 0x80000000UL), EPERM);
+    expect_errno("personality(0xfffffffe)", syscall(SYS_personality, 0xfffffffeUL), EPERM);
+    expect_errno("personality(READ_IMPLIES_EXEC | 1 << 32)",
+                 syscall(SYS_personality, READ_IMPLIES_EXEC | (1UL << 32)), EPERM);
+    long now = syscall(SYS_personality, 0xffffffffUL);
+    if (now != 0)
+        child_fail("personality is 0x%lx after the denied calls, want 0", now);
+}
+
+/* socketcall(SYS_SOCKET, {AF_UNIX, SOCK_STREAM, 0}) through int $0x80: the
+ * arguments live in memory below 4 GiB, which a 32-bit call can address. */
+static long i386_socketcall_unix(void)
+{
+#if defined(__x86_64__)
+    unsigned *low =
+        mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+    if (low == MAP_FAILED)
+        child_fail("mmap MAP_32BIT: %s", strerror(errno));
+    low[0] = AF_UNIX;
+    low[1] = SOCK_STREAM;
+    low[2] = 0;
+    long rc = i386_syscall3(I386_NR_SOCKETCALL, SYS_SOCKET_CALL, (long)(uintptr_t)low, 0);
+    int e = errno;
+    if (rc >= 0)
+        close((int)rc);
+    munmap(low, 4096);
+    errno = e;
+    return rc;
+#else
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
 static void expect_denied(void)
 {
     /* Targets that exist and that the child may use: the mount namespace is
@@ -233,6 +336,12 @@ static void expect_denied(void)
     expect_errno("init_module", syscall(SYS_init_module, NULL, 0, ""), EPERM);
     expect_errno("clock_settime", syscall(SYS_clock_settime, CLOCK_REALTIME, NULL), EPERM);
 
+    aio_context_t aio = 0;
+    expect_errno("io_setup", syscall(SYS_io_setup, 1, &aio), ENOSYS);
+    expect_errno("memfd_secret", syscall(SYS_memfd_secret, 0), ENOSYS);
+    expect_socket_rules();
+    expect_personality_rules();
+
     char c = 'x';
     expect_errno("ioctl(TIOCSTI)", ioctl(0, TIOCSTI, &c), EPERM);
     expect_errno("ioctl(TIOCSTI | 1 << 32)",
@@ -245,6 +354,17 @@ static void expect_denied(void)
      * filter answers before the kernel would say ENOSYS). */
     expect_errno("i386 mount", i386_syscall3(I386_NR_MOUNT, 0, 0, 0), EPERM);
     expect_errno("x32 mount", syscall(X32_NR_MOUNT, "none", "/tmp", "tmpfs", 0, NULL), EPERM);
+    /* A family through the i386 socket(2) is filtered by value; socketcall
+     * hides it in memory, so SYS_SOCKET there is refused whatever it names
+     * (an AF_UNIX socket, here). */
+    expect_errno("i386 socket(AF_VSOCK)", i386_syscall3(I386_NR_SOCKET, AF_VSOCK, SOCK_STREAM, 0),
+                 EAFNOSUPPORT);
+    long ok = i386_syscall3(I386_NR_SOCKET, AF_UNIX, SOCK_STREAM, 0);
+    expect_ok("i386 socket(AF_UNIX)", ok);
+    close((int)ok);
+    expect_errno("i386 socketcall(SYS_SOCKET)", i386_socketcall_unix(), EAFNOSUPPORT);
+    expect_errno("x32 socket(AF_VSOCK)", syscall(X32_NR_SOCKET, AF_VSOCK, SOCK_STREAM, 0),
+                 EAFNOSUPPORT);
 #else
     (void)i386_syscall3;
 #endif
@@ -257,6 +377,20 @@ static void expect_allowed_without_filter(void)
     expect_ok("mount tmpfs", mount("none", "/tmp", "tmpfs", 0, NULL));
     expect_ok("umount2", umount2("/tmp", 0));
     expect_ok("keyctl", syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0));
+    /* The families and calls the filter answers with a kernel's "not
+     * there": this kernel has them (netlink always; AIO unless CONFIG_AIO=n). */
+    expect_ok("socket(AF_NETLINK)", try_socket(AF_NETLINK, SOCK_RAW, false));
+    aio_context_t aio = 0;
+    expect_ok("io_setup", syscall(SYS_io_setup, 1, &aio));
+    syscall(SYS_io_destroy, aio);
+    expect_ok("personality(READ_IMPLIES_EXEC)", syscall(SYS_personality, READ_IMPLIES_EXEC));
+    expect_ok("personality(0)", syscall(SYS_personality, 0UL));
+#if defined(__x86_64__)
+    long fd = i386_syscall3(I386_NR_SOCKET, AF_NETLINK, SOCK_RAW, 0);
+    expect_ok("i386 socket(AF_NETLINK)", fd);
+    close((int)fd);
+    expect_ok("i386 socketcall(SYS_SOCKET)", i386_socketcall_unix());
+#endif
     struct clone_args ca = {.exit_signal = SIGCHLD};
     long pid = syscall(SYS_clone3, &ca, sizeof(ca));
     if (pid == 0)
