@@ -14,6 +14,7 @@
 
 #include "error.h"
 #include "log.h"
+#include "tmpfs.h"
 
 int cps__builddir_check(const char *build_dir, struct cps_builddir *b, struct cps_error *err)
 {
@@ -73,7 +74,7 @@ static bool has_user_xattrs(const char *dir)
 
 static int mount_tmpfs(struct cps_builddir *b, uint64_t scratch_bytes, struct cps_error *err)
 {
-    char data[96];
+    char data[128];
     int rc;
 
     /*
@@ -85,7 +86,8 @@ static int mount_tmpfs(struct cps_builddir *b, uint64_t scratch_bytes, struct cp
      * kind of host). A kernel without transparent huge pages refuses the
      * option (EINVAL): then the tmpfs is mounted without it.
      */
-    snprintf(data, sizeof(data), "size=%" PRIu64 ",mode=0700,huge=within_size", scratch_bytes);
+    cps__tmpfs_options(data, sizeof(data) - sizeof(",huge=within_size"), "0700", scratch_bytes);
+    strcat(data, ",huge=within_size");
     rc = mount("tmpfs", b->root, "tmpfs", MS_NOSUID | MS_NODEV, data);
     if (rc < 0 && errno == EINVAL) {
         *strrchr(data, ',') = '\0';
