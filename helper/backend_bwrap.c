@@ -219,7 +219,6 @@ static _Noreturn void child(struct cps_launch *l, char **argv, int sc_fd, int re
 int cps__backend_bwrap_launch(const struct cps_bwrap *bw, struct cps_launch *l, pid_t *pid,
                               struct cps_error *err)
 {
-    struct cps_job job = *l->job;
     char **argv = NULL, **run;
     uint64_t t0 = cps__now_usec();
     int report[2], sc_fd = -1, rc;
@@ -233,8 +232,7 @@ int cps__backend_bwrap_launch(const struct cps_bwrap *bw, struct cps_launch *l, 
     if (rc < 0)
         return rc;
     t0 = cps__now_usec();
-    job.limits = *l->limits;
-    rc = cps__bwrap_argv(&job, bw, l->target, &argv, err);
+    rc = cps__bwrap_argv(l->job, bw, l->target, &argv, err);
     if (rc < 0)
         return rc;
     run = argv;

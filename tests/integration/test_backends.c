@@ -887,9 +887,9 @@ END_TEST
 static const struct combo {
     uint32_t backend, overlay;
 } all_combos[] = {
-    {CPS_BACKEND_USERNS, CPS_OVERLAY_NATIVE},     {CPS_BACKEND_USERNS, CPS_OVERLAY_FUSE},
-    {CPS_BACKEND_USERNS, CPS_OVERLAY_BIND},       {CPS_BACKEND_BUBBLEWRAP, CPS_OVERLAY_NATIVE},
-    {CPS_BACKEND_BUBBLEWRAP, CPS_OVERLAY_FUSE},   {CPS_BACKEND_BUBBLEWRAP, CPS_OVERLAY_BIND},
+    {CPS_BACKEND_USERNS, CPS_OVERLAY_NATIVE},   {CPS_BACKEND_USERNS, CPS_OVERLAY_FUSE},
+    {CPS_BACKEND_USERNS, CPS_OVERLAY_BIND},     {CPS_BACKEND_BUBBLEWRAP, CPS_OVERLAY_NATIVE},
+    {CPS_BACKEND_BUBBLEWRAP, CPS_OVERLAY_FUSE}, {CPS_BACKEND_BUBBLEWRAP, CPS_OVERLAY_BIND},
 };
 
 /*
@@ -898,8 +898,8 @@ static const struct combo {
  * each run. Returns how many combinations ran.
  */
 static size_t run_everywhere(char *script, char **outputs, size_t outputc, uint64_t scratch_bytes,
-                             uint64_t tmp_bytes, void (*check)(const struct client *c,
-                                                               const char *what))
+                             uint64_t tmp_bytes,
+                             void (*check)(const struct client *c, const char *what))
 {
     size_t ran = 0;
 
@@ -998,9 +998,9 @@ static void check_dev(const struct client *c, const char *what)
     const char *out = (const char *)c->out;
     unsigned long shm = 0;
 
-    ck_assert_msg(strncmp(out, "fd full null random shm stderr stdin stdout tty urandom zero \n",
-                          62) == 0,
-                  "%s: /dev holds more (or less) than documented: %s", what, out);
+    ck_assert_msg(
+        strncmp(out, "fd full null random shm stderr stdin stdout tty urandom zero \n", 62) == 0,
+        "%s: /dev holds more (or less) than documented: %s", what, out);
     ck_assert_msg(sscanf(out + 62, "%lu", &shm) == 1, "%s: %s", what, out);
     ck_assert_msg(shm < 1000000 && shm <= 65536, "%s: %lu bytes written to /dev/shm", what, shm);
 }
