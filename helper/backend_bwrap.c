@@ -220,18 +220,21 @@ int cps__backend_bwrap_launch(const struct cps_bwrap *bw, struct cps_launch *l, 
                               struct cps_error *err)
 {
     char **argv = NULL, **run;
-    uint64_t t0 = cps__now_usec();
+    uint64_t t0 = cps__now_usec(), t_mount;
     int report[2], sc_fd = -1, rc;
     pid_t c;
 
     l->rootfs_usec = 0;
     rc = find_program(l->target, l->job, err);
-    if (rc == 0)
-        rc = mount_dev_tmp(l->target, l->limits->tmp_bytes, err);
-    l->rootfs_usec = cps__now_usec() - t0;
     if (rc < 0)
         return rc;
-    t0 = cps__now_usec();
+    t_mount = cps__now_usec();
+    rc = mount_dev_tmp(l->target, l->limits->tmp_bytes, err);
+    l->rootfs_usec = cps__now_usec() - t_mount;
+    if (rc < 0)
+        return rc;
+    /* exec_usec (from t0) leaves the mounts out: they are rootfs_usec. */
+    t0 += l->rootfs_usec;
     rc = cps__bwrap_argv(l->job, bw, l->target, &argv, err);
     if (rc < 0)
         return rc;
