@@ -6,10 +6,11 @@
  * backend the helper was spawned with:
  *   userns      I sets up /proc, /dev, /tmp, pivot_root and forks the
  *               compiler itself (rootfs.c, exec.c);
- *   bubblewrap  I forks bwrap (found and version-checked by O before I
- *               was forked) on the prepared root instead of the compiler:
- *               bwrap does /proc, /dev, /tmp, its own namespaces and the
- *               exec (backend_bwrap.c).
+ *   bubblewrap  I mounts /dev and /tmp into the root as the userns backend
+ *               does (in a mount namespace of its own), then forks bwrap
+ *               (found and version-checked by O before I was forked) on it
+ *               instead of the compiler: bwrap does /proc, its own
+ *               namespaces and the exec (backend_bwrap.c).
  * A backend provides a check (run by O before anything is created) and a
  * launch (run by I) with the signatures below, and is added to backend.c.
  */
@@ -78,9 +79,11 @@ int cps__backend_await_exec(struct cps_launch *l, pid_t c, int report_rd, uint64
 int cps__backend_userns_launch(struct cps_launch *l, pid_t *pid, struct cps_error *err);
 
 /*
- * The bubblewrap backend (backend_bwrap.c), in I: no /proc, /dev, /tmp or
- * pivot_root of our own; checks that argv[0] resolves to an executable in the
- * root (stage "exec", the same message as the userns backend), then forks
+ * The bubblewrap backend (backend_bwrap.c), in I: no /proc or pivot_root of
+ * our own; checks that argv[0] resolves to an executable in the root (stage
+ * "exec", the same message as the userns backend), unshares a mount
+ * namespace and mounts /dev and /tmp into the root (cps__rootfs_mount_dev_tmp,
+ * stages "mount", "dev", "tmp"), then forks
  * bwrap with cps__bwrap_argv's flags (plus --seccomp with the helper's filter
  * when it is on) passed through `--args 5` (a memfd; only "--" and the job's
  * argv stay in bwrap's argv, which the job sees as /proc/1/cmdline), an

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <linux/limits.h>
 #include <linux/openat2.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 #include "error.h"
 #include "exec.h"
 #include "rlimits.h"
+#include "rootfs.h"
 #include "timings.h"
 
 /* Where the child puts what bwrap gets; everything is parked above FD_PARK
@@ -127,6 +129,25 @@ static int find_program(const char *target, const struct cps_job *job, struct cp
                           "exec %s failed with PATH=%s%s: tried %s", name,
                           path_env != NULL ? path_env : CPS_EXEC_DEFAULT_PATH,
                           path_env != NULL ? "" : " (the job has no PATH; default)", tried);
+}
+
+/*
+ * The job's /dev and /tmp, bounded like the userns backend's (rootfs.h), in
+ * a mount namespace of I's own: O's view of the build dir stays as it was,
+ * and the mounts go away with I.
+ */
+static int mount_dev_tmp(const char *target, uint64_t tmp_bytes, struct cps_error *err)
+{
+    int root_fd, rc;
+
+    if (unshare(CLONE_NEWNS) < 0)
+        return cps__error_set(err, "mount", errno, NULL, "unshare(CLONE_NEWNS) in PID 1");
+    root_fd = open(target, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (root_fd < 0)
+        return cps__error_set(err, "mount", errno, NULL, "open %s", target);
+    rc = cps__rootfs_mount_dev_tmp(root_fd, tmp_bytes, err);
+    close(root_fd);
+    return rc;
 }
 
 /* argv with "--seccomp FD" inserted after bwrap's path. New array, same strings. */
@@ -269,10 +290,9 @@ static _Noreturn void child(struct cps_launch *l, const char *path, char **argv,
 int cps__backend_bwrap_launch(const struct cps_bwrap *bw, struct cps_launch *l, pid_t *pid,
                               struct cps_error *err)
 {
-    struct cps_job job = *l->job;
     char **argv = NULL, **run, **exec_v = NULL;
     size_t nopts;
-    uint64_t t0 = cps__now_usec();
+    uint64_t t0 = cps__now_usec(), t_mount;
     int report[2], sc_fd = -1, args_fd = -1, rc;
     pid_t c;
 
@@ -280,9 +300,14 @@ int cps__backend_bwrap_launch(const struct cps_bwrap *bw, struct cps_launch *l, 
     rc = find_program(l->target, l->job, err);
     if (rc < 0)
         return rc;
-    /* cps__bwrap_argv sizes /tmp from the job's limits: give it the resolved ones. */
-    job.limits = *l->limits;
-    rc = cps__bwrap_argv(&job, bw, l->target, &argv, err);
+    t_mount = cps__now_usec();
+    rc = mount_dev_tmp(l->target, l->limits->tmp_bytes, err);
+    l->rootfs_usec = cps__now_usec() - t_mount;
+    if (rc < 0)
+        return rc;
+    /* exec_usec (from t0) leaves the mounts out: they are rootfs_usec. */
+    t0 += l->rootfs_usec;
+    rc = cps__bwrap_argv(l->job, bw, l->target, &argv, err);
     if (rc < 0)
         return rc;
     run = argv;

@@ -1,7 +1,6 @@
 /* builddir.c - BUILD/{upper,work,target}: create and remove, on a tmpfs or on disk. */
 #include "builddir.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -14,6 +13,8 @@
 
 #include "error.h"
 #include "log.h"
+#include "rmtree.h"
+#include "tmpfs.h"
 
 int cps__builddir_check(const char *build_dir, struct cps_builddir *b, struct cps_error *err)
 {
@@ -73,7 +74,7 @@ static bool has_user_xattrs(const char *dir)
 
 static int mount_tmpfs(struct cps_builddir *b, uint64_t scratch_bytes, struct cps_error *err)
 {
-    char data[96];
+    char data[128];
     int rc;
 
     /*
@@ -85,7 +86,8 @@ static int mount_tmpfs(struct cps_builddir *b, uint64_t scratch_bytes, struct cp
      * kind of host). A kernel without transparent huge pages refuses the
      * option (EINVAL): then the tmpfs is mounted without it.
      */
-    snprintf(data, sizeof(data), "size=%" PRIu64 ",mode=0700,huge=within_size", scratch_bytes);
+    cps__tmpfs_options(data, sizeof(data) - sizeof(",huge=within_size"), "0700", scratch_bytes);
+    strcat(data, ",huge=within_size");
     rc = mount("tmpfs", b->root, "tmpfs", MS_NOSUID | MS_NODEV, data);
     if (rc < 0 && errno == EINVAL) {
         *strrchr(data, ',') = '\0';
@@ -122,59 +124,24 @@ int cps__builddir_create(struct cps_builddir *b, bool disk, uint64_t scratch_byt
     return rc;
 }
 
-/* Remove name (in dirfd) and everything below it without following symlinks.
- * Returns 0 or the first -errno met. */
-static int remove_at(int dirfd, const char *name)
-{
-    struct dirent *e;
-    struct stat st;
-    DIR *d;
-    int fd, rc = 0, r;
-
-    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-        return errno == ENOENT ? 0 : -errno;
-    if (!S_ISDIR(st.st_mode))
-        return unlinkat(dirfd, name, 0) < 0 && errno != ENOENT ? -errno : 0;
-    if ((st.st_mode & 0700) != 0700)
-        (void)fchmodat(dirfd, name, 0700, 0);
-    fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    d = fdopendir(fd);
-    if (d == NULL) {
-        rc = -errno;
-        close(fd);
-        return rc;
-    }
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        r = remove_at(fd, e->d_name);
-        if (r < 0 && rc == 0)
-            rc = r;
-    }
-    closedir(d);
-    if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT && rc == 0)
-        rc = -errno;
-    return rc;
-}
-
-static void remove_one(const char *path, bool *have, int *first, struct cps_error *err)
+static void remove_one(int root_fd, const char *root, const char *name, bool *have, int *first,
+                       struct cps_error *err)
 {
     int r;
 
     if (!*have)
         return;
-    r = remove_at(AT_FDCWD, path);
+    r = cps__rmtree_at(root_fd, name);
     if (r < 0 && *first == 0)
-        *first = cps__error_set(err, "cleanup", -r, NULL, "removing %s: %s", path, strerror(-r));
+        *first = cps__error_set(err, "cleanup", -r, NULL, "removing %s/%s: %s", root, name,
+                                strerror(-r));
     if (r == 0)
         *have = false;
 }
 
 int cps__builddir_remove(struct cps_builddir *b, struct cps_error *err)
 {
-    int first = 0;
+    int first = 0, root_fd;
 
     /* Everything below went with the tmpfs; MNT_DETACH: a job's leftover open
      * file cannot keep it busy (all its processes are dead, but be sure). */
@@ -187,8 +154,17 @@ int cps__builddir_remove(struct cps_builddir *b, struct cps_error *err)
         return 0;
     }
 
-    remove_one(b->target, &b->have_target, &first, err);
-    remove_one(b->work, &b->have_work, &first, err);
-    remove_one(b->upper, &b->have_upper, &first, err);
+    if (!b->have_target && !b->have_work && !b->have_upper)
+        return 0;
+    root_fd = open(b->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (root_fd < 0)
+        return cps__error_set(err, "cleanup", errno, NULL, "open the build dir %s: %s", b->root,
+                              strerror(errno));
+    /* Iterative, one directory open at a time: a job on disk scratch can
+     * make a tree of any depth (rmtree.h). */
+    remove_one(root_fd, b->root, "target", &b->have_target, &first, err);
+    remove_one(root_fd, b->root, "work", &b->have_work, &first, err);
+    remove_one(root_fd, b->root, "upper", &b->have_upper, &first, err);
+    close(root_fd);
     return first;
 }

@@ -45,9 +45,9 @@ int cps__builddir_create(struct cps_builddir *b, bool disk, uint64_t scratch_byt
                          struct cps_error *err);
 
 /* Remove what cps__builddir_create made: unmount the tmpfs, or on disk remove
- * the dirs recursively, never following a symlink; directories are made
- * writable first (overlayfs leaves work/work at mode 000, a job may leave
- * read-only ones). target must be unmounted first.
+ * the dirs with cps__rmtree_at (any depth, one fd at a time, never following a
+ * symlink, staying on the build dir's filesystem; directories are made
+ * writable first). target must be unmounted first.
  * Returns 0 or the first -errno (stage "cleanup"); always tries everything. */
 int cps__builddir_remove(struct cps_builddir *b, struct cps_error *err);
 

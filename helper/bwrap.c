@@ -370,16 +370,43 @@ int cps__bwrap_argv(const struct cps_job *job, const struct cps_bwrap *bwrap, co
         add(&b, path);
     }
     add_proc_masks(&b, &bwrap->proc_masks);
-    add(&b, "--dev");
-    add(&b, "/dev");
-    /* --size (bubblewrap PR #509, first released in 0.8.0) applies to the
-     * next --tmpfs and must come before it. */
-    if (job->limits.tmp_bytes && cps__bwrap_version_cmp(&bwrap->version, 0, 8, 0) >= 0) {
-        add(&b, "--size");
-        add_u64(&b, job->limits.tmp_bytes);
+    /*
+     * /dev and /tmp are the helper's own, mounted into target by I before
+     * bwrap runs (cps__rootfs_mount_dev_tmp) and brought along by the
+     * recursive --bind above: sized tmpfs with an inode bound, and no devpts.
+     * bwrap's --dev is a tmpfs without a size (half of RAM, a writable
+     * /dev/shm) holding a devpts whose ptmx hands out the host's ptys up to
+     * kernel.pty.max; its --tmpfs takes no nr_inodes (issue 12). /dev is bound
+     * again with --dev-bind because --bind remounts everything below it nodev.
+     */
+    {
+        char dev[PATH_MAX];
+
+        if ((size_t)snprintf(dev, sizeof(dev), "%s/dev", target) >= sizeof(dev)) {
+            cps__bwrap_argv_free(b.v);
+            return cps__error_set(err, STAGE, ENAMETOOLONG, NULL, "%s/dev is too long", target);
+        }
+        add(&b, "--dev-bind");
+        add(&b, dev);
+        add(&b, "/dev");
     }
-    add(&b, "--tmpfs");
-    add(&b, "/tmp");
+    /*
+     * bwrap's PID 1 (its reaper) has the job's uid, no capabilities and is
+     * dumpable, so the kernel lets the job open /proc/1/mem for writing and
+     * make it run anything (ptrace and process_vm_writev are denied by the
+     * filter, this file is not). Nothing bwrap 0.8 offers changes its
+     * credentials, and --as-pid-1 would make the compiler the namespace's
+     * init (signals without a handler ignored, orphans never reaped). So the
+     * mem files of PID 1 are covered with a nodev device node, which cannot
+     * be opened (EACCES). bwrap sets up the root as PID 1 of the new PID
+     * namespace and forks its reaper from that process, so /proc/1 names it.
+     */
+    add(&b, "--ro-bind-try");
+    add(&b, "/dev/null");
+    add(&b, "/proc/1/mem");
+    add(&b, "--ro-bind-try");
+    add(&b, "/dev/null");
+    add(&b, "/proc/1/task/1/mem");
     add(&b, "--chdir");
     add(&b, job->cwd);
     /* --clearenv appeared in 0.5.0 (bubblewrap PR #401); older ones start from

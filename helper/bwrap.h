@@ -87,7 +87,9 @@ int cps__bwrap_probe(struct cps_bwrap *out, struct cps_error *err);
  *   PATH --die-with-parent --new-session --cap-drop ALL --unshare-user
  *   --unshare-ipc --unshare-pid --unshare-net --unshare-uts --unshare-cgroup
  *   [--uid N] [--gid N] --hostname HOST --bind TARGET / --proc /proc
- *   --dev /dev [--size BYTES] --tmpfs /tmp --chdir CWD [--clearenv]
+ *   --ro-bind-try /proc/X /proc/X (each of cps__proc_read_only)
+ *   --dev-bind TARGET/dev /dev --ro-bind-try /dev/null /proc/1/mem
+ *   --ro-bind-try /dev/null /proc/1/task/1/mem --chdir CWD [--clearenv]
  *   --setenv K V ... -- ARGV...
  *
  * After "--proc /proc" and its read-only entries, "--ro-bind /dev/null
@@ -96,8 +98,8 @@ int cps__bwrap_probe(struct cps_bwrap *out, struct cps_error *err);
  * HOST is CPS_SANDBOX_HOSTNAME, the userns backend's hostname.
  * --uid/--gid appear when the job carries them (otherwise bwrap keeps the id
  * the helper has in its own namespace, which is the configured one).
- * --size (bwrap >= 0.8.0) appears when job->limits.tmp_bytes is non-zero: the
- * caller passes the job with its defaults already resolved. --clearenv needs
+ * TARGET's /dev and /tmp must be mounted by the caller first
+ * (cps__rootfs_mount_dev_tmp); --bind brings them along. --clearenv needs
  * bwrap >= 0.5.0; the caller must spawn bwrap with an empty environment in any
  * case, so that nothing of the helper's environment (LD_PRELOAD, ...) reaches
  * bwrap itself or the compiler. bwrap always sets PWD to the cwd in the

@@ -218,7 +218,6 @@ static int read_job(struct helper *h)
     h->ov.paths.work = h->dirs.work;
     h->ov.paths.target = h->dirs.target;
     h->ov.job = job;
-    h->ov.tmp_bytes = h->limits.tmp_bytes;
     h->ov.requested = job->overlay;
     if (cps__overlay_plan(&h->ov, &h->err) < 0)
         return -1;

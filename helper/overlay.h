@@ -6,7 +6,7 @@
  *   native  kernel overlayfs, writes in BUILD/upper (overlay_native.c)
  *   fuse    fuse-overlayfs, writes in BUILD/upper (overlay_fuse.c)
  *   bind    a tmpfs root holding the toolchain's top-level entries bind-mounted
- *           read-only, writable tmpfs on the cwd and the output dirs
+ *           read-only, the cwd and the output dirs bound from BUILD/upper
  *           (overlay_bind.c)
  *   auto    native, then fuse, then bind: the first one that mounts
  * All of it runs in O, inside the helper's user and mount namespaces (no mount
@@ -46,11 +46,10 @@ struct cps_root_paths {
  */
 #define CPS_ENV_TEST_FAIL_OVERLAY "CACHEPOT_TEST_FAIL_OVERLAY"
 
-/* One job's root. The first four fields are inputs; the rest is the state. */
+/* One job's root. The first three fields are inputs; the rest is the state. */
 struct cps_overlay_state {
     struct cps_root_paths paths;
     const struct cps_job *job; /* borrowed: cwd, outputs, inputs (the bind mode needs them) */
-    uint64_t tmp_bytes;        /* size of each tmpfs of the bind mode (limits.tmp_bytes) */
     uint32_t requested;        /* the job's enum cps_overlay; CPS_OVERLAY_AUTO allowed */
     uint32_t planned;          /* modes cps__overlay_plan found worth trying */
     uint32_t mode;             /* the mode mounted; 0: nothing is mounted */

@@ -12,8 +12,13 @@
  *     the job's writable dirs (its cwd and every output's parent dir, the
  *       ones below another one left out, and an output's dir that is "/" or
  *       inside a toolchain entry too: that output will be "missing"), each a
- *       tmpfs of limits.tmp_bytes;
+ *       bind mount of a fresh directory BUILD/upper/N;
  *   then "/" remounted read-only.
+ *
+ * BUILD/upper lies on the scratch tmpfs (builddir.h), so all writable dirs
+ * share the one bound of limits.scratch_bytes (size and inodes), as the
+ * upper layer of native and fuse does. A tmpfs per dir would give a job with
+ * N output dirs N times the bound (issue 12: 20 output dirs, 5.6 GiB).
  *
  * The job sees the toolchain read-only, and may write only in its cwd, its
  * output dirs and /tmp. That gives two rules, checked before anything is
@@ -40,9 +45,10 @@
 
 #include "error.h"
 #include "log.h"
+#include "tmpfs.h"
 
 /* The root tmpfs holds mount points and symlinks only. */
-#define ROOT_TMPFS_OPTS "mode=0755,size=1048576"
+#define ROOT_TMPFS_BYTES 1048576u
 
 #define HINT_MODE "or use overlay mode native or fuse"
 
@@ -312,10 +318,11 @@ static int add_toolchain(int root_fd, const char *toolchain, const char *target,
 }
 
 /* mkdir -p target + w (all of it new: its first component is not in the
- * toolchain), then a tmpfs on it. */
-static int add_writable(const char *target, struct span w, uint64_t bytes, struct cps_error *err)
+ * toolchain), then bind the fresh scratch dir upper/n onto it. */
+static int add_writable(const char *target, const char *upper, size_t n, struct span w,
+                        struct cps_error *err)
 {
-    char path[PATH_MAX], opts[64], c;
+    char path[PATH_MAX], src[PATH_MAX], c;
     size_t base = strlen(target);
 
     snprintf(path, sizeof(path), "%s%.*s", target, (int)w.len, w.p);
@@ -331,10 +338,19 @@ static int add_writable(const char *target, struct span w, uint64_t bytes, struc
         if (c == '\0')
             break;
     }
-    snprintf(opts, sizeof(opts), "mode=0755,size=%" PRIu64, bytes);
-    if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
+    if ((size_t)snprintf(src, sizeof(src), "%s/%zu", upper, n) >= sizeof(src))
+        return cps__error_set(err, "overlay", ENAMETOOLONG, NULL, "%s/%zu", upper, n);
+    if (mkdir(src, 0755) < 0)
+        return cps__error_set(err, "overlay", errno, NULL, "bind overlay mode: mkdir %s", src);
+    if (mount(src, path, NULL, MS_BIND, NULL) < 0)
         return cps__error_set(err, "overlay", errno, NULL,
-                              "bind overlay mode: mount tmpfs (%s) on %.*s", opts, (int)w.len, w.p);
+                              "bind overlay mode: bind mount of %s on %.*s", src, (int)w.len, w.p);
+    /* With CACHEPOT_SCRATCH=disk the source is the build dir's filesystem:
+     * no set-uid or device files from there either. */
+    if (mount(NULL, path, NULL, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | locked_flags(path),
+              NULL) < 0)
+        return cps__error_set(err, "overlay", errno, NULL,
+                              "bind overlay mode: remounting %.*s nosuid,nodev", (int)w.len, w.p);
     return 0;
 }
 
@@ -342,11 +358,13 @@ static int build(struct cps_overlay_state *o, struct span *w, size_t n, struct c
 {
     static const char *const points[] = {"proc", "dev", "tmp"};
     const char *target = o->paths.target;
+    char opts[96];
     int root_fd, rc;
 
-    if (mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, ROOT_TMPFS_OPTS) < 0)
+    cps__tmpfs_options(opts, sizeof(opts), "0755", ROOT_TMPFS_BYTES);
+    if (mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
         return cps__error_set(err, "overlay", errno, NULL,
-                              "bind overlay mode: mount tmpfs (%s) on %s", ROOT_TMPFS_OPTS, target);
+                              "bind overlay mode: mount tmpfs (%s) on %s", opts, target);
     root_fd = open(target, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (root_fd < 0)
         return cps__error_set(err, "overlay", errno, NULL, "open %s", target);
@@ -358,7 +376,7 @@ static int build(struct cps_overlay_state *o, struct span *w, size_t n, struct c
             rc = cps__error_set(err, "overlay", errno, NULL, "mkdir mount point /%s", points[i]);
     close(root_fd);
     for (size_t i = 0; rc == 0 && i < n; i++)
-        rc = add_writable(target, w[i], o->tmp_bytes, err);
+        rc = add_writable(target, o->paths.upper, i, w[i], err);
     if (rc == 0 && mount(NULL, target, NULL,
                          MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
         rc = cps__error_set(err, "overlay", errno, NULL, "remounting the root tmpfs read-only");

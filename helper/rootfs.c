@@ -16,6 +16,7 @@
 #include "proc_mask.h"
 #include "rootfs_prep.h"
 #include "rootpath.h"
+#include "tmpfs.h"
 
 #define FD_PATH_MAX 32
 
@@ -85,8 +86,10 @@ static int make_dev(int root_fd, struct cps_error *err)
 {
     int dev_fd, rc;
 
-    rc = mount_at(root_fd, "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=65536", "dev",
-                  NULL, err);
+    char opts[96];
+
+    cps__tmpfs_options(opts, sizeof(opts), "0755", CPS_DEV_TMPFS_BYTES);
+    rc = mount_at(root_fd, "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, opts, "dev", NULL, err);
     if (rc < 0)
         return rc;
     /* Opened after the mount: the fd must be the tmpfs, not the dir below it. */
@@ -200,10 +203,22 @@ static int pivot(int root_fd, const char *target, struct cps_error *err)
     return 0;
 }
 
+int cps__rootfs_mount_dev_tmp(int root_fd, uint64_t tmp_bytes, struct cps_error *err)
+{
+    char tmp_opts[96];
+    int rc;
+
+    rc = make_dev(root_fd, err);
+    if (rc == 0) {
+        cps__tmpfs_options(tmp_opts, sizeof(tmp_opts), "1777", tmp_bytes);
+        rc = mount_at(root_fd, "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, tmp_opts, "tmp", NULL, err);
+    }
+    return rc;
+}
+
 int cps__rootfs_enter(const char *target, uint64_t tmp_bytes, struct cps_rootfs_prep *prep,
                       struct cps_error *err)
 {
-    char tmp_opts[64];
     int root_fd, rc;
 
     if (unshare(CLONE_NEWNS) < 0)
@@ -229,11 +244,7 @@ int cps__rootfs_enter(const char *target, uint64_t tmp_bytes, struct cps_rootfs_
     if (rc == 0)
         rc = proc_mask(root_fd, err);
     if (rc == 0)
-        rc = make_dev(root_fd, err);
-    if (rc == 0) {
-        snprintf(tmp_opts, sizeof(tmp_opts), "mode=1777,size=%" PRIu64, tmp_bytes);
-        rc = mount_at(root_fd, "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, tmp_opts, "tmp", NULL, err);
-    }
+        rc = cps__rootfs_mount_dev_tmp(root_fd, tmp_bytes, err);
     if (rc == 0)
         rc = pivot(root_fd, target, err);
     close(root_fd);

@@ -35,6 +35,19 @@
 int cps__rootfs_enter(const char *target, uint64_t tmp_bytes, struct cps_rootfs_prep *prep,
                       struct cps_error *err);
 
+/*
+ * For the bubblewrap backend, in I after its own unshare(CLONE_NEWNS): the
+ * same /dev and /tmp as above, mounted into the root at root_fd, which bwrap
+ * then binds (bwrap's own --dev and --tmpfs have neither an inode bound nor,
+ * for --dev, a size, and --dev adds a devpts with /dev/ptmx).
+ */
+int cps__rootfs_mount_dev_tmp(int root_fd, uint64_t tmp_bytes, struct cps_error *err);
+
+/* Size of the /dev tmpfs: it holds mount points, links and /dev/shm, which
+ * compilers do not use (POSIX shared memory is for servers); 64 KiB keeps a
+ * job from filling memory through it. */
+#define CPS_DEV_TMPFS_BYTES 65536u
+
 /* The host devices bound into /dev, and the /proc entries made read-only. */
 extern const char *const cps__dev_nodes[];
 extern const size_t cps__dev_nodes_count;

@@ -16,6 +16,7 @@
 #include "proc_mask.h"
 #include "rootfs.h"
 #include "rootpath.h"
+#include "tmpfs.h"
 
 static void close_fd(int *fd)
 {
@@ -140,10 +141,14 @@ static int prep_proc(struct cps_rootfs_prep *p, struct cps_error *err)
 
 static int prep_dev(struct cps_rootfs_prep *p, struct cps_error *err)
 {
-    static const char *const opts[][2] = {{"mode", "0755"}, {"size", "65536"}, {NULL, NULL}};
+    char size[24], inodes[24];
+    const char *const opts[][2] = {
+        {"mode", "0755"}, {"size", size}, {"nr_inodes", inodes}, {NULL, NULL}};
     char host[32];
     int fd, rc;
 
+    snprintf(size, sizeof(size), "%u", CPS_DEV_TMPFS_BYTES);
+    snprintf(inodes, sizeof(inodes), "%" PRIu64, cps__tmpfs_inodes(CPS_DEV_TMPFS_BYTES));
     rc = new_fs("tmpfs", opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, "dev", err);
     if (rc < 0)
         return rc;
@@ -166,11 +171,13 @@ static int prep_dev(struct cps_rootfs_prep *p, struct cps_error *err)
 
 static int prep_tmp(struct cps_rootfs_prep *p, uint64_t tmp_bytes, struct cps_error *err)
 {
-    char size[24];
-    const char *const opts[][2] = {{"mode", "1777"}, {"size", size}, {NULL, NULL}};
+    char size[24], inodes[24];
+    const char *const opts[][2] = {
+        {"mode", "1777"}, {"size", size}, {"nr_inodes", inodes}, {NULL, NULL}};
     int rc;
 
     snprintf(size, sizeof(size), "%" PRIu64, tmp_bytes);
+    snprintf(inodes, sizeof(inodes), "%" PRIu64, cps__tmpfs_inodes(tmp_bytes));
     rc = new_fs("tmpfs", opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, "tmp", err);
     if (rc < 0)
         return rc;
@@ -199,17 +206,20 @@ int cps__rootfs_prepare(struct cps_rootfs_prep *p, uint64_t tmp_bytes, struct cp
     return rc;
 }
 
-/* tmpfs takes a new size on reconfiguration (tmpfs(5), "remount"). */
+/* tmpfs takes a new size and inode bound on reconfiguration (tmpfs(5),
+ * "remount"); the empty prepared /tmp is always below both. */
 static int resize_tmp(int tmp_fd, uint64_t tmp_bytes, struct cps_error *err)
 {
-    char size[24];
+    char size[24], inodes[24];
     int fs, rc = 0;
 
     snprintf(size, sizeof(size), "%" PRIu64, tmp_bytes);
+    snprintf(inodes, sizeof(inodes), "%" PRIu64, cps__tmpfs_inodes(tmp_bytes));
     fs = fspick(tmp_fd, "", FSPICK_EMPTY_PATH | FSPICK_CLOEXEC);
     if (fs < 0)
         return cps__error_set(err, "tmp", errno, NULL, "fspick of the prepared /tmp");
     if (fsconfig(fs, FSCONFIG_SET_STRING, "size", size, 0) < 0 ||
+        fsconfig(fs, FSCONFIG_SET_STRING, "nr_inodes", inodes, 0) < 0 ||
         fsconfig(fs, FSCONFIG_CMD_RECONFIGURE, NULL, NULL, 0) < 0)
         rc = cps__error_set(err, "tmp", errno, NULL, "resizing /tmp to %s bytes", size);
     close(fs);

@@ -11,8 +11,9 @@ int cps__build_dir_make_temp(char **out, struct cps_error *err);
 int cps__build_dir_prepare(const char *dir, char **out, struct cps_error *err);
 /* Remove BUILD/upper, BUILD/work and BUILD/target if a helper left them. */
 void cps__build_dir_clean(const char *build_dir);
-/* Remove path and everything below it (never following a symlink, never
- * crossing into another filesystem). Returns 0 or -errno. */
+/* Remove path and everything below it (cps__rmtree_at: any depth, never
+ * following a symlink, never crossing into another filesystem than the one
+ * of path's parent dir). Returns 0 or -errno. */
 int cps__remove_tree(const char *path);
 
 #endif

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1055,6 +1056,172 @@ START_TEST(check_json_agrees)
 }
 END_TEST
 
+/* ---- bounds (issue 12) ------------------------------------------------------ */
+
+/* Every backend x overlay mode this host runs for the test's uid. */
+static const struct combo {
+    uint32_t backend, overlay;
+} all_combos[] = {
+    {CPS_BACKEND_USERNS, CPS_OVERLAY_NATIVE},   {CPS_BACKEND_USERNS, CPS_OVERLAY_FUSE},
+    {CPS_BACKEND_USERNS, CPS_OVERLAY_BIND},     {CPS_BACKEND_BUBBLEWRAP, CPS_OVERLAY_NATIVE},
+    {CPS_BACKEND_BUBBLEWRAP, CPS_OVERLAY_FUSE}, {CPS_BACKEND_BUBBLEWRAP, CPS_OVERLAY_BIND},
+};
+
+/*
+ * Run script (sh -c) in every combination with the given outputs (their
+ * parents are bind mode's writable dirs) and limits; check(c, what) judges
+ * each run. Returns how many combinations ran.
+ */
+static size_t run_everywhere(char *script, char **outputs, size_t outputc, uint64_t scratch_bytes,
+                             uint64_t tmp_bytes,
+                             void (*check)(const struct client *c, const char *what))
+{
+    size_t ran = 0;
+
+    for (size_t i = 0; i < sizeof(all_combos) / sizeof(all_combos[0]); i++) {
+        const struct combo *k = &all_combos[i];
+        char what[64];
+        struct jobspec s;
+        struct client c;
+
+        if (k->overlay == CPS_OVERLAY_FUSE && fx.unpriv)
+            continue; /* /dev/fuse is 0600: fuse_forced checks the refusal */
+        snprintf(what, sizeof(what), "%s/%s", cps__backend_name(k->backend),
+                 cps__overlay_name(k->overlay));
+        job_init(&s, k->overlay);
+        s.argv[2] = script;
+        s.job.outputs = outputs;
+        s.job.outputc = outputc;
+        s.job.inputc = 0;
+        s.job.limits.scratch_bytes = scratch_bytes;
+        s.job.limits.tmp_bytes = tmp_bytes;
+        run(&c, &s, cps__backend_name(k->backend));
+        assert_ran(&c, k->backend, k->overlay);
+        check(&c, what);
+        finish(&c, 0);
+        client_free(&c);
+        free(s.data);
+        ran++;
+    }
+    ck_assert_uint_eq(ran, fx.unpriv ? 4 : 6);
+    return ran;
+}
+
+#define SCRATCH_SMALL (8u << 20)
+
+static void check_scratch_total(const struct client *c, const char *what)
+{
+    unsigned long total = 0;
+
+    ck_assert_msg(sscanf((const char *)c->out, "%lu", &total) == 1, "%s: %s", what, c->out);
+    ck_assert_msg(total <= SCRATCH_SMALL, "%s: the job wrote %lu bytes into a %u-byte scratch",
+                  what, total, SCRATCH_SMALL);
+}
+
+/*
+ * Item 4: limits.scratch_bytes bounds everything the job writes outside /tmp,
+ * in every mode: five writable dirs (the cwd and four output dirs) of 3 MB
+ * each do not fit in 8 MiB together. (Bind mode gave each dir a tmpfs of
+ * tmp_bytes: 5 x 4 MiB.)
+ */
+START_TEST(scratch_bounds_all_dirs)
+{
+    static char script[] = "for d in /work /o1 /o2 /o3 /o4; do writebytes 3000000 > $d/f; done "
+                           "2>/dev/null; cat /work/f /o1/f /o2/f /o3/f /o4/f | wc -c";
+    static char *outputs[] = {"/o1/out", "/o2/out", "/o3/out", "/o4/out"};
+
+    run_everywhere(script, outputs, 4, SCRATCH_SMALL, 4u << 20, check_scratch_total);
+}
+END_TEST
+
+/* Files tried per tmpfs: more than the documented bound of a small one
+ * (max(1024, bytes / 16 KiB), docs/SECURITY.md). */
+#define INODES_TRIED 3000
+
+static void check_inodes(const struct client *c, const char *what)
+{
+    const char *dirs[] = {"/work", "/tmp", "/dev/shm"};
+    char want[64];
+
+    for (size_t i = 0; i < 3; i++) {
+        const char *line;
+        unsigned n = 0;
+
+        snprintf(want, sizeof(want), "%s ", dirs[i]);
+        line = strstr((const char *)c->out, want);
+        ck_assert_msg(line != NULL && sscanf(line + strlen(want), "%u", &n) == 1, "%s: %s", what,
+                      c->out);
+        ck_assert_msg(n < INODES_TRIED && n <= 1024,
+                      "%s: %u empty files fit in %s (bound: 1024 inodes)", what, n, dirs[i]);
+    }
+}
+
+/* Item 6: every tmpfs the job can write (scratch, /tmp, /dev) has an inode
+ * bound; empty files cost no bytes, so size= alone does not stop them. */
+START_TEST(tmpfs_inode_bounds)
+{
+    static char script[] = "for d in /work /tmp /dev/shm; do n=0; while [ $n -lt 3000 ] && "
+                           "true > $d/e$n; do n=$((n+1)); done 2>/dev/null; echo $d $n; done";
+    static char *outputs[] = {"/work/out"};
+
+    run_everywhere(script, outputs, 1, 16u << 20, 4u << 20, check_inodes);
+}
+END_TEST
+
+static void check_dev(const struct client *c, const char *what)
+{
+    const char *out = (const char *)c->out;
+    unsigned long shm = 0;
+
+    ck_assert_msg(
+        strncmp(out, "fd full null random shm stderr stdin stdout tty urandom zero \n", 62) == 0,
+        "%s: /dev holds more (or less) than documented: %s", what, out);
+    ck_assert_msg(sscanf(out + 62, "%lu", &shm) == 1, "%s: %s", what, out);
+    ck_assert_msg(shm < 1000000 && shm <= 65536, "%s: %lu bytes written to /dev/shm", what, shm);
+}
+
+/* Items 5 and 8: /dev is the helper's small tmpfs under both backends: no
+ * ptmx or pts (no host pty can be taken), /dev/shm bounded (bubblewrap's own
+ * --dev had neither). */
+START_TEST(dev_bounded)
+{
+    static char script[] = "ls -A /dev | tr '\\n' ' '; echo; writebytes 1000000 > /dev/shm/f "
+                           "2>/dev/null; wc -c < /dev/shm/f";
+    static char *outputs[] = {"/work/out"};
+
+    run_everywhere(script, outputs, 1, 16u << 20, 4u << 20, check_dev);
+}
+END_TEST
+
+static void check_deep(const struct client *c, const char *what)
+{
+    ck_assert_msg(strcmp((const char *)c->out, "deep\n") == 0, "%s: %s", what, c->out);
+}
+
+/*
+ * Item 10: with CACHEPOT_SCRATCH=disk the job's tree is removed whatever its
+ * depth. 1024 levels (two mkdir -p of 512) with the helper's descriptors
+ * limited to 256: a removal holding one descriptor per level fails with
+ * EMFILE. finish() checks that the build dir is empty.
+ */
+START_TEST(disk_deep_tree)
+{
+    static char script[] = "p=d; for i in 1 2 3 4 5 6 7 8 9; do p=$p/$p; done; "
+                           "mkdir -p $p && cd $p && mkdir -p $p && cd $p && touch f && echo deep";
+    static char *outputs[] = {"/work/out"};
+    struct rlimit rl, low;
+
+    ck_assert_int_eq(setenv("CACHEPOT_SCRATCH", "disk", 1), 0);
+    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    low = rl;
+    low.rlim_cur = 256;
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+    run_everywhere(script, outputs, 1, 0, 0, check_deep);
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    unsetenv("CACHEPOT_SCRATCH");
+}
+END_TEST
+
 int main(void)
 {
     const struct it_case cases[] = {
@@ -1081,6 +1248,10 @@ int main(void)
         {"fuse_gone_outputs_error", fuse_gone_outputs_error},
         {"limits_at_max", limits_at_max},
         {"check_json_agrees", check_json_agrees},
+        {"scratch_bounds_all_dirs", scratch_bounds_all_dirs},
+        {"tmpfs_inode_bounds", tmpfs_inode_bounds},
+        {"dev_bounded", dev_bounded},
+        {"disk_deep_tree", disk_deep_tree},
     };
     const struct it_fixtures fixtures = {make_dir, remove_dir, setup, teardown};
 

@@ -449,6 +449,107 @@ static void check_dev_nodes(struct result *r)
     }
 }
 
+/* No pseudo-terminal: a job holding ptys could exhaust the host's
+ * (kernel.pty.max); compilers need none. */
+static void check_dev_pty(struct result *r)
+{
+    static const char *const paths[] = {"/dev/ptmx", "/dev/pts/ptmx"};
+    int opened = 0;
+
+    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+        int fd = open(paths[i], O_RDWR | O_NOCTTY | O_CLOEXEC);
+
+        if (fd >= 0) {
+            note(r, "%s opened", paths[i]);
+            close(fd);
+            opened++;
+        } else {
+            note(r, "%s: %s", paths[i], errname(errno));
+        }
+    }
+    conclude(r, opened > 0);
+}
+
+/* Fill what the job may write in dir: bytes (up to max_mib MiB of data) or
+ * empty files (up to max_files). Returns how much fit; *err the error that
+ * stopped it (0: the cap was reached). Everything is removed again. */
+static long fill_dir(const char *dir, bool files, long cap, int *err)
+{
+    char path[PATH_MAX];
+    long n = 0;
+
+    *err = 0;
+    if (!files) {
+        static char chunk[1 << 20];
+        snprintf(path, sizeof(path), "%s/%s-fill", dir, token());
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0) {
+            *err = errno;
+            return 0;
+        }
+        memset(chunk, 'x', sizeof(chunk));
+        for (; n < cap; n++) {
+            ssize_t w = write(fd, chunk, sizeof(chunk));
+            if (w != (ssize_t)sizeof(chunk)) {
+                *err = w < 0 ? errno : ENOSPC;
+                break;
+            }
+        }
+        close(fd);
+        unlink(path);
+        return n;
+    }
+    for (; n < cap; n++) {
+        snprintf(path, sizeof(path), "%s/%s-%ld", dir, token(), n);
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0) {
+            *err = errno;
+            break;
+        }
+        close(fd);
+    }
+    for (long i = 0; i < n; i++) {
+        snprintf(path, sizeof(path), "%s/%s-%ld", dir, token(), i);
+        unlink(path);
+    }
+    return n;
+}
+
+/* /dev/shm is writable by everyone: its tmpfs must be small (bubblewrap's own
+ * --dev gave half of RAM). 16 MiB is far above the helper's 64 KiB /dev. */
+static void check_dev_shm_bytes(struct result *r)
+{
+    int e;
+    long mib = fill_dir("/dev/shm", false, 16, &e);
+
+    if (e == ENOENT || e == EACCES || e == EROFS) {
+        blocked(r, "/dev/shm not writable: %s", errname(e));
+        return;
+    }
+    if (e == 0)
+        escaped(r, "wrote %ld MiB to /dev/shm", mib);
+    else
+        blocked(r, "/dev/shm stopped after %ld MiB: %s", mib, errname(e));
+}
+
+/* Every tmpfs has an inode bound as well as a size (empty files cost no size
+ * but kernel memory): /dev/shm and /tmp stop long before 100 000 files. */
+static void check_tmpfs_inodes(struct result *r)
+{
+    static const char *const dirs[] = {"/dev/shm", "/tmp"};
+    bool escape = false;
+
+    for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+        int e;
+        long n = fill_dir(dirs[i], true, 100000, &e);
+
+        note(r, "%s: %ld files%s%s", dirs[i], n, e ? " then " : " (no limit hit)",
+             e ? errname(e) : "");
+        escape |= e == 0;
+    }
+    conclude(r, escape);
+}
+
 static void check_chroot_escape(struct result *r)
 {
     /* The classic escape: chroot into a subdirectory while keeping the cwd
@@ -763,6 +864,32 @@ static void check_ptrace_pid1(struct result *r)
         return;
     }
     try_ptrace(r, 1);
+}
+
+/* /proc/1/mem needs no ptrace(2) call, so the filter does not stop it: the
+ * kernel's ptrace access check (and, under bubblewrap, a nodev file bound
+ * over it) must. Writing there would let the job run code as PID 1. */
+static void check_pid1_mem(struct result *r)
+{
+    static const char *const paths[] = {"/proc/1/mem", "/proc/1/task/1/mem"};
+    int opened = 0;
+
+    if (getpid() == 1) {
+        skipped(r, "the probe is PID 1");
+        return;
+    }
+    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+        int fd = open(paths[i], O_RDWR | O_CLOEXEC);
+
+        if (fd >= 0) {
+            note(r, "%s opened for writing", paths[i]);
+            close(fd);
+            opened++;
+        } else {
+            note(r, "%s: %s", paths[i], errname(errno));
+        }
+    }
+    conclude(r, opened > 0);
 }
 
 static void check_ptrace_host(struct result *r)
@@ -1543,6 +1670,9 @@ static const struct check checks[] = {
     {"write_kernel", check_write_kernel, 0, "sysrq-trigger, core_pattern, ... cannot be opened"},
     {"mknod", check_mknod, 0, "no device node can be created"},
     {"dev_nodes", check_dev_nodes, 0, "/dev holds only null zero full random urandom tty"},
+    {"dev_pty", check_dev_pty, 0, "no pseudo-terminal can be opened (/dev/ptmx, /dev/pts)"},
+    {"dev_shm_bytes", check_dev_shm_bytes, 0, "/dev/shm takes less than 16 MiB"},
+    {"tmpfs_inodes", check_tmpfs_inodes, 0, "/dev/shm and /tmp take fewer than 100000 files"},
     {"chroot_escape", check_chroot_escape, 0, "chroot + .. does not reach above the root"},
     {"net_interfaces", check_net_interfaces, 0, "the only network interface is lo"},
     {"net_host_tcp", check_net_host_tcp, 0,
@@ -1559,6 +1689,7 @@ static const struct check checks[] = {
      "the host process PROBE_HOST_PID cannot be signalled"},
     {"pid_host_proc", check_pid_host_proc, 0, "/proc/PROBE_HOST_PID does not exist"},
     {"ptrace_pid1", check_ptrace_pid1, 0, "the sandbox's PID 1 cannot be traced"},
+    {"pid1_mem", check_pid1_mem, 0, "/proc/1/mem of the sandbox's PID 1 cannot be opened"},
     {"ptrace_host", check_ptrace_host, 0, "the host process PROBE_HOST_PID cannot be traced"},
     {"pid1_unkillable", check_pid1_unkillable, 0, "SIGKILL from inside does not end PID 1"},
     {"caps_zero", check_caps_zero, 0, "CapInh CapPrm CapEff CapBnd CapAmb are all 0"},

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
@@ -68,6 +69,34 @@ START_TEST(create_and_remove)
     ck_assert_int_eq(cps__builddir_remove(&b, &e), 0);
     ck_assert_int_eq(count_entries(dir), 0);
     ck_assert_int_eq(access(keep, F_OK), 0);
+}
+END_TEST
+
+/* A tree deeper than the descriptors the helper may open, as a job on disk
+ * scratch makes it with mkdir + chdir (issue 12: a recursive removal ran out
+ * of descriptors and left it). */
+START_TEST(remove_deep_tree)
+{
+    struct rlimit rl = {32, 32};
+    struct cps_builddir b;
+    struct cps_error e;
+    int fd, next;
+
+    ck_assert_int_eq(cps__builddir_check(dir, &b, &e), 0);
+    ck_assert_int_eq(cps__builddir_create(&b, true, 0, &e), 0);
+    fd = open(b.upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    ck_assert_int_ge(fd, 0);
+    for (int i = 0; i < 1500; i++) {
+        ck_assert_int_eq(mkdirat(fd, "d", 0755), 0);
+        next = openat(fd, "d", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        ck_assert_int_ge(next, 0);
+        close(fd);
+        fd = next;
+    }
+    close(fd);
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    ck_assert_int_eq(cps__builddir_remove(&b, &e), 0);
+    ck_assert_int_eq(count_entries(dir), 0);
 }
 END_TEST
 
@@ -199,6 +228,7 @@ int main(void)
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, create_and_remove);
+    tcase_add_test(tc, remove_deep_tree);
     tcase_add_test(tc, not_clean);
     tcase_add_test(tc, check_failures);
     tcase_add_test(tc, tmpfs_scratch);

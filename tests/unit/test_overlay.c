@@ -86,7 +86,6 @@ static void setup(void)
     job.inputs = inputs;
     job.inputc = 1;
     ov.job = &job;
-    ov.tmp_bytes = 1 << 20;
     unsetenv(CPS_ENV_FUSE_OVERLAYFS);
     unsetenv(CPS_ENV_TEST_FAIL_OVERLAY);
 }

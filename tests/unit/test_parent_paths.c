@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -100,6 +101,35 @@ START_TEST(clean_does_not_follow_symlinks)
 }
 END_TEST
 
+/* What a job on disk scratch may leave: deeper than any recursion limit and
+ * than the descriptors the worker may have free (issue 12: the cleanup gave
+ * up below depth 128). */
+START_TEST(clean_deep_tree)
+{
+    char dir[] = "/tmp/cps-unit-XXXXXX", p[256];
+    struct rlimit rl = {32, 32};
+    int fd, next;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(p, sizeof(p), "%s/upper", dir);
+    ck_assert_int_eq(mkdir(p, 0755), 0);
+    fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    for (int i = 0; i < 1500; i++) {
+        ck_assert_int_eq(mkdirat(fd, "d", 0755), 0);
+        next = openat(fd, "d", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        ck_assert_int_ge(next, 0);
+        close(fd);
+        fd = next;
+    }
+    close(fd);
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    cps__build_dir_clean(dir);
+    ck_assert_int_ne(access(p, F_OK), 0);
+    ck_assert_int_eq(cps__remove_tree(dir), 0);
+    ck_assert_int_ne(access(dir, F_OK), 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("parent_paths");
@@ -109,6 +139,7 @@ static Suite *suite(void)
     tcase_add_test(tc, resolve_refuses_dotdot_and_empty);
     tcase_add_test(tc, output_names_stay_relative);
     tcase_add_test(tc, clean_does_not_follow_symlinks);
+    tcase_add_test(tc, clean_deep_tree);
     suite_add_tcase(s, tc);
     return s;
 }
