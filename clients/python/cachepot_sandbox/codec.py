@@ -49,29 +49,34 @@ def check(msg):
     return schema.rules(ctx, schema.body(ctx, msg))
 
 
-def _canonical(m):
-    """The map to send: keys in the documented order, optional keys with their
-    default value left out (job.overlay "auto", job.limits entries of 0, an
-    empty job.limits)."""
+def canonical(msg):
+    """msg checked as check() does, as the map encode() writes (a new dict):
+    keys in the documented order, optional keys with their default value left
+    out (job.overlay "auto", job.limits entries of 0, an empty job.limits).
+    So the optional keys of a job map from here are the ones on the wire."""
+    m = check(msg)
     if m["type"] != "job":
         return m
-    out = dict(m)
-    if out.get("overlay") == "auto":
-        del out["overlay"]
-    if "limits" in out:
-        lim = {k: v for k, v in out["limits"].items() if v != 0}
+    if m.get("overlay") == "auto":
+        del m["overlay"]
+    if "limits" in m:
+        lim = {k: v for k, v in m["limits"].items() if v != 0}
         if lim:
-            out["limits"] = lim
+            m["limits"] = lim
         else:
-            del out["limits"]
-    return out
+            del m["limits"]
+    return m
 
 
 def encode(msg):
     """The canonical payload of msg (new bytes): definite lengths, shortest
     integers and lengths, keys in the documented order. The message is checked
     first with the decoder's rules (SandboxError stage "encode", EINVAL)."""
-    m = _canonical(check(msg))
+    return dump(canonical(msg))
+
+
+def dump(m):
+    """The payload of m, a map canonical() returned (new bytes)."""
     # cbor2 writes a dict in insertion order (canonical=False), integers and
     # lengths in their shortest form, and only definite lengths; check() left
     # nothing in m but str, bytes, bool, int >= 0, list and dict.

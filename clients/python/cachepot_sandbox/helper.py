@@ -12,6 +12,7 @@ import socket
 import time
 
 from .errors import SandboxError
+from .features import HELLO_FEATURES_ENV
 
 HELPER_FD = 3
 INSTALL_PATH = "/usr/local/libexec/cachepot-dist-sandbox"
@@ -88,6 +89,8 @@ class HelperProc:
             theirs.close()
             theirs = socket.socket(fileno=moved)
         env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
+        # This side reads hello.features, so it always asks for it.
+        env[HELLO_FEATURES_ENV] = "1"
         actions = [
             (os.POSIX_SPAWN_DUP2, theirs.fileno(), HELPER_FD),
             (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),

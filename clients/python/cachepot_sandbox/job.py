@@ -13,6 +13,7 @@ import stat
 from . import codec
 from . import limits as lim
 from .errors import SandboxError
+from .features import job_features
 from .paths import output_name, resolve
 
 LIMITS = ("timeout_ms", "max_output_bytes", "cpu_seconds", "address_space", "file_size",
@@ -141,7 +142,9 @@ class Job:
 
 class WireJob:
     """A job made ready to send: paths resolved, inputs stat()ed, the job frame
-    encoded (and so checked with the decoder's rules)."""
+    encoded (and so checked with the decoder's rules), and features: the
+    optional keys that frame carries (feature names, table order), which the
+    helper must have announced."""
 
     def __init__(self, job, build_dir):
         self.input_paths = [resolve(job.cwd, i.sandbox_path) for i in job.inputs]
@@ -191,6 +194,8 @@ class WireJob:
                 msg[key] = getattr(job, key)
         msg["limits"] = {k: job.limits[k] for k in LIMITS if k in job.limits}
         try:
-            self.payload = codec.encode(msg)
+            wire = codec.canonical(msg)
+            self.features = job_features(wire)
+            self.payload = codec.dump(wire)
         except SandboxError as e:
             raise SandboxError("job", e.errno, e.message, e.hint) from None

@@ -9,12 +9,13 @@ encoder runs them on what the caller asks to send, so this side never sends
 what the helper would refuse.
 """
 
-from . import limits
+from . import features, limits
 from .errors import SandboxError
 from .paths import path_problem
 
 HELLO_KEYS = ("type", "protocol", "helper_version", "backends", "overlay_modes", "max_frame",
-              "max_chunk", "uid", "gid", "backend", "seccomp")
+              "max_chunk", "uid", "gid", "backend", "seccomp", "features")
+HELLO_REQUIRED = 11  # type .. seccomp; "features" only for a parent that asked for it
 JOB_KEYS = ("type", "toolchain", "build_dir", "argv", "env", "cwd", "outputs", "inputs",
             "backend", "overlay", "uid", "gid", "seccomp", "limits")
 JOB_REQUIRED = 8  # type .. inputs
@@ -169,12 +170,13 @@ def get_overlay(ctx, value, field, allow_auto):
     return text
 
 
-def get_caps(ctx, value, field, known):
-    """A capability list of hello. Names this side does not know are skipped,
-    so that a newer helper can announce a new backend to an older parent
-    (docs/PROTOCOL.md, "Forward compatibility"); the known ones come back in
-    the canonical order, once each, as common/ keeps them in a bit set."""
-    items = get_array(ctx, value, field, 0, limits.MAX_CAPS)
+def get_caps(ctx, value, field, known, maximum=limits.MAX_CAPS):
+    """A capability list of hello (backends, overlay_modes, features). Names
+    this side does not know are skipped, so that a newer helper can announce
+    a new backend or job key to an older parent (docs/PROTOCOL.md, "Version
+    negotiation and forward compatibility"); the known ones come back in the
+    canonical order, once each, as common/ keeps them in a bit set."""
+    items = get_array(ctx, value, field, 0, maximum)
     found = set()
     for i, item in enumerate(items):
         name = get_text(ctx, item, f"{field}[{i}]", limits.MAX_SHORT_TEXT)
@@ -210,9 +212,9 @@ def _hello(ctx, root):
         ctx.fail("hello", 'missing key "protocol"')
     get_uint(ctx, root["protocol"], "hello.protocol")
     v = map_fields(ctx, root, "hello", HELLO_KEYS)
-    for key in HELLO_KEYS:
+    for key in HELLO_KEYS[:HELLO_REQUIRED]:
         need(ctx, v, key, "hello")
-    return {
+    out = {
         "type": "hello",
         "protocol": get_uint(ctx, v["protocol"], "hello.protocol"),
         "helper_version": get_text(ctx, v["helper_version"], "hello.helper_version",
@@ -227,6 +229,10 @@ def _hello(ctx, root):
         "backend": get_backend(ctx, v["backend"], "hello.backend"),
         "seccomp": get_bool(ctx, v["seccomp"], "hello.seccomp"),
     }
+    if "features" in v:
+        out["features"] = get_caps(ctx, v["features"], "hello.features", features.NAMES,
+                                   limits.MAX_FEATURES)
+    return out
 
 
 def _limits(ctx, value):

@@ -7,7 +7,7 @@ import select
 import socket
 import time
 
-from . import builddir, codec, limits
+from . import builddir, codec, features, limits
 from .cancel import CancelToken
 from .errors import SandboxError
 from .events import Exit, Output, OutputMissing, Stderr, Stdout
@@ -317,12 +317,26 @@ class Session:
                                       f"{self._proc.describe()} sent another message before "
                                       f"hello: {NOT_A_HELPER}", HELPER_HINT))
         self.hello = m
+        self._check_features(m)
         if 0 < m["max_chunk"] < self._max_chunk:
             self._max_chunk = m["max_chunk"]
         if 0 < m["max_frame"] < self._max_frame:
             self._max_frame = m["max_frame"]
         self._phase = _RUNNING
         self._fill_wbuf()
+
+    def _check_features(self, hello):
+        """A helper refuses a job key it does not know ("unknown key"), which
+        would fail every job with a message that does not say why; so no key
+        the helper did not announce is sent, and a job that needs one is
+        refused here, before it is sent, naming the keys and the first
+        release that has them (docs/COMPATIBILITY.md)."""
+        known = features.announced(hello)
+        missing = [name for name in self._wire.features if name not in known]
+        if missing:
+            message, hint = features.unannounced_error(missing, self._proc.describe(),
+                                                       hello["helper_version"])
+            self._finish(SandboxError("job", errno.EOPNOTSUPP, message, hint))
 
     def _output_frame(self, m):
         """Check the order and sizes of output frames (parent/lib/outputs.c)

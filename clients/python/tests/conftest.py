@@ -15,7 +15,8 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-FAKE_MODES = ("ok", "wrongproto", "garbage", "crash", "hang", "silent", "vanish")
+FAKE_MODES = ("ok", "wrongproto", "garbage", "crash", "hang", "silent", "vanish", "noscratch",
+              "oldhello")
 
 
 def _env(name):

@@ -8,7 +8,7 @@ import cbor2
 import pytest
 
 import cachepot_sandbox as cs
-from cachepot_sandbox import limits
+from cachepot_sandbox import codec, features, limits, schema
 
 
 def head(major, n, width=None):
@@ -130,6 +130,94 @@ def test_hello_skips_unknown_capabilities():
     assert m["backends"] == ["userns", "bubblewrap"] and m["overlay_modes"] == ["bind"]
     hello["backend"] = "future"
     refused(cbor2.dumps(hello), 'hello.backend: unknown backend "future"')
+
+
+HELLO = {"type": "hello", "protocol": 1, "helper_version": "9", "backends": ["userns"],
+         "overlay_modes": ["bind"], "max_frame": 1, "max_chunk": 1, "uid": 0, "gid": 0,
+         "backend": "userns", "seccomp": False}
+
+
+def test_hello_features_unknown_names_skipped():
+    """As common/proto_decode.c: names this side does not know are skipped (a
+    newer helper announces keys this parent never sends), the known ones come
+    back once each in table order, and the encoder writes them so."""
+    hello = dict(HELLO, features=["job.limits.future", "job.uid", "job.backend", "job.uid",
+                                  "job.xyz"])
+    m = cs.decode(cbor2.dumps(hello))
+    assert m["features"] == ["job.backend", "job.uid"] and list(m)[-1] == "features"
+    assert cs.encode(hello) == cbor2.dumps(dict(HELLO, features=["job.backend", "job.uid"]))
+    empty = cs.decode(cbor2.dumps(dict(HELLO, features=["job.future"])))
+    assert empty["features"] == [] and cs.encode(empty) == cbor2.dumps(dict(HELLO, features=[]))
+    # Up to 64 names, none of them known, is a valid hello.
+    m = cs.decode(cbor2.dumps(dict(HELLO, features=[f"job.k{i}" for i in range(64)])))
+    assert m["features"] == []
+
+
+def test_hello_without_features_stays_without():
+    m = cs.decode(cbor2.dumps(HELLO))
+    assert "features" not in m
+    assert b"features" not in cs.encode(m)
+    assert features.announced(m) == features.FEATURES_0_1_0 == features.NAMES
+
+
+@pytest.mark.parametrize("value,piece", [
+    ("job.uid", "hello.features: expected an array, got a text string"),
+    ([f"job.k{i}" for i in range(65)], "hello.features: 65 entries, more than 64"),
+    (["job.uid", ""], "hello.features[1]: text is empty"),
+    (["job.uid", 7], "hello.features[1]: expected a text string, got an unsigned integer"),
+    (["x" * 257], "hello.features[0]: text of 257 bytes is longer than the limit of 256 bytes"),
+    (["job.\0uid"], "hello.features[0]: text contains NUL"),
+    ([["job.uid"]], "hello.features[0]: expected a text string, got an array"),
+])
+def test_hello_features_bad_values_refused(value, piece):
+    refused(cbor2.dumps(dict(HELLO, features=value)), piece)
+
+
+def test_hello_features_bad_utf8_refused():
+    payload = cbor2.dumps(dict(HELLO, features=["job.uid", "x"]))
+    payload = payload[:-1] + b"\xff"
+    refused(payload, "hello.features[1]: text is not valid UTF-8")
+
+
+JOB = {"type": "job", "toolchain": "/t", "build_dir": "/b", "argv": ["cc"], "env": [],
+       "cwd": "/", "outputs": [], "inputs": []}
+
+
+@pytest.mark.parametrize("name", features.NAMES)
+def test_job_features_match_the_encoded_keys(name):
+    """features.job_features names exactly the optional keys the encoder
+    writes: a job with one optional key set has that feature and only it, and
+    its frame carries that key."""
+    values = {"job.backend": "bubblewrap", "job.overlay": "fuse", "job.uid": 0, "job.gid": 0,
+              "job.seccomp": True}
+    job = dict(JOB)
+    if name.startswith("job.limits."):
+        key = name[len("job.limits."):]
+        job["limits"] = {key: 7}
+    else:
+        key = name[len("job."):]
+        job[key] = values[name]
+    assert features.job_features(codec.canonical(JOB)) == []
+    assert features.job_features(codec.canonical(job)) == [name]
+    sent = cs.decode(cs.encode(job))
+    assert (key in sent.get("limits", {})) if name.startswith("job.limits.") else key in sent
+
+
+def test_job_features_leave_out_defaults():
+    job = dict(JOB, overlay="auto", limits={key: 0 for key in cs.LIMITS})
+    assert features.job_features(codec.canonical(job)) == []
+    job = dict(JOB, overlay="bind", uid=5, limits={"timeout_ms": 0, "scratch_bytes": 1,
+                                                   "tmp_bytes": 2})
+    assert features.job_features(codec.canonical(job)) == [
+        "job.overlay", "job.uid", "job.limits.tmp_bytes", "job.limits.scratch_bytes"]
+
+
+def test_every_optional_job_key_is_a_feature():
+    """A new optional job key without a row in features.TABLE would be sent to
+    helpers that never announced it."""
+    optional = {f"job.{k}" for k in schema.JOB_KEYS[schema.JOB_REQUIRED:] if k != "limits"}
+    optional |= {f"job.limits.{k}" for k in schema.LIMIT_KEYS}
+    assert optional == set(features.NAMES)
 
 
 @pytest.mark.parametrize("value,extra", [(0, 0), (23, 0), (24, 1), (255, 1), (256, 2),

@@ -13,6 +13,7 @@ import threading
 import pytest
 
 import cachepot_sandbox as cs
+from cachepot_sandbox import features
 
 
 def fake_job(tmp_path, *argv, **kwargs):
@@ -122,8 +123,10 @@ def test_helper_starts_clean(fakes, tmp_path, monkeypatch):
     assert "argv=--uid,0,--gid,0,--backend,userns,--no-seccomp " in line, line
     env = line.split(" env=")[1].strip().rstrip(",").split(",")
     assert "CPS_SECRET" not in env and "CACHEPOT_LOG" in env
+    # Asked for hello.features (the real-helper test checks that it came).
+    assert "CACHEPOT_HELLO_FEATURES" in env
     assert set(env) <= {"PATH", "CACHEPOT_LOG", "CACHEPOT_SANDBOX", "CACHEPOT_BWRAP",
-                        "CACHEPOT_SCRATCH"}, env
+                        "CACHEPOT_SCRATCH", "CACHEPOT_HELLO_FEATURES"}, env
 
 
 def test_no_fork(fakes, tmp_path):
@@ -143,6 +146,46 @@ def expect_error(fakes, mode, job, stage, err, piece, **kwargs):
     assert e.value.stage == stage and e.value.errno == err, e.value
     assert piece in e.value.message, e.value.message
     return e.value
+
+
+def test_unannounced_job_key_refused(fakes, tmp_path):
+    """A job key the helper did not announce is never sent: the job is refused
+    before it goes out, with the key and the release that has it, and the
+    helper is killed and reaped. Without the key the same helper runs jobs; a
+    hello without features (0.1.0) takes every 0.1.0 key."""
+    job = fake_job(tmp_path, "exit", "3", limits={"scratch_bytes": 1 << 20})
+    helper = str(fakes / "noscratch")
+    with pytest.raises(cs.SandboxError) as e:
+        with cs.Session(job, helper=helper) as s:
+            pid = s._proc.pid
+            for _ in s:
+                pass
+    assert gone(pid), "the helper was not reaped"
+    assert not s._job_queued, "the job was sent"
+    assert s.hello["features"] == [n for n in features.NAMES
+                                   if n != "job.limits.scratch_bytes"]
+    err = e.value
+    assert err.stage == "job" and err.errno == errno.EOPNOTSUPP, err
+    assert err.message == (f"helper {helper} (pid {pid}) of release 0.0.0-fake does not "
+                           "understand job.limits.scratch_bytes, which this job sets; helpers "
+                           "of release 0.1.0 and later do"), err.message
+    assert err.hint == ("install a helper of release 0.1.0 or later on this host, or leave "
+                        "those keys unset"), err.hint
+    # run() reports it the same way.
+    with pytest.raises(cs.SandboxError) as e:
+        run_fake(fakes, "noscratch", job)
+    assert e.value.stage == "job" and e.value.errno == errno.EOPNOTSUPP
+    assert "job.limits.scratch_bytes" in e.value.message
+
+    job.set_limit("scratch_bytes", 0)
+    job.set_limit("timeout_ms", 5000)
+    assert run_fake(fakes, "noscratch", job).exit.code == 3
+
+    job.set_limit("scratch_bytes", 1 << 20)
+    with cs.Session(job, helper=str(fakes / "oldhello")) as s:
+        for _ in s:
+            pass
+    assert "features" not in s.hello and s.exit.code == 3
 
 
 def test_wrong_protocol(fakes, tmp_path):

@@ -12,6 +12,7 @@ import threading
 import pytest
 
 import cachepot_sandbox as cs
+from cachepot_sandbox import features
 
 ENV = {"PATH": "/bin:/usr/bin"}
 
@@ -46,6 +47,18 @@ def test_files_in_and_out_byte_identical(helper, toolchain, tmp_path):
     assert res.outputs == ["out.bin", "sub/tool.sh"] and res.missing == ["never.o"]
     assert res.exit.backend in ("userns", "bubblewrap")
     assert res.exit.overlay in ("native", "fuse", "bind")
+
+
+def test_hello_announces_features(helper, toolchain):
+    """The module asks the helper for hello.features (CACHEPOT_HELLO_FEATURES=1),
+    and this repository's helper announces every optional job key there is;
+    a job with optional keys then runs."""
+    job = sh(toolchain, "exit 5", limits={"timeout_ms": 60000, "processes": 4096})
+    with cs.Session(job, helper=helper) as s:
+        for _ in s:
+            pass
+    assert s.hello["features"] == list(features.NAMES)
+    assert s.exit.code == 5
 
 
 def test_streams_arrive_in_chunks_as_written(helper, toolchain, tmp_path):

@@ -10,6 +10,7 @@ import re
 import pytest
 
 import cachepot_sandbox as cs
+from cachepot_sandbox import features
 
 
 def _readme(vectors_dir):
@@ -28,8 +29,9 @@ def _from_diag(text):
 
 
 def valid_vectors(vectors_dir):
-    found = re.findall(r"### (\S+\.cbor) \((\d+) bytes\)\n\n```\n(.*?)\n```",
-                       _readme(vectors_dir), re.S)
+    # A heading, optional prose (no heading, no fence), then the fenced value.
+    found = re.findall(r"^### (\S+\.cbor) \((\d+) bytes\)\n(?:(?!###|```)[^\n]*\n)*"
+                       r"```\n(.*?)\n```", _readme(vectors_dir), re.S | re.M)
     return [(name, int(size), _from_diag(diag)) for name, size, diag in found]
 
 
@@ -40,13 +42,15 @@ def invalid_vectors(vectors_dir):
 
 
 def _normal(expected):
-    """What the decoder makes of a hello: known capability names in the
-    canonical order (docs/PROTOCOL.md, hello)."""
+    """What the decoder makes of a hello: known capability and feature names
+    in the canonical order (docs/PROTOCOL.md, hello)."""
     if expected.get("type") == "hello":
         expected = dict(expected)
         expected["backends"] = [b for b in ("userns", "bubblewrap") if b in expected["backends"]]
         expected["overlay_modes"] = [o for o in ("native", "fuse", "bind")
                                      if o in expected["overlay_modes"]]
+        if "features" in expected:
+            expected["features"] = [f for f in features.NAMES if f in expected["features"]]
     return expected
 
 
@@ -55,7 +59,7 @@ def test_readme_lists_every_vector(vectors_dir):
     invalid = {name for name, _, _ in invalid_vectors(vectors_dir)}
     on_disk = {n for n in os.listdir(vectors_dir) if n.endswith(".cbor")}
     on_disk_invalid = set(os.listdir(os.path.join(vectors_dir, "invalid")))
-    assert valid == on_disk and len(valid) >= 13
+    assert valid == on_disk and len(valid) >= 14 and "hello_features.cbor" in valid
     assert invalid == on_disk_invalid and len(invalid) >= 27
 
 
@@ -73,6 +77,16 @@ def test_valid_vectors_decode_and_reencode(vectors_dir):
         # the encoder.
         shuffled = dict(reversed(list(msg.items())))
         assert cs.encode(shuffled) == raw, name
+
+
+def test_hello_features_vector_names_every_known_key(vectors_dir):
+    """hello_features.cbor is the hello of a helper that understands every
+    optional job key common/job_features.c knows: the same names, in the same
+    order, as features.TABLE, so the two tables cannot drift apart."""
+    with open(os.path.join(vectors_dir, "hello_features.cbor"), "rb") as f:
+        hello = cs.decode(f.read())
+    assert hello["features"] == list(features.NAMES)
+    assert features.announced(hello) == features.NAMES
 
 
 def test_invalid_vectors_are_refused(vectors_dir):
