@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "hostcaps.h"
-#include "probe_host.h"
+#include "host_facts.h"
 #include "proto.h"
 #include "check_run.h"
 
@@ -191,7 +191,7 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("hostcaps");
-    TCase *tc = tcase_create("probe_host");
+    TCase *tc = tcase_create("host_facts");
     TCase *caps = tcase_create("caps");
     const char *skip = NULL;
 
