@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "cachepot-sandbox.h"
+#include "rootfs_contents.h"
 #include "rootfs_prep.h"
 
 /*
@@ -34,14 +35,5 @@
  */
 int cps__rootfs_enter(const char *target, uint64_t tmp_bytes, struct cps_rootfs_prep *prep,
                       struct cps_error *err);
-
-/* The host devices bound into /dev, and the /proc entries made read-only. */
-extern const char *const cps__dev_nodes[];
-extern const size_t cps__dev_nodes_count;
-extern const char *const cps__proc_read_only[];
-extern const size_t cps__proc_read_only_count;
-
-/* The links fd, stdin, stdout, stderr and the shm dir in the /dev at dev_fd. */
-int cps__dev_populate(int dev_fd, struct cps_error *err);
 
 #endif

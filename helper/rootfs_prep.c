@@ -13,7 +13,7 @@
 
 #include "error.h"
 #include "log.h"
-#include "rootfs.h"
+#include "rootfs_contents.h"
 #include "rootpath.h"
 
 static void close_fd(int *fd)
