@@ -94,13 +94,3 @@ int cps__seccomp_to_memfd(const struct cps__seccomp *sc, struct cps_error *err)
     }
     return fd;
 }
-
-int cps__seccomp_apply(struct cps_error *err)
-{
-    struct cps__seccomp sc = {0};
-    int rc = cps__seccomp_prepare(&sc, err);
-    if (rc == 0)
-        rc = cps__seccomp_load(&sc, err);
-    cps__seccomp_free(&sc);
-    return rc;
-}
