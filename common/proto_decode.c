@@ -194,21 +194,23 @@ static int text_view(const cbor_item_t *it, const char *field, size_t max, const
 }
 
 /* A new NUL-terminated copy of a text string. */
-static int get_text(const cbor_item_t *it, const char *field, size_t max, char **out,
+static int get_text(const cbor_item_t *it, const char *field, size_t max, const char **out,
                     struct cps_error *err)
 {
     const unsigned char *p = NULL;
     size_t len = 0;
     int ret = text_view(it, field, max, &p, &len, err);
+    char *s;
 
     if (ret < 0)
         return ret;
-    *out = malloc(len + 1);
-    if (!*out)
+    s = malloc(len + 1);
+    if (!s)
         return no_memory(err, field);
     if (len)
-        memcpy(*out, p, len);
-    (*out)[len] = '\0';
+        memcpy(s, p, len);
+    s[len] = '\0';
+    *out = s;
     return 0;
 }
 
@@ -464,22 +466,24 @@ static int decode_input_decl(const cbor_item_t *it, const char *field, struct cp
 
 /* An array of text strings into a new char*[]. */
 static int get_strv(const cbor_item_t *it, const char *field, size_t min, size_t max,
-                    size_t text_max, char ***out, size_t *count, struct cps_error *err)
+                    size_t text_max, const char ***out, size_t *count, struct cps_error *err)
 {
     cbor_item_t **items;
     size_t n;
     char f[64];
     int ret = get_array(it, field, min, max, &items, &n, err);
+    const char **v;
 
     if (ret < 0)
         return ret;
-    *out = calloc(n ? n : 1, sizeof(char *));
-    if (!*out)
+    v = calloc(n ? n : 1, sizeof(*v));
+    if (!v)
         return no_memory(err, field);
+    *out = v;
     *count = n;
     for (size_t i = 0; i < n; i++) {
         snprintf(f, sizeof(f), "%s[%zu]", field, i);
-        if ((ret = get_text(items[i], f, text_max, &(*out)[i], err)) < 0)
+        if ((ret = get_text(items[i], f, text_max, &v[i], err)) < 0)
             return ret;
     }
     return 0;

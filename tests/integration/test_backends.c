@@ -36,8 +36,6 @@
 #error "CPS_TEST_HELPER must name the helper binary"
 #endif
 
-extern char **environ;
-
 static struct {
     bool unpriv;
     char dir[64];
@@ -147,13 +145,13 @@ static char job_script[] =
     "out/upper.txt; cp src/in.txt /results/copy.bin; chmod 640 /results/copy.bin; echo tmp-ok > "
     "/tmp/t; cat /tmp/t; ls /; cat /etc/marker-toolchain; id -u; wc -c < out/upper.txt; "
     "echo to-stderr >&2";
-static char *job_outputs[] = {"/work/out/sum", "/work/out/upper.txt", "/results/copy.bin",
-                              "/work/out/missing"};
+static const char *job_outputs[] = {"/work/out/sum", "/work/out/upper.txt", "/results/copy.bin",
+                                    "/work/out/missing"};
 
 struct jobspec {
     struct cps_job job;
     struct cps_env_pair env[1];
-    char *argv[4];
+    const char *argv[4];
     struct cps_input_decl input;
     uint8_t *data;
 };
@@ -193,7 +191,7 @@ static void job_init(struct jobspec *s, uint32_t overlay)
 static void run_until(struct client *c, struct jobspec *s, const char *backend,
                       bool (*on_stdout)(struct client *c, void *arg))
 {
-    char *args[] = {"--backend", (char *)backend, NULL};
+    const char *args[] = {"--backend", backend, NULL};
 
     ck_assert_int_eq(client_spawn(c, fx.helper, fx.unpriv, backend ? args : NULL), 0);
     ck_assert_msg(client_hello(c) == 0, "no hello: %s: %s", c->error.stage, c->error.message);
@@ -604,7 +602,7 @@ END_TEST
 START_TEST(bwrap_isolation)
 {
     const char *zero = "0000000000000000";
-    char *argv[] = {"/bin/probe", NULL};
+    const char *argv[] = {"/bin/probe", NULL};
     struct jobspec s;
     struct client c;
     char want[128];
@@ -642,7 +640,7 @@ END_TEST
 /* CACHEPOT_SANDBOX selects the backend; an unknown value lists the valid ones. */
 START_TEST(sandbox_env)
 {
-    char *argv[] = {fx.helper, NULL};
+    const char *argv[] = {fx.helper, NULL};
     posix_spawn_file_actions_t fa;
     char path[4200], *text;
     struct jobspec s;
@@ -663,7 +661,8 @@ START_TEST(sandbox_env)
     snprintf(path, sizeof(path), "%s/stderr", fx.dir);
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 2, path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ck_assert_int_eq(posix_spawn(&pid, fx.helper, &fa, NULL, argv, environ), 0);
+    ck_assert_int_eq(posix_spawn(&pid, fx.helper, &fa, NULL, (char *const *)(uintptr_t)argv, environ),
+                     0);
     posix_spawn_file_actions_destroy(&fa);
     ck_assert_int_eq(waitpid(pid, &st, 0), pid);
     unsetenv("CACHEPOT_SANDBOX");
@@ -810,8 +809,8 @@ START_TEST(other_uid)
     };
 
     for (size_t i = 0; i < sizeof(combos) / sizeof(combos[0]); i++) {
-        char *args[] = {"--uid", "1000",      "--gid",
-                        "1000",  "--backend", (char *)cps__backend_name(combos[i][0]),
+        const char *args[] = {"--uid", "1000",      "--gid",
+                        "1000",  "--backend", cps__backend_name(combos[i][0]),
                         NULL};
         struct jobspec s;
         struct client c;

@@ -229,7 +229,7 @@ END_TEST
 
 /* ---- argv --------------------------------------------------------------- */
 
-static char *job_argv[] = {(char[]){"cc"}, (char[]){"-c"}, (char[]){"a.c"}, (char[]){"--"}};
+static const char *job_argv[] = {(char[]){"cc"}, (char[]){"-c"}, (char[]){"a.c"}, (char[]){"--"}};
 static struct cps_env_pair job_env[] = {
     {(char[]){"PATH"}, (char[]){"/usr/bin:/bin"}},
     {(char[]){"LANG"}, (char[]){"C"}},
@@ -385,7 +385,7 @@ START_TEST(argv_old_bwrap_no_ids)
                                        "--",
                                        "true",
                                        NULL};
-    char *one[] = {(char[]){"true"}};
+    const char *one[] = {(char[]){"true"}};
 
     job.has_uid = false;
     job.has_gid = false;
@@ -563,7 +563,7 @@ static void run_in_root(const char *const *prefix, uid_t owner)
     char *script = (char[]){"id -u; id -g; hostname; pwd; echo $$; echo $FOO; "
                             "wc -l < /proc/net/dev; test -c /dev/null && echo dev-ok; "
                             "echo hi > /tmp/t && cat /tmp/t; echo out > /work/result; echo done"};
-    char *sh_argv[] = {(char[]){"sh"}, (char[]){"-c"}, script};
+    const char *sh_argv[] = {(char[]){"sh"}, (char[]){"-c"}, script};
     struct cps_env_pair env[] = {{(char[]){"FOO"}, (char[]){"bar baz"}},
                                  {(char[]){"PATH"}, (char[]){"/bin"}}};
     char *result;
@@ -594,7 +594,7 @@ static void run_in_root(const char *const *prefix, uid_t owner)
 
     /* The environment is exactly the job's, plus PWD which bwrap always sets. */
     {
-        char *env_argv[] = {(char[]){"/bin/busybox"}, (char[]){"env"}};
+        const char *env_argv[] = {(char[]){"/bin/busybox"}, (char[]){"env"}};
 
         job.argv = env_argv;
         job.argc = 2;
