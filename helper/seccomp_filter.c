@@ -15,9 +15,9 @@
 
 /* The rules live in helper/seccomp/seccomp_rules.c; cps-seccomp-gen runs
  * them through libseccomp at build time and writes the program into
- * seccomp_program.c. Building it at run time cost about 1 ms of CPU per
- * helper (libseccomp's rule database, optimiser and export), and linking
- * libseccomp one more shared library to load at every helper start. */
+ * seccomp_program.c. Building it at run time cost CPU at every helper start
+ * (libseccomp's rule database, optimiser and export; docs/MEASUREMENTS.md),
+ * and linking libseccomp one more shared library to load. */
 int cps__seccomp_prepare(struct cps__seccomp *out, struct cps_error *err)
 {
     (void)err;
