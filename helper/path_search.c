@@ -51,6 +51,7 @@ int cps__path_search(const struct cps_job *job, cps_path_try_fn try, void *arg,
         const char *end = strchrnul(p, ':');
         int len = (int)(end - p);
 
+        /* An empty PATH element means the current directory (POSIX). */
         if (len == 0)
             snprintf(full, sizeof(full), "%s", name);
         else
