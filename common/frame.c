@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "errtext.h"
 #include "cps_limits.h"
 
 #define STAGE "frame"
@@ -133,7 +134,7 @@ static int send_iov(int fd, struct iovec *iov, int iovcnt, size_t frame_len, str
                 return cps__error_set(err, STAGE, EPIPE, NULL,
                                       "peer closed the connection while a frame was written");
             return cps__error_set(err, STAGE, e, NULL, "write a frame of %zu bytes: %s", frame_len,
-                                  strerror(e));
+                                  cps__errtext(e));
         }
         /* Short write: skip what went out and go on with the rest. */
         size_t done = (size_t)w;
@@ -250,7 +251,7 @@ int cps__frame_write_spliced(int fd, size_t rest, const struct iovec *before, in
         /* Most likely the source (an I/O error reading the file); if it was
          * the socket, sending the padding below fails and says so. */
         cps__error_set(err, STAGE, (int)-w, NULL, "%s after %zu of %zu bytes: %s",
-                       src_is_pipe ? "splice" : "sendfile", done, n, strerror((int)-w));
+                       src_is_pipe ? "splice" : "sendfile", done, n, cps__errtext((int)-w));
         failed = true;
         break;
     }
@@ -325,7 +326,7 @@ static int check_length(uint32_t len, size_t max_frame, struct cps_error *err)
 
 static int read_error(struct cps_error *err, int e)
 {
-    return cps__error_set(err, STAGE, e, NULL, "read a frame: %s", strerror(e));
+    return cps__error_set(err, STAGE, e, NULL, "read a frame: %s", cps__errtext(e));
 }
 
 int cps__frame_read(int fd, size_t max_frame, uint8_t **payload, size_t *len, struct cps_error *err)

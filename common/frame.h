@@ -66,8 +66,8 @@ int cps__frame_read(int fd, size_t max_frame, uint8_t **payload, size_t *len,
  * The reader keeps its payload buffer from frame to frame (growing it to the
  * largest frame seen, never above max_frame): a stream of 64 KiB chunks then
  * costs no malloc/free per frame, which glibc answered with a heap trim and
- * fresh page faults for every chunk (measured: half the parent's time when
- * streaming 1 GiB). Take a completed frame either with
+ * fresh page faults for every chunk (a large share of the parent's time when
+ * streaming, docs/MEASUREMENTS.md). Take a completed frame either with
  * cps__frame_reader_peek() + cps__frame_reader_next() (borrowed, the buffer
  * stays) or with cps__frame_reader_take() (new, the buffer goes with it).
  */

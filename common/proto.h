@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "cachepot-sandbox.h"
 #include "cps_limits.h"
@@ -54,9 +55,19 @@ int cps__backend_parse(const char *name, size_t len, enum cps_backend *out);
 const char *cps__overlay_name(enum cps_overlay o);
 int cps__overlay_parse(const char *name, size_t len, enum cps_overlay *out);
 
+/*
+ * The strings of the messages below are const: nothing writes through them.
+ * The decoder's copies are owned by the message and freed by cps__msg_free;
+ * an encoder's caller lends its own. cps__free_const frees an owned one.
+ */
+static inline void cps__free_const(const void *p)
+{
+    free((void *)(uintptr_t)p);
+}
+
 struct cps_hello {
     uint64_t protocol;       /* CPS_PROTOCOL_VERSION of the helper */
-    char *helper_version;    /* e.g. "0.1.0" */
+    const char *helper_version; /* e.g. "0.1.0" */
     uint32_t backends;       /* enum cps_backend bits the helper supports on this host */
     uint32_t overlay_modes;  /* enum cps_overlay bits the helper supports on this host */
     uint64_t max_frame;      /* largest frame the helper accepts */
@@ -89,25 +100,25 @@ struct cps_job_limits {
 };
 
 struct cps_env_pair {
-    char *name;  /* non-empty, no '=' */
-    char *value;
+    const char *name; /* non-empty, no '=' */
+    const char *value;
 };
 
 struct cps_input_decl {
-    char *path;    /* sandbox path, absolute, normalized */
+    const char *path; /* sandbox path, absolute, normalized */
     uint32_t mode; /* permission bits, <= 07777 */
     uint64_t size; /* exact number of data bytes the input frames carry */
 };
 
 struct cps_job {
-    char *toolchain;   /* host path: the read-only lower layer / root of the sandbox */
-    char *build_dir;   /* host path: the helper creates upper/ work/ target/ here */
-    char **argv;       /* argc entries, argc >= 1; argv[0] resolved with the job's PATH */
+    const char *toolchain; /* host path: the read-only lower layer / root of the sandbox */
+    const char *build_dir; /* host path: the helper creates upper/ work/ target/ here */
+    const char **argv;     /* argc entries, argc >= 1; argv[0] resolved with the job's PATH */
     size_t argc;
     struct cps_env_pair *env; /* exactly the compiler's environment */
     size_t envc;
-    char *cwd;         /* sandbox path; created if missing */
-    char **outputs;    /* sandbox paths, absolute, normalized (clients resolve relative ones) */
+    const char *cwd;       /* sandbox path; created if missing */
+    const char **outputs;  /* sandbox paths, absolute, normalized (clients resolve relative ones) */
     size_t outputc;
     struct cps_input_decl *inputs; /* announced here, data follows in input frames */
     size_t inputc;
@@ -126,7 +137,7 @@ struct cps_job {
  * a file carry exactly its declared size; end is true on its last chunk (a
  * zero-byte file is one frame with empty data and end true). */
 struct cps_input {
-    char *path;       /* must equal the declared path of the current input */
+    const char *path; /* must equal the declared path of the current input */
     uint8_t *data;
     size_t data_len;  /* <= CPS_MAX_CHUNK */
     bool end;
@@ -141,7 +152,7 @@ struct cps_stream {
 /* One chunk of an output file, or its absence. Chunks of a file follow each
  * other; size is the file's total size, repeated in each chunk. */
 struct cps_output {
-    char *path;       /* as requested in job.outputs */
+    const char *path; /* as requested in job.outputs */
     bool missing;     /* true: no such regular file; nothing else is set */
     uint32_t mode;    /* permission bits */
     uint64_t size;
@@ -151,7 +162,7 @@ struct cps_output {
 };
 
 struct cps_timing {
-    char *stage;      /* e.g. "unshare", "overlay", "exec", "wait" */
+    const char *stage; /* e.g. "unshare", "overlay", "exec", "wait" */
     uint64_t usec;
 };
 
@@ -160,7 +171,7 @@ struct cps_exit {
     int32_t code;      /* 0..255 when !signaled */
     uint32_t signal;   /* 1..64 when signaled */
     bool timed_out;    /* the job's timeout fired (then signaled is true, SIGKILL) */
-    char *limit;       /* NULL, or the name of the limit that ended the job:
+    const char *limit; /* NULL, or the name of the limit that ended the job:
                           "timeout", "output", "cpu", "file_size", ... */
     uint64_t wall_us, user_us, sys_us;
     uint64_t max_rss_kb;

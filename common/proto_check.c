@@ -321,12 +321,12 @@ const char *cps__msg_type_name(enum cps_msg_type type)
     return NULL;
 }
 
-static void free_strv(char **v, size_t n)
+static void free_strv(const char **v, size_t n)
 {
     if (!v)
         return;
     for (size_t i = 0; i < n; i++)
-        free(v[i]);
+        cps__free_const(v[i]);
     free(v);
 }
 
@@ -336,32 +336,32 @@ void cps__msg_free(struct cps_msg *msg)
         return;
     switch (msg->type) {
     case CPS_MSG_HELLO:
-        free(msg->u.hello.helper_version);
+        cps__free_const(msg->u.hello.helper_version);
         break;
     case CPS_MSG_JOB: {
         struct cps_job *j = &msg->u.job;
 
-        free(j->toolchain);
-        free(j->build_dir);
+        cps__free_const(j->toolchain);
+        cps__free_const(j->build_dir);
         free_strv(j->argv, j->argc);
         if (j->env) {
             for (size_t i = 0; i < j->envc; i++) {
-                free(j->env[i].name);
-                free(j->env[i].value);
+                cps__free_const(j->env[i].name);
+                cps__free_const(j->env[i].value);
             }
             free(j->env);
         }
-        free(j->cwd);
+        cps__free_const(j->cwd);
         free_strv(j->outputs, j->outputc);
         if (j->inputs) {
             for (size_t i = 0; i < j->inputc; i++)
-                free(j->inputs[i].path);
+                cps__free_const(j->inputs[i].path);
             free(j->inputs);
         }
         break;
     }
     case CPS_MSG_INPUT:
-        free(msg->u.input.path);
+        cps__free_const(msg->u.input.path);
         free(msg->u.input.data);
         break;
     case CPS_MSG_CANCEL:
@@ -371,14 +371,14 @@ void cps__msg_free(struct cps_msg *msg)
         free(msg->u.stream.data);
         break;
     case CPS_MSG_OUTPUT:
-        free(msg->u.output.path);
+        cps__free_const(msg->u.output.path);
         free(msg->u.output.data);
         break;
     case CPS_MSG_EXIT:
-        free(msg->u.exit.limit);
+        cps__free_const(msg->u.exit.limit);
         if (msg->u.exit.timings) {
             for (size_t i = 0; i < msg->u.exit.timingc; i++)
-                free(msg->u.exit.timings[i].stage);
+                cps__free_const(msg->u.exit.timings[i].stage);
             free(msg->u.exit.timings);
         }
         break;

@@ -195,21 +195,23 @@ static int text_view(const cbor_item_t *it, const char *field, size_t max, const
 }
 
 /* A new NUL-terminated copy of a text string. */
-static int get_text(const cbor_item_t *it, const char *field, size_t max, char **out,
+static int get_text(const cbor_item_t *it, const char *field, size_t max, const char **out,
                     struct cps_error *err)
 {
     const unsigned char *p = NULL;
     size_t len = 0;
     int ret = text_view(it, field, max, &p, &len, err);
+    char *s;
 
     if (ret < 0)
         return ret;
-    *out = malloc(len + 1);
-    if (!*out)
+    s = malloc(len + 1);
+    if (!s)
         return no_memory(err, field);
     if (len)
-        memcpy(*out, p, len);
-    (*out)[len] = '\0';
+        memcpy(s, p, len);
+    s[len] = '\0';
+    *out = s;
     return 0;
 }
 
@@ -498,24 +500,40 @@ static int decode_input_decl(const cbor_item_t *it, const char *field, struct cp
     return 0;
 }
 
+/* Element i of the array field (for the messages) as a two-item array, what
+ * saying which (e.g. "[name, value]"); *pair is borrowed from it. */
+static int get_pair(const cbor_item_t *it, const char *field, size_t i, const char *what,
+                    cbor_item_t ***pair, struct cps_error *err)
+{
+    char f[64];
+    size_t n;
+
+    snprintf(f, sizeof(f), "%s[%zu]", field, i);
+    if (!cbor_isa_array(it))
+        return fail(err, f, "expected a %s array, got %s", what, kind(it));
+    return get_array(it, f, 2, 2, pair, &n, err);
+}
+
 /* An array of text strings into a new char*[]. */
 static int get_strv(const cbor_item_t *it, const char *field, size_t min, size_t max,
-                    size_t text_max, char ***out, size_t *count, struct cps_error *err)
+                    size_t text_max, const char ***out, size_t *count, struct cps_error *err)
 {
     cbor_item_t **items;
     size_t n;
     char f[64];
     int ret = get_array(it, field, min, max, &items, &n, err);
+    const char **v;
 
     if (ret < 0)
         return ret;
-    *out = calloc(n ? n : 1, sizeof(char *));
-    if (!*out)
+    v = calloc(n ? n : 1, sizeof(*v));
+    if (!v)
         return no_memory(err, field);
+    *out = v;
     *count = n;
     for (size_t i = 0; i < n; i++) {
         snprintf(f, sizeof(f), "%s[%zu]", field, i);
-        if ((ret = get_text(items[i], f, text_max, &(*out)[i], err)) < 0)
+        if ((ret = get_text(items[i], f, text_max, &v[i], err)) < 0)
             return ret;
     }
     return 0;
@@ -557,12 +575,8 @@ static int decode_env(const cbor_item_t *it, struct cps_job *j, struct cps_error
     j->envc = n;
     for (size_t i = 0; i < n; i++) {
         cbor_item_t **pair;
-        size_t pn;
 
-        snprintf(f, sizeof(f), "job.env[%zu]", i);
-        if (!cbor_isa_array(items[i]))
-            return fail(err, f, "expected a [name, value] array, got %s", kind(items[i]));
-        if ((ret = get_array(items[i], f, 2, 2, &pair, &pn, err)) < 0)
+        if ((ret = get_pair(items[i], "job.env", i, "[name, value]", &pair, err)) < 0)
             return ret;
         snprintf(f, sizeof(f), "job.env[%zu][0]", i);
         if ((ret = get_text(pair[0], f, CPS_MAX_TEXT, &j->env[i].name, err)) < 0)
@@ -785,12 +799,8 @@ static int decode_exit(const cbor_item_t *root, struct cps_exit *e, struct cps_e
     e->timingc = n;
     for (size_t i = 0; i < n; i++) {
         cbor_item_t **pair;
-        size_t pn;
 
-        snprintf(f, sizeof(f), "exit.timings[%zu]", i);
-        if (!cbor_isa_array(items[i]))
-            return fail(err, f, "expected a [stage, usec] array, got %s", kind(items[i]));
-        if ((ret = get_array(items[i], f, 2, 2, &pair, &pn, err)) < 0)
+        if ((ret = get_pair(items[i], "exit.timings", i, "[stage, usec]", &pair, err)) < 0)
             return ret;
         snprintf(f, sizeof(f), "exit.timings[%zu][0]", i);
         if ((ret = get_text(pair[0], f, CPS_MAX_SHORT_TEXT, &e->timings[i].stage, err)) < 0)

@@ -16,7 +16,7 @@ static bool bytes_eq(const uint8_t *a, size_t alen, const uint8_t *b, size_t ble
     return alen == blen && (alen == 0 || memcmp(a, b, alen) == 0);
 }
 
-static bool strv_eq(char *const *a, char *const *b, size_t n)
+static bool strv_eq(const char *const *a, const char *const *b, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         if (!str_eq(a[i], b[i]))

@@ -20,11 +20,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "backend_launch.h"
 #include "bwrap.h"
 #include "cachepot-sandbox.h"
-#include "proto.h"
-#include "rootfs_prep.h"
-#include "seccomp_filter.h"
 
 /* What O learns about its backend before I is forked; I inherits the copy
  * (fork), so no per-job probe runs in I. */
@@ -33,17 +31,6 @@ struct cps_backend_prep {
     int bwrap_rc;               /* bubblewrap: 0 when bwrap was found and is new enough */
     struct cps_error bwrap_err; /* else why, stage "bubblewrap" (path, version, hint) */
     struct cps_bwrap bwrap;     /* the bwrap found, when bwrap_rc is 0 */
-};
-
-struct cps_launch {
-    const struct cps_job *job;           /* borrowed */
-    const struct cps_job_limits *limits; /* resolved defaults (rlimits.h) */
-    const char *target;                  /* the merged root, host path as I sees it */
-    int stdout_fd, stderr_fd;            /* write ends; launch closes I's copies */
-    const struct cps__seccomp *seccomp;  /* NULL: no filter */
-    struct cps_rootfs_prep *prep;        /* /proc /dev /tmp made before hello; NULL: none */
-    uint64_t rootfs_usec;                /* out: /proc, /dev, /tmp, pivot_root */
-    uint64_t exec_usec;                  /* out: fork until exec succeeded */
 };
 
 /* In O, before I is forked (before hello): for bubblewrap, find bwrap and
@@ -61,19 +48,6 @@ int cps__backend_check(const struct cps_backend_prep *bp, struct cps_error *err)
  * an exec failure, after the failed child was reaped). */
 int cps__backend_launch(const struct cps_backend_prep *bp, struct cps_launch *l, pid_t *pid,
                         struct cps_error *err);
-
-/*
- * For both backends, in I, right after forking the process c whose exec starts
- * the job, with report_rd the read end of a CLOEXEC pipe whose write end only c
- * holds (c writes a struct cps_error there when a step before exec fails):
- * closes I's copies of the job's stdout/stderr (O then sees EOF when the job's
- * last process is gone), waits for the exec (EOF on report_rd) and sets
- * l->exec_usec from t0. Returns 0 and *pid = c; or, with c reaped, the child's
- * error, or EIO with stage `stage` when c died without a report. Closes
- * report_rd.
- */
-int cps__backend_await_exec(struct cps_launch *l, pid_t c, int report_rd, uint64_t t0,
-                            const char *stage, pid_t *pid, struct cps_error *err);
 
 /* The userns backend (backend_userns.c). */
 int cps__backend_userns_launch(struct cps_launch *l, pid_t *pid, struct cps_error *err);

@@ -7,7 +7,6 @@
 #include <linux/openat2.h>
 #include <sched.h>
 #include <signal.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +18,7 @@
 #include <unistd.h>
 
 #include "error.h"
-#include "exec.h"
+#include "path_search.h"
 #include "rlimits.h"
 #include "rootfs.h"
 #include "timings.h"
@@ -56,79 +55,42 @@ static int executable_in_root(int root_fd, const char *path)
     return rc;
 }
 
-/* A path as the job's execve would see it: relative ones from its cwd. */
-static void in_cwd(char *out, size_t size, const char *cwd, const char *dir, int dir_len,
-                   const char *name)
-{
-    const char *sep = strcmp(cwd, "/") == 0 ? "" : "/";
+struct in_root {
+    int root_fd;
+    const char *cwd; /* the job's */
+};
 
-    if (dir_len == 0)
-        snprintf(out, size, "%s%s%s", cwd, sep, name);
-    else if (dir[0] == '/')
-        snprintf(out, size, "%.*s/%s", dir_len, dir, name);
+/* A path search candidate (path_search.h), relative ones from the job's cwd:
+ * is it an executable regular file in the prepared root? 0 or -errno. */
+static int try_in_root(const char *candidate, void *arg)
+{
+    const struct in_root *r = arg;
+    const char *sep = strcmp(r->cwd, "/") == 0 ? "" : "/";
+    char full[PATH_MAX];
+
+    if (candidate[0] == '/')
+        snprintf(full, sizeof(full), "%s", candidate);
     else
-        snprintf(out, size, "%s%s%.*s/%s", cwd, sep, dir_len, dir, name);
+        snprintf(full, sizeof(full), "%s%s%s", r->cwd, sep, candidate);
+    return executable_in_root(r->root_fd, full);
 }
 
 /*
  * bwrap reports a failed exec of the job the way a failing job looks (a
  * message on stderr, exit code 1), so the lookup the userns backend's execve
- * does is repeated here first: argv[0] with a '/' as is, else each dir of the
- * job's PATH, with the same message.
+ * does is repeated here first, with the same message.
  */
 static int find_program(const char *target, const struct cps_job *job, struct cps_error *err)
 {
-    char tried[CPS_ERROR_MESSAGE_MAX - 128] = "", full[PATH_MAX];
-    const char *name = job->argv[0], *path_env = NULL, *p;
-    bool eacces = false;
-    int root_fd, rc = -ENOENT;
+    struct in_root r = {.cwd = job->cwd};
+    int rc;
 
-    for (size_t i = 0; i < job->envc; i++)
-        if (strcmp(job->env[i].name, "PATH") == 0)
-            path_env = job->env[i].value;
-    root_fd = open(target, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (root_fd < 0)
+    r.root_fd = open(target, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (r.root_fd < 0)
         return cps__error_set(err, "exec", errno, NULL, "open %s", target);
-    if (strchr(name, '/') != NULL) {
-        if (name[0] == '/')
-            snprintf(full, sizeof(full), "%s", name);
-        else
-            in_cwd(full, sizeof(full), job->cwd, "", 0, name);
-        rc = executable_in_root(root_fd, full);
-        close(root_fd);
-        if (rc == 0)
-            return 0;
-        cps__exec_note_tried(tried, sizeof(tried), name, -rc);
-        return cps__error_set(err, "exec", -rc, "check argv[0] and the toolchain's contents",
-                              "exec %s failed: tried %s", name, tried);
-    }
-    p = path_env != NULL ? path_env : CPS_EXEC_DEFAULT_PATH;
-    for (;;) {
-        const char *end = strchrnul(p, ':');
-
-        in_cwd(full, sizeof(full), job->cwd, p, (int)(end - p), name);
-        rc = executable_in_root(root_fd, full);
-        if (rc == 0)
-            break;
-        cps__exec_note_tried(tried, sizeof(tried), full, -rc);
-        if (rc == -EACCES)
-            eacces = true;
-        else if (rc != -ENOENT && rc != -ENOTDIR)
-            break;
-        if (*end == '\0')
-            break;
-        p = end + 1;
-    }
-    close(root_fd);
-    if (rc == 0)
-        return 0;
-    if (eacces && (rc == -ENOENT || rc == -ENOTDIR))
-        rc = -EACCES;
-    return cps__error_set(err, "exec", -rc,
-                          "set PATH in the job's environment, or give argv[0] as an absolute path",
-                          "exec %s failed with PATH=%s%s: tried %s", name,
-                          path_env != NULL ? path_env : CPS_EXEC_DEFAULT_PATH,
-                          path_env != NULL ? "" : " (the job has no PATH; default)", tried);
+    rc = cps__path_search(job, try_in_root, &r, err);
+    close(r.root_fd);
+    return rc;
 }
 
 /*

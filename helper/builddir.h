@@ -8,10 +8,10 @@
  *
  * By default the three live on a tmpfs mounted on BUILD in the helper's own
  * mount namespace: the host directory is never written, creating them costs
- * a few microseconds instead of ext4 journal work (builddir + overlay +
- * cleanup went from 2.5-6 ms to about 0.3 ms per job on this kind of host,
- * bench/RESULTS.md), a crashed helper leaves nothing (the tmpfs dies with
- * its namespace), and limits.scratch_bytes bounds what the job can write.
+ * no ext4 journal work (builddir + overlay + cleanup became several times
+ * cheaper per job, docs/MEASUREMENTS.md), a crashed helper leaves nothing
+ * (the tmpfs dies with its namespace), and limits.scratch_bytes bounds what
+ * the job can write.
  * The tmpfs pages are charged to the memory cgroup of the job that writes
  * them. CACHEPOT_SCRATCH=disk keeps them on BUILD's own filesystem.
  */

@@ -17,7 +17,7 @@
 
 #include "error.h"
 #include "namespaces.h"
-#include "probe_host.h"
+#include "host_facts.h"
 #include "rootfs.h"
 
 #define STAGE "bubblewrap"

@@ -20,9 +20,9 @@
 /*
  * Plain prctl(2) and capset(2) rather than libcap-ng's capng_apply: to drop
  * the bounding set it reads /proc/PID/status to learn the current sets
- * (three opens and reads of that file per job, measured with perf trace),
- * which made this step take about 0.2 ms of the job's exec; these calls take
- * a few microseconds. libcap-ng stays in use where the current sets matter
+ * (three opens and reads of that file per job), which made this step a
+ * visible part of the job's exec (docs/MEASUREMENTS.md); these calls only
+ * talk to the kernel. libcap-ng stays in use where the current sets matter
  * (overlay_fuse.c).
  */
 static int drop_bounding_set(struct cps_error *err)

@@ -59,10 +59,10 @@ int cps__cgroup_set_limits(struct cps_job_cgroup *cg, const struct cps_job_limit
  * Move pid (0: the calling process) into the cgroup. No-op when off. Stage
  * "cgroup". On cgroup v1 a move takes the cgroup_threadgroup_rwsem for
  * writing, which waits for an RCU grace period unless another move happened
- * just before: 0.1 ms back to back, 8-15 ms for an isolated job on this kind
- * of host (the `validate` stage's p90 as root in bench/RESULTS.md). So I
- * enters by itself right after its fork, while O says hello and a warm helper
- * waits for its job, instead of O moving it when the job arrives.
+ * just before: an isolated job's move costs milliseconds, a move right after
+ * another almost nothing (docs/MEASUREMENTS.md). So I enters by itself right
+ * after its fork, while O says hello and a warm helper waits for its job,
+ * instead of O moving it when the job arrives.
  */
 int cps__cgroup_enter(const struct cps_job_cgroup *cg, pid_t pid, struct cps_error *err);
 

@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +12,7 @@
 
 #include "caps.h"
 #include "error.h"
+#include "path_search.h"
 #include "rlimits.h"
 
 /* The child keeps these high until they are moved to 0..3, so that dup2 onto
@@ -70,91 +70,36 @@ static char **build_argv(const struct cps_job *job)
     return argv;
 }
 
-static char **build_env(const struct cps_job *job, const char **path_value)
+static char **build_env(const struct cps_job *job)
 {
     char **envp = calloc(job->envc + 1, sizeof(*envp));
 
-    *path_value = NULL;
     if (envp == NULL)
         return NULL;
-    for (size_t i = 0; i < job->envc; i++) {
+    for (size_t i = 0; i < job->envc; i++)
         if (asprintf(&envp[i], "%s=%s", job->env[i].name, job->env[i].value) < 0)
             return NULL;
-        if (strcmp(job->env[i].name, "PATH") == 0)
-            *path_value = job->env[i].value;
-    }
     return envp;
 }
 
-void cps__exec_note_tried(char *msg, size_t size, const char *path, int e)
+struct exec_with {
+    char **argv, **envp;
+};
+
+/* A path search candidate (path_search.h): execve only returns on failure. */
+static int try_execve(const char *path, void *arg)
 {
-    size_t len = strlen(msg);
+    const struct exec_with *w = arg;
 
-    if (len + 1 >= size)
-        return;
-    snprintf(msg + len, size - len, "%s%s (%s)", len ? ", " : "", path, strerror(e));
-}
-
-/*
- * execve argv[0] directly when it contains '/', else each directory of the
- * job's PATH in order, as execvp(3) does: ENOENT, ENOTDIR and EACCES go on to
- * the next directory (EACCES is reported if nothing else works), other errors
- * stop. Only returns on failure, with err filled.
- */
-static void exec_job(const struct cps_job *job, char **argv, char **envp, const char *path_env,
-                     struct cps_error *err)
-{
-    char tried[CPS_ERROR_MESSAGE_MAX - 128] = "";
-    const char *name = job->argv[0];
-    const char *p;
-    char full[PATH_MAX];
-    int last = ENOENT;
-    bool eacces = false;
-
-    if (strchr(name, '/') != NULL) {
-        execve(name, argv, envp);
-        last = errno;
-        cps__exec_note_tried(tried, sizeof(tried), name, last);
-        cps__error_set(err, "exec", last, "check argv[0] and the toolchain's contents",
-                       "exec %s failed: tried %s", name, tried);
-        return;
-    }
-    p = path_env != NULL ? path_env : CPS_EXEC_DEFAULT_PATH;
-    for (;;) {
-        const char *end = strchrnul(p, ':');
-        int len = (int)(end - p);
-
-        /* An empty PATH element means the current directory (POSIX). */
-        if (len == 0)
-            snprintf(full, sizeof(full), "%s", name);
-        else
-            snprintf(full, sizeof(full), "%.*s/%s", len, p, name);
-        execve(full, argv, envp);
-        last = errno;
-        cps__exec_note_tried(tried, sizeof(tried), full, last);
-        if (last == EACCES)
-            eacces = true;
-        else if (last != ENOENT && last != ENOTDIR)
-            break;
-        if (*end == '\0')
-            break;
-        p = end + 1;
-    }
-    if (eacces && (last == ENOENT || last == ENOTDIR))
-        last = EACCES;
-    cps__error_set(err, "exec", last,
-                   "set PATH in the job's environment, or give argv[0] as an absolute path",
-                   "exec %s failed with PATH=%s%s: tried %s", name,
-                   path_env != NULL ? path_env : CPS_EXEC_DEFAULT_PATH,
-                   path_env != NULL ? "" : " (the job has no PATH; default)", tried);
+    execve(path, w->argv, w->envp);
+    return -errno;
 }
 
 _Noreturn void cps__exec_child(const struct cps_exec_args *a)
 {
-    const char *path_env;
+    struct exec_with w;
     struct cps_error e;
     sigset_t none;
-    char **envp, **argv;
 
     cps__error_clear(&e);
     /* Signal masks survive execve; the job starts with none blocked. */
@@ -178,12 +123,12 @@ _Noreturn void cps__exec_child(const struct cps_exec_args *a)
     }
     if (a->seccomp != NULL && cps__seccomp_load(a->seccomp, &e) < 0)
         fail(&e);
-    envp = build_env(a->job, &path_env);
-    argv = build_argv(a->job);
-    if (envp == NULL || argv == NULL) {
+    w.envp = build_env(a->job);
+    w.argv = build_argv(a->job);
+    if (w.envp == NULL || w.argv == NULL) {
         cps__error_set(&e, "exec", ENOMEM, NULL, "building argv and the environment");
         fail(&e);
     }
-    exec_job(a->job, argv, envp, path_env, &e);
+    cps__path_search(a->job, try_execve, &w, &e);
     fail(&e);
 }

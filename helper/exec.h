@@ -11,9 +11,6 @@
 #include "proto.h"
 #include "seccomp_filter.h"
 
-/* Used when the job's environment has no PATH: confstr(_CS_PATH) of POSIX. */
-#define CPS_EXEC_DEFAULT_PATH "/bin:/usr/bin"
-
 struct cps_exec_args {
     const struct cps_job *job;           /* borrowed */
     const struct cps_job_limits *limits; /* resolved (rlimits.h) */
@@ -21,10 +18,6 @@ struct cps_exec_args {
     int report_fd;                       /* close-on-exec pipe to I */
     const struct cps__seccomp *seccomp;  /* NULL: no filter */
 };
-
-/* Append "path (strerror(e))" to msg (size bytes, ", "-separated) for the
- * "tried ..." list of an exec failure; stops adding once msg is full. */
-void cps__exec_note_tried(char *msg, size_t size, const char *path, int e);
 
 /*
  * In the child: stdin /dev/null, stdout/stderr the pipes, nothing else open

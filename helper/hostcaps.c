@@ -6,7 +6,7 @@
 
 #include "bwrap.h"
 #include "overlay.h"
-#include "probe_host.h"
+#include "host_facts.h"
 #include "proto.h"
 
 int cps__host_caps(uint32_t *backends, uint32_t *overlays)

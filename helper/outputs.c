@@ -16,7 +16,7 @@
 #include "proto_stream.h"
 #include "rootpath.h"
 
-static int send_missing(int sock, char *path, struct cps_error *err)
+static int send_missing(int sock, const char *path, struct cps_error *err)
 {
     struct cps_msg m;
 
@@ -71,8 +71,8 @@ static int send_chunk(int sock, int fd, const struct cps_msg *m, struct cps_data
     return cps__frame_write_rest(sock, &tail, 1, err);
 }
 
-static int send_file(int sock, int fd, char *path, const struct stat *st, struct cps_data_frame *f,
-                     struct cps_error *err)
+static int send_file(int sock, int fd, const char *path, const struct stat *st,
+                     struct cps_data_frame *f, struct cps_error *err)
 {
     /* The encoder checks a chunk's data pointer but reads only its length:
      * the bytes themselves come from the file. */
@@ -115,7 +115,7 @@ int cps__outputs_send(int sock, int root_fd, const struct cps_job *job, uint64_t
     if (f == NULL)
         return cps__error_set(err, "outputs", ENOMEM, NULL, "output buffer");
     for (size_t i = 0; i < job->outputc && rc == 0; i++) {
-        char *path = job->outputs[i];
+        const char *path = job->outputs[i];
         struct stat st;
         int fd = cps__root_open(root_fd, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
 

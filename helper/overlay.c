@@ -104,22 +104,6 @@ int cps__overlay_plan(struct cps_overlay_state *o, struct cps_error *err)
     return 0;
 }
 
-int cps__overlay_refuse_option_chars(const struct cps_root_paths *p, const char *prefix,
-                                     const char *options, const char *hint, struct cps_error *err)
-{
-    const char *paths[] = {p->toolchain, p->upper, p->work};
-
-    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
-        const char *c = strpbrk(paths[i], ",:\\");
-
-        if (c != NULL)
-            return cps__error_set(err, "overlay", EINVAL, hint,
-                                  "%spath %s contains '%c', which %s options cannot carry", prefix,
-                                  paths[i], *c, options);
-    }
-    return 0;
-}
-
 /* CACHEPOT_TEST_FAIL_OVERLAY lists mode's name. */
 static bool test_hook_refuses(uint32_t mode)
 {

@@ -36,7 +36,7 @@
 #include "error.h"
 #include "hostcaps.h"
 #include "log.h"
-#include "probe_host.h"
+#include "host_facts.h"
 #include "timings.h"
 
 /* How long fuse-overlayfs may take to mount, and to exit after the unmount.

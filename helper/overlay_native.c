@@ -29,8 +29,8 @@
  * overlayfs logs a fallback on every mount.
  * volatile (Linux 5.10): no sync of the upper layer, neither for the job's
  * fsync calls nor at unmount. The upper dir is thrown away after the job, and
- * the sync on the last unmount cost 1-10 ms per job on this kind of machine
- * (measured with strace -T on umount2).
+ * the sync on the last unmount was a noticeable part of each job's cleanup
+ * (docs/MEASUREMENTS.md).
  */
 #define DATA_FMT                                                                                   \
     "lowerdir=/proc/self/fd/%d,upperdir=/proc/self/fd/%d,workdir=/proc/self/fd/%d,userxattr,"      \

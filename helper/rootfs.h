@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "cachepot-sandbox.h"
+#include "rootfs_contents.h"
 #include "rootfs_prep.h"
 
 /*
@@ -42,19 +43,5 @@ int cps__rootfs_enter(const char *target, uint64_t tmp_bytes, struct cps_rootfs_
  * for --dev, a size, and --dev adds a devpts with /dev/ptmx).
  */
 int cps__rootfs_mount_dev_tmp(int root_fd, uint64_t tmp_bytes, struct cps_error *err);
-
-/* Size of the /dev tmpfs: it holds mount points, links and /dev/shm, which
- * compilers do not use (POSIX shared memory is for servers); 64 KiB keeps a
- * job from filling memory through it. */
-#define CPS_DEV_TMPFS_BYTES 65536u
-
-/* The host devices bound into /dev, and the /proc entries made read-only. */
-extern const char *const cps__dev_nodes[];
-extern const size_t cps__dev_nodes_count;
-extern const char *const cps__proc_read_only[];
-extern const size_t cps__proc_read_only_count;
-
-/* The links fd, stdin, stdout, stderr and the shm dir in the /dev at dev_fd. */
-int cps__dev_populate(int dev_fd, struct cps_error *err);
 
 #endif

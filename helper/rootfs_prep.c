@@ -14,7 +14,7 @@
 #include "error.h"
 #include "log.h"
 #include "proc_mask.h"
-#include "rootfs.h"
+#include "rootfs_contents.h"
 #include "rootpath.h"
 #include "tmpfs.h"
 

@@ -15,9 +15,9 @@
 
 /* The rules live in helper/seccomp/seccomp_rules.c; cps-seccomp-gen runs
  * them through libseccomp at build time and writes the program into
- * seccomp_program.c. Building it at run time cost about 1 ms of CPU per
- * helper (libseccomp's rule database, optimiser and export), and linking
- * libseccomp one more shared library to load at every helper start. */
+ * seccomp_program.c. Building it at run time cost CPU at every helper start
+ * (libseccomp's rule database, optimiser and export; docs/MEASUREMENTS.md),
+ * and linking libseccomp one more shared library to load. */
 int cps__seccomp_prepare(struct cps__seccomp *out, struct cps_error *err)
 {
     (void)err;
@@ -93,14 +93,4 @@ int cps__seccomp_to_memfd(const struct cps__seccomp *sc, struct cps_error *err)
         return cps__error_set(err, STAGE, e, NULL, "seal the filter memfd");
     }
     return fd;
-}
-
-int cps__seccomp_apply(struct cps_error *err)
-{
-    struct cps__seccomp sc = {0};
-    int rc = cps__seccomp_prepare(&sc, err);
-    if (rc == 0)
-        rc = cps__seccomp_load(&sc, err);
-    cps__seccomp_free(&sc);
-    return rc;
 }

@@ -72,11 +72,4 @@ void cps__seccomp_free(struct cps__seccomp *sc);
  */
 int cps__seccomp_to_memfd(const struct cps__seccomp *sc, struct cps_error *err);
 
-/*
- * prepare + load + free in one call, for callers that do not fork (tests,
- * tools). Allocates: do not use between fork and execve of a multithreaded
- * process.
- */
-int cps__seccomp_apply(struct cps_error *err);
-
 #endif

@@ -12,8 +12,9 @@
  * call returns; "taken" means the library frees it; "new" means the caller frees
  * the result with the matching _free function.
  *
- * (The parent issue owns the rest of this header; struct cps_error is shared
- * with common/ and the helper and must stay as it is.)
+ * struct cps_error is also the helper's error type and carries the wire
+ * protocol's `error` frame (docs/PROTOCOL.md); its layout is part of this
+ * library's ABI.
  *
  * Typical use:
  *

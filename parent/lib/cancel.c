@@ -2,7 +2,6 @@
 #include "cancel.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
@@ -56,14 +55,4 @@ CPS_API void cps_cancel_token_free(struct cps_cancel_token *token)
 int cps__cancel_fd(const struct cps_cancel_token *token)
 {
     return token ? token->fd : -1;
-}
-
-bool cps__cancel_fired(const struct cps_cancel_token *token)
-{
-    struct pollfd p;
-
-    if (!token)
-        return false;
-    p = (struct pollfd){.fd = token->fd, .events = POLLIN};
-    return poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
 }

@@ -6,7 +6,5 @@
 
 /* The fd a run polls for POLLIN (borrowed), or -1 for a NULL token. */
 int cps__cancel_fd(const struct cps_cancel_token *token);
-/* True once the token has fired. */
-bool cps__cancel_fired(const struct cps_cancel_token *token);
 
 #endif

@@ -29,10 +29,10 @@ CPS_API struct cps_job_spec *cps_job_new(void)
     return job;
 }
 
-static void free_strv(char **v, size_t n)
+static void free_strv(const char **v, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        free(v[i]);
+        cps__free_const(v[i]);
     free(v);
 }
 
@@ -44,8 +44,8 @@ CPS_API void cps_job_free(struct cps_job_spec *job)
     free(job->build_dir);
     free_strv(job->argv, job->argc);
     for (size_t i = 0; i < job->envc; i++) {
-        free(job->env[i].name);
-        free(job->env[i].value);
+        cps__free_const(job->env[i].name);
+        cps__free_const(job->env[i].value);
     }
     free(job->env);
     free(job->cwd);
@@ -103,7 +103,7 @@ CPS_API int cps_job_set_build_dir(struct cps_job_spec *job, const char *dir, str
 CPS_API int cps_job_set_argv(struct cps_job_spec *job, size_t argc, const char *const *argv,
                              struct cps_error *err)
 {
-    char **copy;
+    const char **copy;
 
     if (argc < 1 || argc > CPS_MAX_ARGV)
         return cps__error_set(err, "job", EINVAL, NULL, "argv needs 1 to %d entries, not %zu",
@@ -376,16 +376,22 @@ int cps__wire_job_build(const struct cps_job_spec *spec, const char *build_dir,
         return nomem(err, "the job");
     }
     for (size_t i = 0; i < spec->inputc; i++) {
-        r = cps__path_resolve(spec->cwd, spec->inputs[i].sandbox_path, &w->input_paths[i], err);
+        char *path;
+
+        r = cps__path_resolve(spec->cwd, spec->inputs[i].sandbox_path, &path, err);
         if (r < 0)
             goto fail;
-        w->decl[i].path = w->input_paths[i];
+        w->input_paths[i] = path;
+        w->decl[i].path = path;
         w->decl[i].mode = spec->inputs[i].mode;
     }
     for (size_t i = 0; i < spec->outputc; i++) {
-        r = cps__path_resolve(spec->cwd, spec->outputs[i].given, &w->output_paths[i], err);
+        char *path;
+
+        r = cps__path_resolve(spec->cwd, spec->outputs[i].given, &path, err);
         if (r < 0)
             goto fail;
+        w->output_paths[i] = path;
     }
     r = stat_inputs(spec, w, err);
     if (r < 0)

@@ -21,7 +21,7 @@ struct cps_spec_output {
 struct cps_job_spec {
     char *toolchain;
     char *build_dir; /* NULL: a fresh temporary one per run */
-    char **argv;
+    const char **argv;
     size_t argc;
     struct cps_env_pair *env;
     size_t envc;
@@ -45,8 +45,8 @@ struct cps_job_spec {
  */
 struct cps_wire_job {
     struct cps_job job;          /* argv/env/toolchain borrowed from the spec */
-    char **input_paths;          /* new, resolved sandbox paths */
-    char **output_paths;         /* new, resolved sandbox paths */
+    const char **input_paths;    /* new, resolved sandbox paths */
+    const char **output_paths;   /* new, resolved sandbox paths */
     struct cps_input_decl *decl; /* new, job.inputs */
     char *toolchain;             /* new, realpath of the spec's toolchain */
     dev_t *input_dev;            /* identity of each input at stat time */

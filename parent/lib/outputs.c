@@ -218,11 +218,6 @@ int cps__output_sink_frame(struct cps_output_sink *s, const struct cps_output *o
     return o->end ? end_file(s, err) : 0;
 }
 
-bool cps__output_sink_complete(const struct cps_output_sink *s)
-{
-    return s->idx == s->wire->job.outputc && !s->in_file;
-}
-
 void cps__output_sink_close(struct cps_output_sink *s)
 {
     if (s->fd >= 0) {

@@ -29,8 +29,6 @@ int cps__output_sink_init(struct cps_output_sink *s, const struct cps_job_spec *
  * (out of order, sizes wrong), "output" (writing failed) or "callback". */
 int cps__output_sink_frame(struct cps_output_sink *s, const struct cps_output *o,
                            struct cps_error *err);
-/* True when every requested output has been received or reported missing. */
-bool cps__output_sink_complete(const struct cps_output_sink *s);
 /* Close fds; a partly written file is removed. */
 void cps__output_sink_close(struct cps_output_sink *s);
 

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "errtext.h"
 #include "frame.h"
 #include "job_spec.h"
 #include "cps_limits.h"
@@ -701,7 +702,7 @@ CPS_API int cps_pool_new(const struct cps_pool_options *opts, struct cps_pool **
             close(pool->wake_fd);
         free(pool->helper_path);
         free(pool);
-        return cps__error_set(err, "pool", r, NULL, "eventfd: %s", strerror(r));
+        return cps__error_set(err, "pool", r, NULL, "eventfd: %s", cps__errtext(r));
     }
     pthread_mutex_init(&pool->mu, NULL);
     pthread_cond_init(&pool->runs_done, NULL);
@@ -722,7 +723,7 @@ CPS_API int cps_pool_new(const struct cps_pool_options *opts, struct cps_pool **
         free(pool->helper_path);
         free(pool);
         return cps__error_set(err, "pool", r, NULL, "cannot start the pool thread: %s",
-                              strerror(r));
+                              cps__errtext(r));
     }
     *out = pool;
     return 0;

@@ -16,12 +16,10 @@
 #include "error.h"
 #include "frame.h"
 
-extern char **environ;
-
-int client_spawn(struct client *c, const char *helper, bool unpriv, char *const *args)
+int client_spawn(struct client *c, const char *helper, bool unpriv, const char *const *args)
 {
     posix_spawn_file_actions_t fa;
-    char *argv[32];
+    const char *argv[32];
     int sv[2], helper_end, rc;
     size_t n = 0;
 
@@ -37,19 +35,19 @@ int client_spawn(struct client *c, const char *helper, bool unpriv, char *const 
     close(sv[1]);
     /* As root, become uid 65534; as any other user, already unprivileged. */
     if (unpriv && geteuid() == 0) {
-        argv[n++] = (char *)"/usr/bin/setpriv";
-        argv[n++] = (char *)"--reuid=65534";
-        argv[n++] = (char *)"--regid=65534";
-        argv[n++] = (char *)"--clear-groups";
-        argv[n++] = (char *)"--";
+        argv[n++] = "/usr/bin/setpriv";
+        argv[n++] = "--reuid=65534";
+        argv[n++] = "--regid=65534";
+        argv[n++] = "--clear-groups";
+        argv[n++] = "--";
     }
-    argv[n++] = (char *)helper;
+    argv[n++] = helper;
     for (size_t i = 0; args != NULL && args[i] != NULL && n < 31; i++)
         argv[n++] = args[i];
     argv[n] = NULL;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, helper_end, 3);
-    rc = posix_spawn(&c->pid, argv[0], &fa, NULL, argv, environ);
+    rc = posix_spawn(&c->pid, argv[0], &fa, NULL, (char *const *)(uintptr_t)argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     close(helper_end);
     if (rc != 0) {
@@ -176,11 +174,11 @@ int client_send_input(struct client *c, const char *path, const uint8_t *data, s
 
     memset(&m, 0, sizeof(m));
     m.type = CPS_MSG_INPUT;
-    m.u.input.path = (char *)path;
+    m.u.input.path = path;
     do {
         size_t n = len - off < CPS_MAX_CHUNK ? len - off : CPS_MAX_CHUNK;
 
-        m.u.input.data = (uint8_t *)data + off;
+        m.u.input.data = (uint8_t *)(uintptr_t)(data + off);
         m.u.input.data_len = n;
         off += n;
         m.u.input.end = off == len;

@@ -59,7 +59,7 @@ struct client {
 
 /* Spawn helper (path) with extra args (NULL-terminated, may be NULL). unpriv:
  * through `setpriv --reuid=65534 --regid=65534 --clear-groups --`. */
-int client_spawn(struct client *c, const char *helper, bool unpriv, char *const *args);
+int client_spawn(struct client *c, const char *helper, bool unpriv, const char *const *args);
 
 /* Read the first frame: hello (returns 0) or error (returns -1, c->error set). */
 int client_hello(struct client *c);

@@ -33,12 +33,14 @@ char *it_read_file(const char *path, size_t *len_out)
     return buf;
 }
 
-int it_run(char *const argv[])
+int it_run(const char *const argv[])
 {
     pid_t pid;
     int st;
 
-    if (posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ) != 0)
+    /* posix_spawn(3) takes char *const[] for history's sake; it does not
+     * write to the strings. */
+    if (posix_spawnp(&pid, argv[0], NULL, NULL, (char *const *)(uintptr_t)argv, environ) != 0)
         return -1;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
         ;
@@ -47,8 +49,7 @@ int it_run(char *const argv[])
 
 void it_sh(const char *cmd)
 {
-    char sh[] = "/bin/sh", c[] = "-c";
-    char *argv[] = {sh, c, (char *)(uintptr_t)cmd, NULL};
+    const char *argv[] = {"/bin/sh", "-c", cmd, NULL};
 
     ck_assert_msg(it_run(argv) == 0, "command failed: %s", cmd);
 }
@@ -64,8 +65,7 @@ void it_make_dir(char *dir, size_t size, const char *template)
 
 void it_remove_dir(const char *dir)
 {
-    char rm[] = "rm", rf[] = "-rf";
-    char *argv[] = {rm, rf, (char *)(uintptr_t)dir, NULL};
+    const char *argv[] = {"rm", "-rf", dir, NULL};
 
     it_run(argv);
 }

@@ -10,7 +10,7 @@ char *it_read_file(const char *path, size_t *len_out);
 
 /* Run argv (PATH lookup) and wait: its exit status, 128+N for signal N, or -1
  * when it could not be spawned. */
-int it_run(char *const argv[]);
+int it_run(const char *const argv[]);
 
 /* Run cmd with /bin/sh -c; fails the test unless it exits 0. */
 void it_sh(const char *cmd);

@@ -20,7 +20,8 @@ struct it_fixtures {
  * root variant (CPS_IT_MODE unset or "root") needs uid 0: otherwise it prints
  * SKIP and returns 77; the unprivileged variant ("unpriv") runs the helper as
  * uid 65534, or as the current user when the test is not root. Returns the
- * process exit status: 0 when every case passed.
+ * process exit status: 0 when every case passed, 1 when one failed or when no
+ * case ran (CK_RUN_CASE named none of them).
  */
 int it_main(const char *name, const struct it_case *cases, size_t n, const struct it_fixtures *fx);
 

@@ -38,8 +38,6 @@
 #error "CPS_TEST_HELPER must name the helper binary"
 #endif
 
-extern char **environ;
-
 static struct {
     bool unpriv;
     char dir[64];
@@ -149,13 +147,13 @@ static char job_script[] =
     "out/upper.txt; cp src/in.txt /results/copy.bin; chmod 640 /results/copy.bin; echo tmp-ok > "
     "/tmp/t; cat /tmp/t; ls /; cat /etc/marker-toolchain; id -u; wc -c < out/upper.txt; "
     "echo to-stderr >&2";
-static char *job_outputs[] = {"/work/out/sum", "/work/out/upper.txt", "/results/copy.bin",
-                              "/work/out/missing"};
+static const char *job_outputs[] = {"/work/out/sum", "/work/out/upper.txt", "/results/copy.bin",
+                                    "/work/out/missing"};
 
 struct jobspec {
     struct cps_job job;
     struct cps_env_pair env[1];
-    char *argv[4];
+    const char *argv[4];
     struct cps_input_decl input;
     uint8_t *data;
 };
@@ -195,7 +193,7 @@ static void job_init(struct jobspec *s, uint32_t overlay)
 static void run_until(struct client *c, struct jobspec *s, const char *backend,
                       bool (*on_stdout)(struct client *c, void *arg))
 {
-    char *args[] = {"--backend", (char *)backend, NULL};
+    const char *args[] = {"--backend", backend, NULL};
 
     ck_assert_int_eq(client_spawn(c, fx.helper, fx.unpriv, backend ? args : NULL), 0);
     ck_assert_msg(client_hello(c) == 0, "no hello: %s: %s", c->error.stage, c->error.message);
@@ -606,7 +604,7 @@ END_TEST
 START_TEST(bwrap_isolation)
 {
     const char *zero = "0000000000000000";
-    char *argv[] = {"/bin/probe", NULL};
+    const char *argv[] = {"/bin/probe", NULL};
     struct jobspec s;
     struct client c;
     char want[128];
@@ -644,7 +642,7 @@ END_TEST
 /* CACHEPOT_SANDBOX selects the backend; an unknown value lists the valid ones. */
 START_TEST(sandbox_env)
 {
-    char *argv[] = {fx.helper, NULL};
+    const char *argv[] = {fx.helper, NULL};
     posix_spawn_file_actions_t fa;
     char path[4200], *text;
     struct jobspec s;
@@ -665,7 +663,8 @@ START_TEST(sandbox_env)
     snprintf(path, sizeof(path), "%s/stderr", fx.dir);
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 2, path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ck_assert_int_eq(posix_spawn(&pid, fx.helper, &fa, NULL, argv, environ), 0);
+    ck_assert_int_eq(posix_spawn(&pid, fx.helper, &fa, NULL, (char *const *)(uintptr_t)argv, environ),
+                     0);
     posix_spawn_file_actions_destroy(&fa);
     ck_assert_int_eq(waitpid(pid, &st, 0), pid);
     unsetenv("CACHEPOT_SANDBOX");
@@ -814,7 +813,7 @@ START_TEST(unmakeable_output_dirs)
         {CPS_BACKEND_USERNS, CPS_OVERLAY_BIND},     {CPS_BACKEND_BUBBLEWRAP, CPS_OVERLAY_NATIVE},
         {CPS_BACKEND_BUBBLEWRAP, CPS_OVERLAY_FUSE}, {CPS_BACKEND_BUBBLEWRAP, CPS_OVERLAY_BIND},
     };
-    char *outs[] = {"/tlink/sub/a.o",    "/tlink/a.o",    "/etc/marker-toolchain/a.o",
+    const char *outs[] = {"/tlink/sub/a.o",    "/tlink/a.o",    "/etc/marker-toolchain/a.o",
                     "/proc/self/status", "/work/out/dir", "/work/out/ok",
                     "/etc/unreadable"};
     /* As root the helper's capabilities read a mode-000 file: only 65534
@@ -887,7 +886,7 @@ static bool kill_fuse_when_ready(struct client *c, void *arg)
 START_TEST(fuse_gone_outputs_error)
 {
     char script[] = "echo x > marker; echo ready; while : > marker; do :; done; exit 0";
-    char *outs[] = {"/work/marker"};
+    const char *outs[] = {"/work/marker"};
     bool killed = false;
     struct jobspec s;
     struct client c;
@@ -986,8 +985,8 @@ START_TEST(other_uid)
     };
 
     for (size_t i = 0; i < sizeof(combos) / sizeof(combos[0]); i++) {
-        char *args[] = {"--uid", "1000",      "--gid",
-                        "1000",  "--backend", (char *)cps__backend_name(combos[i][0]),
+        const char *args[] = {"--uid", "1000",      "--gid",
+                        "1000",  "--backend", cps__backend_name(combos[i][0]),
                         NULL};
         struct jobspec s;
         struct client c;
@@ -1072,8 +1071,8 @@ static const struct combo {
  * parents are bind mode's writable dirs) and limits; check(c, what) judges
  * each run. Returns how many combinations ran.
  */
-static size_t run_everywhere(char *script, char **outputs, size_t outputc, uint64_t scratch_bytes,
-                             uint64_t tmp_bytes,
+static size_t run_everywhere(const char *script, const char **outputs, size_t outputc,
+                             uint64_t scratch_bytes, uint64_t tmp_bytes,
                              void (*check)(const struct client *c, const char *what))
 {
     size_t ran = 0;
@@ -1128,7 +1127,7 @@ START_TEST(scratch_bounds_all_dirs)
 {
     static char script[] = "for d in /work /o1 /o2 /o3 /o4; do writebytes 3000000 > $d/f; done "
                            "2>/dev/null; cat /work/f /o1/f /o2/f /o3/f /o4/f | wc -c";
-    static char *outputs[] = {"/o1/out", "/o2/out", "/o3/out", "/o4/out"};
+    static const char *outputs[] = {"/o1/out", "/o2/out", "/o3/out", "/o4/out"};
 
     run_everywhere(script, outputs, 4, SCRATCH_SMALL, 4u << 20, check_scratch_total);
 }
@@ -1162,7 +1161,7 @@ START_TEST(tmpfs_inode_bounds)
 {
     static char script[] = "for d in /work /tmp /dev/shm; do n=0; while [ $n -lt 3000 ] && "
                            "true > $d/e$n; do n=$((n+1)); done 2>/dev/null; echo $d $n; done";
-    static char *outputs[] = {"/work/out"};
+    static const char *outputs[] = {"/work/out"};
 
     run_everywhere(script, outputs, 1, 16u << 20, 4u << 20, check_inodes);
 }
@@ -1187,7 +1186,7 @@ START_TEST(dev_bounded)
 {
     static char script[] = "ls -A /dev | tr '\\n' ' '; echo; writebytes 1000000 > /dev/shm/f "
                            "2>/dev/null; wc -c < /dev/shm/f";
-    static char *outputs[] = {"/work/out"};
+    static const char *outputs[] = {"/work/out"};
 
     run_everywhere(script, outputs, 1, 16u << 20, 4u << 20, check_dev);
 }
@@ -1208,7 +1207,7 @@ START_TEST(disk_deep_tree)
 {
     static char script[] = "p=d; for i in 1 2 3 4 5 6 7 8 9; do p=$p/$p; done; "
                            "mkdir -p $p && cd $p && mkdir -p $p && cd $p && touch f && echo deep";
-    static char *outputs[] = {"/work/out"};
+    static const char *outputs[] = {"/work/out"};
     struct rlimit rl, low;
 
     ck_assert_int_eq(setenv("CACHEPOT_SCRATCH", "disk", 1), 0);

@@ -39,8 +39,6 @@
 #define CPS_TEST_HELPER_PLAIN CPS_TEST_HELPER
 #endif
 
-extern char **environ;
-
 static struct {
     bool unpriv;
     char dir[64];
@@ -125,7 +123,7 @@ static void copy_helper(const char *src, char *dst, size_t size, const char *nam
     /* The repository may sit where uid 65534 cannot enter: run a copy. */
     snprintf(dst, size, "%s/%s", fx.dir, name);
     {
-        char *argv[] = {(char *)"cp", (char *)src, dst, NULL};
+        const char *argv[] = {"cp", src, dst, NULL};
 
         ck_assert_int_eq(it_run(argv), 0);
     }
@@ -143,7 +141,7 @@ static void setup(void)
     copy_helper(CPS_TEST_HELPER_PLAIN, fx.helper_plain, sizeof(fx.helper_plain), "helper-plain");
     snprintf(fx.toolchain, sizeof(fx.toolchain), "%s/toolchain", fx.dir);
     {
-        char *argv[] = {(char *)"cp", (char *)"-a", (char *)CPS_TEST_TOOLCHAIN, fx.toolchain, NULL};
+        const char *argv[] = {"cp", "-a", CPS_TEST_TOOLCHAIN, fx.toolchain, NULL};
 
         ck_assert_int_eq(it_run(argv), 0);
     }
@@ -209,7 +207,7 @@ struct jobspec {
     struct cps_env_pair env[4];
 };
 
-static void job_init(struct jobspec *s, char **argv)
+static void job_init(struct jobspec *s, const char **argv)
 {
     static char path_name[] = "PATH", path_value[] = "/bin:/usr/bin", cwd[] = "/work";
 
@@ -286,7 +284,7 @@ static void expect_error(struct client *c, const char *stage, int errnum, const 
 
 START_TEST(echo)
 {
-    char *argv[] = {"/bin/busybox", "echo", "hi", NULL};
+    const char *argv[] = {"/bin/busybox", "echo", "hi", NULL};
     struct jobspec s;
     struct client c;
 
@@ -306,7 +304,7 @@ END_TEST
 
 START_TEST(exit_code_stderr)
 {
-    char *argv[] = {"sh", "-c", "echo out; echo err >&2; exit 7", NULL};
+    const char *argv[] = {"sh", "-c", "echo out; echo err >&2; exit 7", NULL};
     struct jobspec s;
     struct client c;
 
@@ -322,12 +320,12 @@ END_TEST
 
 START_TEST(outputs)
 {
-    char *argv[] = {"sh", "-c",
+    const char *argv[] = {"sh", "-c",
                     "cp in/data.bin out/copy.bin && printf abc > out/small && chmod 640 "
                     "out/small && : > out/empty && ln -s /etc/marker-toolchain out/link && "
                     "mkdir out/dir",
                     NULL};
-    char *outs[] = {"/work/out/copy.bin", "/work/out/small", "/work/out/empty",
+    const char *outs[] = {"/work/out/copy.bin", "/work/out/small", "/work/out/empty",
                     "/work/out/missing",  "/work/out/link",  "/work/out/dir"};
     struct cps_input_decl in = {.path = "/work/in/data.bin", .mode = 0644};
     size_t len = 3 * CPS_MAX_CHUNK + 12345;
@@ -372,7 +370,7 @@ END_TEST
 
 START_TEST(toolchain_unchanged)
 {
-    char *argv[] = {"sh", "-c",
+    const char *argv[] = {"sh", "-c",
                     "echo x > /bin/new; rm /bin/cat; echo y >> /etc/marker-toolchain; "
                     "chmod 777 /bin; mkdir /usr/bin/newdir; rm -rf /etc; true",
                     NULL};
@@ -394,7 +392,7 @@ END_TEST
 START_TEST(no_host_files)
 {
     char marker[64], cmd[512];
-    char *argv[] = {"sh", "-c", cmd, NULL};
+    const char *argv[] = {"sh", "-c", cmd, NULL};
     struct jobspec s;
     struct client c;
 
@@ -423,7 +421,7 @@ END_TEST
 
 START_TEST(isolation)
 {
-    char *argv[] = {"/bin/probe", NULL};
+    const char *argv[] = {"/bin/probe", NULL};
     const char *zero = "0000000000000000";
     struct jobspec s;
     struct client c;
@@ -470,7 +468,7 @@ END_TEST
 
 START_TEST(timeout_sleep)
 {
-    char *argv[] = {"sleep", "1000", NULL};
+    const char *argv[] = {"sleep", "1000", NULL};
     struct jobspec s;
     struct client c;
 
@@ -495,7 +493,7 @@ static void marker_for(char *buf, size_t size, const char *what)
 START_TEST(timeout_daemon)
 {
     char marker[96];
-    char *argv[] = {"daemonize", marker, "sleep", NULL};
+    const char *argv[] = {"daemonize", marker, "sleep", NULL};
     struct jobspec s;
     struct client c;
 
@@ -514,7 +512,7 @@ END_TEST
 START_TEST(daemon_killed_at_exit)
 {
     char marker[96];
-    char *argv[] = {"daemonize", marker, "exit", NULL};
+    const char *argv[] = {"daemonize", marker, "exit", NULL};
     struct jobspec s;
     struct client c;
 
@@ -538,7 +536,7 @@ static bool cancel_on_first(struct client *c, void *arg)
 
 START_TEST(cancel)
 {
-    char *argv[] = {"sh", "-c", "echo started; exec sleep 1000", NULL};
+    const char *argv[] = {"sh", "-c", "echo started; exec sleep 1000", NULL};
     struct jobspec s;
     struct client c;
 
@@ -564,7 +562,7 @@ static bool stop_reading(struct client *c, void *arg)
 START_TEST(parent_eof)
 {
     char marker[96];
-    char *argv[] = {"daemonize", marker, "sleep", NULL};
+    const char *argv[] = {"daemonize", marker, "sleep", NULL};
     struct jobspec s;
     struct client c;
 
@@ -583,7 +581,7 @@ END_TEST
 
 START_TEST(big_stdout)
 {
-    char *argv[] = {"writebytes", "1073741824", NULL};
+    const char *argv[] = {"writebytes", "1073741824", NULL};
     struct jobspec s;
     struct client c;
 
@@ -611,7 +609,7 @@ END_TEST
  * encoder refuses it too, so the frame is patched after encoding. */
 START_TEST(bad_relative_path)
 {
-    char *argv[] = {"true", NULL};
+    const char *argv[] = {"true", NULL};
     char tc[] = "/xrelative-toolchain";
     struct cps_error e;
     struct jobspec s;
@@ -639,7 +637,7 @@ END_TEST
 
 START_TEST(missing_toolchain)
 {
-    char *argv[] = {"true", NULL};
+    const char *argv[] = {"true", NULL};
     char tc[4200];
     struct jobspec s;
     struct client c;
@@ -656,7 +654,7 @@ END_TEST
  * (CACHEPOT_SCRATCH=disk): the default tmpfs hides them (scratch_hides_leftovers). */
 START_TEST(build_dir_not_clean)
 {
-    char *argv[] = {"true", NULL};
+    const char *argv[] = {"true", NULL};
     char upper[4200];
     struct jobspec s;
     struct client c;
@@ -677,7 +675,7 @@ END_TEST
  * a leftover there neither fails the job nor is visible to it, and stays. */
 START_TEST(scratch_hides_leftovers)
 {
-    char *argv[] = {"sh", "-c", "ls -A /work; echo end", NULL};
+    const char *argv[] = {"sh", "-c", "ls -A /work; echo end", NULL};
     char upper[4200];
     struct jobspec s;
     struct client c;
@@ -699,7 +697,7 @@ END_TEST
  * build dir's filesystem, where that limit does not apply. */
 START_TEST(scratch_limit)
 {
-    char *argv[] = {"sh", "-c",
+    const char *argv[] = {"sh", "-c",
                     "writebytes 3000000 > /work/f && echo wrote || echo failed; wc -c < /work/f",
                     NULL};
     struct jobspec s;
@@ -726,7 +724,7 @@ END_TEST
 
 START_TEST(build_dir_missing)
 {
-    char *argv[] = {"true", NULL};
+    const char *argv[] = {"true", NULL};
     char build[4200];
     struct jobspec s;
     struct client c;
@@ -741,7 +739,7 @@ END_TEST
 
 START_TEST(exec_enoent)
 {
-    char *argv[] = {"no-such-compiler", NULL};
+    const char *argv[] = {"no-such-compiler", NULL};
     struct jobspec s;
     struct client c;
 
@@ -759,7 +757,7 @@ END_TEST
 
 START_TEST(config_mismatch)
 {
-    char *argv[] = {"true", NULL};
+    const char *argv[] = {"true", NULL};
     struct jobspec s;
     struct client c;
 
@@ -773,7 +771,7 @@ END_TEST
 
 START_TEST(input_through_symlink)
 {
-    char *argv[] = {"true", NULL};
+    const char *argv[] = {"true", NULL};
     struct cps_input_decl in = {.path = "/escape/planted", .mode = 0644, .size = 1};
     char link[4200];
     struct jobspec s;
@@ -796,14 +794,15 @@ END_TEST
 
 START_TEST(fd3_not_socket)
 {
-    char *argv[] = {fx.helper, NULL};
+    const char *argv[] = {fx.helper, NULL};
     posix_spawn_file_actions_t fa;
     pid_t pid;
     int st;
 
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 3, "/dev/null", O_RDONLY, 0);
-    ck_assert_int_eq(posix_spawn(&pid, fx.helper, &fa, NULL, argv, environ), 0);
+    ck_assert_int_eq(posix_spawn(&pid, fx.helper, &fa, NULL, (char *const *)(uintptr_t)argv, environ),
+                     0);
     posix_spawn_file_actions_destroy(&fa);
     ck_assert_int_eq(waitpid(pid, &st, 0), pid);
     ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 2);
@@ -812,8 +811,8 @@ END_TEST
 
 START_TEST(no_seccomp)
 {
-    char *argv[] = {"/bin/probe", NULL};
-    char *args[] = {"--no-seccomp", NULL};
+    const char *argv[] = {"/bin/probe", NULL};
+    const char *args[] = {"--no-seccomp", NULL};
     struct jobspec s;
     struct client c;
 
@@ -833,7 +832,7 @@ END_TEST
 
 START_TEST(output_limit_streams)
 {
-    char *argv[] = {"writebytes", "1000000", NULL};
+    const char *argv[] = {"writebytes", "1000000", NULL};
     struct jobspec s;
     struct client c;
 
@@ -851,8 +850,8 @@ END_TEST
 
 START_TEST(output_limit_files)
 {
-    char *argv[] = {"sh", "-c", "writebytes 5000 > /work/big", NULL};
-    char *outs[] = {"/work/big"};
+    const char *argv[] = {"sh", "-c", "writebytes 5000 > /work/big", NULL};
+    const char *outs[] = {"/work/big"};
     struct jobspec s;
     struct client c;
 
@@ -867,7 +866,7 @@ END_TEST
 
 START_TEST(overlay_mode_refused)
 {
-    char *argv[] = {"true", NULL};
+    const char *argv[] = {"true", NULL};
     struct jobspec s;
     struct client c;
 
@@ -882,8 +881,8 @@ END_TEST
 
 START_TEST(backend_refused)
 {
-    char *argv[] = {"true", NULL};
-    char *args[] = {"--backend", "bubblewrap", NULL};
+    const char *argv[] = {"true", NULL};
+    const char *args[] = {"--backend", "bubblewrap", NULL};
     struct jobspec s;
     struct client c;
 
@@ -904,7 +903,7 @@ END_TEST
 START_TEST(stop_signal)
 {
     char marker[96];
-    char *argv[] = {"daemonize", marker, "sleep", NULL};
+    const char *argv[] = {"daemonize", marker, "sleep", NULL};
     struct jobspec s;
     struct client c;
 
@@ -928,7 +927,7 @@ END_TEST
  * only frame is an error naming the user namespace knobs and their values. */
 START_TEST(userns_refused)
 {
-    char *args[] = {"--user", "--", fx.helper, NULL};
+    const char *args[] = {"--user", "--", fx.helper, NULL};
     struct client c;
 
     ck_assert_int_eq(client_spawn(&c, "/usr/bin/unshare", fx.unpriv, args), 0);
@@ -947,8 +946,8 @@ END_TEST
 /* Inputs keep exactly their declared mode: an executable script runs. */
 START_TEST(input_modes)
 {
-    char *argv[] = {"/work/run.sh", NULL};
-    char *outs[] = {"/work/ro.txt"};
+    const char *argv[] = {"/work/run.sh", NULL};
+    const char *outs[] = {"/work/ro.txt"};
     static const char script[] = "#!/bin/sh\necho script ran\nstat -c %a /work/ro.txt\n";
     struct cps_input_decl in[2] = {
         {.path = "/work/run.sh", .mode = 0750, .size = sizeof(script) - 1},
@@ -981,7 +980,7 @@ END_TEST
  * and the scratch dirs created so far are gone. */
 START_TEST(input_size_mismatch)
 {
-    char *argv[] = {"true", NULL};
+    const char *argv[] = {"true", NULL};
     struct cps_input_decl in = {.path = "/work/in", .mode = 0644, .size = 3};
     struct jobspec s;
     struct client c;
@@ -1004,7 +1003,7 @@ END_TEST
  * setup error that names the limit, and nothing is left behind. */
 START_TEST(inputs_exceed_scratch)
 {
-    char *argv[] = {"true", NULL};
+    const char *argv[] = {"true", NULL};
     static uint8_t data[60000];
     struct cps_input_decl in = {.path = "/work/in", .mode = 0644, .size = sizeof(data)};
     struct jobspec s;
@@ -1037,7 +1036,7 @@ static bool send_job_again(struct client *c, void *arg)
 
 START_TEST(protocol_error_mid_job)
 {
-    char *argv[] = {"sh", "-c", "echo started; exec sleep 1000", NULL};
+    const char *argv[] = {"sh", "-c", "echo started; exec sleep 1000", NULL};
     struct jobspec s;
     struct client c;
 
@@ -1051,7 +1050,7 @@ END_TEST
 
 START_TEST(cpu_limit)
 {
-    char *argv[] = {"sh", "-c", "while :; do :; done", NULL};
+    const char *argv[] = {"sh", "-c", "while :; do :; done", NULL};
     struct jobspec s;
     struct client c;
 
@@ -1071,7 +1070,7 @@ END_TEST
 
 START_TEST(file_size_limit)
 {
-    char *argv[] = {"sh", "-c", "exec writebytes 100000 > /work/f", NULL};
+    const char *argv[] = {"sh", "-c", "exec writebytes 100000 > /work/f", NULL};
     struct jobspec s;
     struct client c;
 
@@ -1125,8 +1124,8 @@ END_TEST
  * same ids is accepted. */
 START_TEST(inside_ids)
 {
-    char *argv[] = {"/bin/probe", NULL};
-    char *args[] = {"--uid", "0", "--gid", "0", NULL};
+    const char *argv[] = {"/bin/probe", NULL};
+    const char *args[] = {"--uid", "0", "--gid", "0", NULL};
     struct jobspec s;
     struct client c;
     const char *out;
@@ -1175,7 +1174,7 @@ START_TEST(mount_paths)
         "echo x 2>/dev/null > /proc/sys/kernel/hostname || echo sys-ro; "
         "echo tmp-kb $(busybox df -k /tmp | tail -n 1 | busybox awk '{print $2}'); "
         "stat -c '%n %a' /tmp /dev/shm; echo t > /tmp/t && echo tmp-ok";
-    char *argv[] = {"sh", "-c", (char *)script, NULL};
+    const char *argv[] = {"sh", "-c", script, NULL};
     const uint64_t sizes[] = {0, 1024 * 1024};
     const char *const kb[] = {"tmp-kb 262144\n", "tmp-kb 1024\n"};
     char *out[2];

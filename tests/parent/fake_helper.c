@@ -34,7 +34,7 @@
 #define FD 3
 
 struct input_data {
-    char *path;
+    const char *path;
     uint8_t *data;
     size_t len;
 };

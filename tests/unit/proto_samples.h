@@ -21,15 +21,15 @@ struct sample {
     struct cps_msg msg;
 };
 
-static char *sample_argv[] = {
+static const char *sample_argv[] = {
     TXT("gcc"),         TXT("-x"), TXT("cpp-output"),   TXT("-c"),
     TXT("/build/in.i"), TXT("-o"), TXT("/build/out.o"), TXT("-fpreprocessed")};
 static struct cps_env_pair sample_env[] = {
     {TXT("PATH"), TXT("/usr/bin:/bin")}, {TXT("LANG"), TXT("C.UTF-8")}, {TXT("EMPTY"), TXT("")}};
-static char *sample_outputs[] = {TXT("/build/out.o"), TXT("/build/out.d")};
+static const char *sample_outputs[] = {TXT("/build/out.o"), TXT("/build/out.d")};
 static struct cps_input_decl sample_inputs[] = {{TXT("/build/in.i"), 0644, 11},
                                                 {TXT("/build/empty.h"), 0600, 0}};
-static char *minimal_argv[] = {TXT("true")};
+static const char *minimal_argv[] = {TXT("true")};
 static struct cps_timing sample_timings[] = {
     {TXT("unshare"), 310}, {TXT("overlay"), 812}, {TXT("exec"), 1530}, {TXT("wait"), 120034}};
 static uint8_t sample_data[] = "int x = 1;\n";

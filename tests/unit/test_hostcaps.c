@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "hostcaps.h"
-#include "probe_host.h"
+#include "host_facts.h"
 #include "proto.h"
 #include "check_run.h"
 
@@ -191,8 +191,9 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("hostcaps");
-    TCase *tc = tcase_create("probe_host");
+    TCase *tc = tcase_create("host_facts");
     TCase *caps = tcase_create("caps");
+    const char *skip = NULL;
 
     tcase_add_test(tc, kernel_release);
     tcase_add_test(tc, kernel_this_host);
@@ -203,10 +204,10 @@ int main(void)
         tcase_add_test(caps, caps_as_root);
         tcase_add_test(caps, caps_as_nobody);
     } else {
-        printf("SKIP: the root and uid 65534 capability checks need root\n");
+        skip = "the root and uid 65534 capability checks need root";
     }
     tcase_add_test(caps, caps_without_tools);
     suite_add_tcase(s, caps);
 
-    return cps_test_run(s);
+    return cps_test_run_skipping(s, skip);
 }

@@ -102,7 +102,7 @@ static bool next_msg(int fd, struct cps_msg *m)
 
 /* Send outputs (NULL-terminated) from the root; rc and err as returned. The
  * frames stay in sv[0] for the caller (tiny files: they fit the buffer). */
-static int send_outputs(char **outs, int sv[2], struct cps_error *err)
+static int send_outputs(const char **outs, int sv[2], struct cps_error *err)
 {
     struct cps_job job;
     uint64_t budget = 1 << 20;
@@ -147,7 +147,7 @@ START_TEST(missing_in_the_view)
     static char long_name[300];
     memset(long_name, 'x', sizeof(long_name) - 1);
     long_name[0] = '/';
-    char *outs[] = {p_absent,     p_dir,        p_link,    p_fifo, p_sock,
+    const char *outs[] = {p_absent,     p_dir,        p_link,    p_fifo, p_sock,
                     p_under_file, p_under_link, long_name, p_file, NULL};
     struct cps_error err;
     struct cps_msg m;
@@ -172,7 +172,7 @@ END_TEST
  * As root the capabilities would read it, so the case drops to 65534. */
 START_TEST(unreadable_is_missing)
 {
-    char *outs[] = {p_unreadable, NULL};
+    const char *outs[] = {p_unreadable, NULL};
     int sv[2];
     pid_t pid = fork();
 
@@ -200,7 +200,7 @@ END_TEST
  * the compile's result. */
 START_TEST(emfile_is_an_error)
 {
-    char *outs[] = {p_file, NULL};
+    const char *outs[] = {p_file, NULL};
     struct cps_error err;
     struct rlimit saved, low;
     struct cps_msg m;

@@ -19,7 +19,7 @@
 static char base[] = "/tmp/cps-overlay-XXXXXX";
 static char toolchain[256], upper[256], work[256], target[256];
 static char cwd[] = "/work";
-static char *outputs[2];
+static const char *outputs[2];
 static struct cps_input_decl inputs[1];
 static struct cps_job job;
 static struct cps_overlay_state ov;

@@ -208,8 +208,8 @@ START_TEST(encoder_refuses_invalid_messages)
 {
     struct sample s[16];
     struct cps_msg m;
-    char *bad_argv[] = {TXT("cc"), TXT("\xff")};
-    char *rel[] = {TXT("out.o")};
+    const char *bad_argv[] = {TXT("cc"), TXT("\xff")};
+    const char *rel[] = {TXT("out.o")};
     struct cps_env_pair bad_env[] = {{TXT("A=B"), TXT("x")}};
     uint8_t big[CPS_MAX_CHUNK + 1] = {0};
 
@@ -267,7 +267,7 @@ START_TEST(encoder_refuses_a_message_larger_than_a_frame)
 {
     /* 16 argv entries of 100 KiB: within every per-field limit, above 1 MiB. */
     static char big[100 * 1024 + 1];
-    char *argv[16];
+    const char *argv[16];
     struct sample s[16];
     struct cps_msg m;
     struct cps_error err;

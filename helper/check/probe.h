@@ -18,7 +18,7 @@
 #include <sys/types.h>
 
 #include "bwrap.h"
-#include "probe_host.h"
+#include "host_facts.h"
 
 enum cps_probe_status {
     CPS_PROBE_OK = 0,

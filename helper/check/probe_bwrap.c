@@ -16,8 +16,8 @@ static void run_child(void *arg, struct cps_probe_result *r)
 {
     const struct cps_bwrap *b = arg;
     char true_path[PATH_MAX];
-    char *job_argv[1] = {true_path};
-    struct cps_env_pair env[] = {{(char[]){"PATH"}, (char[]){"/usr/bin:/bin"}}};
+    const char *job_argv[1] = {true_path};
+    struct cps_env_pair env[] = {{"PATH", "/usr/bin:/bin"}};
     struct cps_job job = {0};
     struct cps_error err = {0};
     posix_spawn_file_actions_t fa;
@@ -45,7 +45,7 @@ static void run_child(void *arg, struct cps_probe_result *r)
     job.argc = 1;
     job.env = env;
     job.envc = 1;
-    job.cwd = (char[]){"/"};
+    job.cwd = "/";
     job.limits.tmp_bytes = 1 << 20;
     if (cps__bwrap_argv(&job, b, "/", &argv, &err) < 0) {
         cps__probe_set(r, CPS_PROBE_FAILED, err.errnum, NULL, "%s", err.message);

@@ -1,11 +1,12 @@
 /*
- * probe_host.h - small facts about the host that several probes share: the
- * kernel version, where an executable is on PATH, which filesystem types the
- * kernel knows. None of these needs a namespace or a mount, so they are cheap
- * enough for every helper start (hostcaps.c) as well as for --check.
+ * host_facts.h - small facts about the host that job launch (hostcaps.c,
+ * bwrap.c, overlay_fuse.c) and the --check probes (check/) share: the kernel
+ * version, where an executable is on PATH, which filesystem types the kernel
+ * knows. None of these needs a namespace or a mount, so they are cheap enough
+ * for every helper start as well as for --check.
  */
-#ifndef CPS_HELPER_PROBE_HOST_H
-#define CPS_HELPER_PROBE_HOST_H
+#ifndef CPS_HELPER_HOST_FACTS_H
+#define CPS_HELPER_HOST_FACTS_H
 
 #include <stdbool.h>
 #include <stddef.h>

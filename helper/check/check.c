@@ -296,32 +296,22 @@ static void json_facts(FILE *f, const struct report *rep, enum probe_id id)
     }
 }
 
-/* The names of the bits set in caps, as a JSON array or a comma list. */
-static void print_backends(FILE *f, uint32_t caps, bool json)
+/* The names of the backends (overlays false) or overlay modes (true) whose
+ * bits are set in caps, as a JSON array or a comma list. */
+static void print_caps(FILE *f, uint32_t caps, bool overlays, bool json)
 {
+    size_t n = overlays ? sizeof(all_overlays) / sizeof(all_overlays[0])
+                        : sizeof(all_backends) / sizeof(all_backends[0]);
     bool first = true;
 
     fputs(json ? "[" : "", f);
-    for (size_t i = 0; i < sizeof(all_backends) / sizeof(all_backends[0]); i++) {
-        if (!(caps & all_backends[i]))
+    for (size_t i = 0; i < n; i++) {
+        uint32_t bit = overlays ? (uint32_t)all_overlays[i] : (uint32_t)all_backends[i];
+
+        if (!(caps & bit))
             continue;
         fprintf(f, json ? "%s\"%s\"" : "%s%s", first ? "" : ", ",
-                cps__backend_name(all_backends[i]));
-        first = false;
-    }
-    fputs(json ? "]" : "", f);
-}
-
-static void print_overlays(FILE *f, uint32_t caps, bool json)
-{
-    bool first = true;
-
-    fputs(json ? "[" : "", f);
-    for (size_t i = 0; i < sizeof(all_overlays) / sizeof(all_overlays[0]); i++) {
-        if (!(caps & all_overlays[i]))
-            continue;
-        fprintf(f, json ? "%s\"%s\"" : "%s%s", first ? "" : ", ",
-                cps__overlay_name(all_overlays[i]));
+                overlays ? cps__overlay_name(all_overlays[i]) : cps__backend_name(all_backends[i]));
         first = false;
     }
     fputs(json ? "]" : "", f);
@@ -358,9 +348,9 @@ static void print_json(FILE *f, const struct report *rep, const struct combinati
         fprintf(f, "}%s\n", i + 1 < N_COMBINATIONS ? "," : "");
     }
     fputs("  ],\n  \"hello\": {\"backends\": ", f);
-    print_backends(f, rep->hello_backends, true);
+    print_caps(f, rep->hello_backends, false, true);
     fputs(", \"overlay_modes\": ", f);
-    print_overlays(f, rep->hello_overlays, true);
+    print_caps(f, rep->hello_overlays, true, true);
     fprintf(f, "},\n  \"usable\": %s\n}\n", usable ? "true" : "false");
 }
 
@@ -403,9 +393,9 @@ static void print_human(FILE *f, const struct report *rep, const struct combinat
     fprintf(f, "\n%d of %d combinations work%s\n", works, N_COMBINATIONS,
             usable ? "" : ": this host cannot run jobs");
     fputs("hello announces backends: ", f);
-    print_backends(f, rep->hello_backends, false);
+    print_caps(f, rep->hello_backends, false, false);
     fputs("; overlay modes: ", f);
-    print_overlays(f, rep->hello_overlays, false);
+    print_caps(f, rep->hello_overlays, true, false);
     fputs(" (static checks; the probes above are what works)\n", f);
 }
 

@@ -1,5 +1,5 @@
-/* probe_host.c - kernel version, PATH lookup, /proc/filesystems. */
-#include "probe_host.h"
+/* host_facts.c - kernel version, PATH lookup on the host, /proc/filesystems. */
+#include "host_facts.h"
 
 #include <errno.h>
 #include <stdio.h>
