@@ -23,7 +23,7 @@ fn diag(b: &[u8], pos: &mut usize) -> String {
     let ib = b[*pos];
     let (major, ai) = (ib >> 5, ib & 0x1f);
     *pos += 1;
-    let mut arg = |pos: &mut usize| -> u64 {
+    let arg = |pos: &mut usize| -> u64 {
         let n = match ai {
             0..=23 => return ai as u64,
             24 => 1,
