@@ -8,6 +8,7 @@ packages=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   libcbor-dev libcap-ng-dev libseccomp-dev check
   bubblewrap fuse-overlayfs busybox-static util-linux iproute2 python3
+  cargo rustc librust-libc-dev
 )
 
 missing=()

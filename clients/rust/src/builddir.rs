@@ -1,7 +1,7 @@
 //! Build dirs: a fresh one per run when the job names none, and removing
 //! what a helper that died could not (upper/ work/ target/).
 
-use crate::error::{errno_text, last_errno, SandboxError};
+use crate::error::{errno_text, io_text, last_errno, SandboxError};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -23,7 +23,7 @@ pub(crate) fn make_temp() -> Result<PathBuf, SandboxError> {
     let made = PathBuf::from(std::ffi::OsStr::from_bytes(&templ));
     std::fs::canonicalize(&made).map_err(|e| {
         let _ = std::fs::remove_dir(&made);
-        SandboxError::new("spawn", e.raw_os_error().unwrap_or(libc::EIO), format!("realpath {}: {e}", made.display()))
+        SandboxError::new("spawn", e.raw_os_error().unwrap_or(libc::EIO), format!("realpath {}: {}", made.display(), io_text(&e)))
     })
 }
 
@@ -31,11 +31,11 @@ pub(crate) fn prepare(dir: &Path) -> Result<PathBuf, SandboxError> {
     use std::os::unix::fs::DirBuilderExt;
     if let Err(e) = std::fs::DirBuilder::new().mode(0o700).create(dir) {
         if e.kind() != std::io::ErrorKind::AlreadyExists {
-            return Err(SandboxError::new("job", e.raw_os_error().unwrap_or(libc::EIO), format!("create build dir {}: {e}", dir.display())));
+            return Err(SandboxError::new("job", e.raw_os_error().unwrap_or(libc::EIO), format!("create build dir {}: {}", dir.display(), io_text(&e))));
         }
     }
     std::fs::canonicalize(dir)
-        .map_err(|e| SandboxError::new("job", e.raw_os_error().unwrap_or(libc::EIO), format!("build dir {}: {e}", dir.display())))
+        .map_err(|e| SandboxError::new("job", e.raw_os_error().unwrap_or(libc::EIO), format!("build dir {}: {}", dir.display(), io_text(&e))))
 }
 
 /// Remove `path` and what is below it, never following a symlink and never

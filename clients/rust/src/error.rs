@@ -76,3 +76,11 @@ pub fn errno_text(errno: i32) -> String {
 pub(crate) fn last_errno() -> i32 {
     std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
 }
+
+/// An io::Error as strerror says it, without std's " (os error N)".
+pub(crate) fn io_text(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(n) => errno_text(n),
+        None => e.to_string(),
+    }
+}

@@ -1,6 +1,6 @@
 //! Describing a job: the builder a worker fills, and its wire form for one run.
 
-use crate::error::SandboxError;
+use crate::error::{io_text, SandboxError};
 use crate::proto::{self, InputDecl, Msg, WireJob, WireLimits};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -281,7 +281,7 @@ pub(crate) fn build_wire(job: &Job, build_dir: &Path) -> Result<Wire, SandboxErr
             InputSource::File(host) => {
                 use std::os::unix::fs::MetadataExt;
                 let md = std::fs::metadata(host).map_err(|e| {
-                    SandboxError::new("input", e.raw_os_error().unwrap_or(libc::EIO), format!("stat input {}: {e}", host.display()))
+                    SandboxError::new("input", e.raw_os_error().unwrap_or(libc::EIO), format!("stat input {}: {}", host.display(), io_text(&e)))
                 })?;
                 if !md.is_file() {
                     return Err(SandboxError::new("input", libc::EINVAL, format!("input {} is not a regular file", host.display())));
@@ -302,7 +302,7 @@ pub(crate) fn build_wire(job: &Job, build_dir: &Path) -> Result<Wire, SandboxErr
     // The wire wants an absolute normalized path; realpath also tells early,
     // in the caller's terms, that the toolchain does not exist.
     let toolchain = std::fs::canonicalize(&job.toolchain).map_err(|e| {
-        job_error(e.raw_os_error().unwrap_or(libc::EIO), format!("toolchain dir {}: {e}", job.toolchain.display()))
+        job_error(e.raw_os_error().unwrap_or(libc::EIO), format!("toolchain dir {}: {}", job.toolchain.display(), io_text(&e)))
             .with_hint("package a compiler with cachepot-dist-toolchain")
     })?;
     let wire = WireJob {

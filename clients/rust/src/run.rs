@@ -4,7 +4,7 @@
 
 use crate::builddir;
 use crate::cancel::CancelHandle;
-use crate::error::{errno_text, last_errno, SandboxError};
+use crate::error::{errno_text, io_text, last_errno, SandboxError};
 use crate::frame::{self, Feed, FrameReader};
 use crate::job::{InputSource, Job, Wire};
 use crate::limits::{MAX_CHUNK, MAX_FRAME};
@@ -299,7 +299,7 @@ impl<'r, 'a> Session<'r, 'a> {
                 if self.in_file.is_none() {
                     use std::os::unix::fs::MetadataExt;
                     let f = std::fs::File::open(host).map_err(|e| {
-                        SandboxError::new("input", e.raw_os_error().unwrap_or(libc::EIO), format!("open input {}: {e}", host.display()))
+                        SandboxError::new("input", e.raw_os_error().unwrap_or(libc::EIO), format!("open input {}: {}", host.display(), io_text(&e)))
                     })?;
                     let same = f.metadata().map(|m| Some((m.dev(), m.ino())) == self.wire.input_ids[i] && m.len() == decl.size);
                     if !same.unwrap_or(false) {
@@ -330,7 +330,7 @@ impl<'r, 'a> Session<'r, 'a> {
                             return Err(SandboxError::new(
                                 "input",
                                 e.raw_os_error().unwrap_or(libc::EIO),
-                                format!("read input {}: {e}", host.display()),
+                                format!("read input {}: {}", host.display(), io_text(&e)),
                             ))
                         }
                     }
@@ -485,7 +485,7 @@ impl<'r, 'a> Session<'r, 'a> {
                 if let (OutputEvent::Chunk { data, .. }, Some(file)) = (ev, self.sink.file.as_mut()) {
                     let name = &self.wire.output_names[self.sink.idx];
                     file.write_all(data).map_err(|e| {
-                        SandboxError::new("output", e.raw_os_error().unwrap_or(libc::EIO), format!("write {}/{name}: {e}", dir.display()))
+                        SandboxError::new("output", e.raw_os_error().unwrap_or(libc::EIO), format!("write {}/{name}: {}", dir.display(), io_text(&e)))
                     })?;
                 }
                 Ok(())
