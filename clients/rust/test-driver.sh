@@ -3,6 +3,7 @@
 # with cargo (offline, Debian's crates, target dir under BUILD_DIR) and run
 # one of them. Registered in ctest by clients/rust/CMakeLists.txt.
 #   vectors   tests/vectors.rs: the golden frames both ways
+#   differential  tests/differential.rs: the crate's decoder against common/'s
 #   fake      tests/fake.rs against the C library's fake helper (CPS_FAKE_HELPER)
 #   examples  cargo build --examples (the sccache builder example, the bench)
 #   real      tests/real.rs against the real helper, via tests/parent/run-real.sh
@@ -61,6 +62,9 @@ export CPS_REQUIRE_HELPER=1
 case $kind in
 vectors)
     CPS_VECTORS_DIR="$top/tests/vectors" exec "$exe" ;;
+differential)
+    : "${CPS_C_DECODE:?CPS_C_DECODE must name the C decoder filter}"
+    CPS_VECTORS_DIR="$top/tests/vectors" exec "$exe" --nocapture ;;
 fake)
     : "${CPS_FAKE_HELPER:?CPS_FAKE_HELPER must name the fake helper}"
     # One test at a time: each checks that no child of the process is left.
