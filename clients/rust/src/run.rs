@@ -356,9 +356,13 @@ impl<'r, 'a> Session<'r, 'a> {
             return;
         }
         let r = if !self.job_queued {
-            self.job_queued = true;
             let payload = self.wire.job_payload.clone();
-            self.queue(&payload)
+            // A job the helper cannot take is not sent: the run ends here.
+            if let Err(e) = self.queue(&payload) {
+                return self.fail(e);
+            }
+            self.job_queued = true;
+            return;
         } else if self.stopping.is_some() {
             if self.cancel_sent {
                 return;
@@ -372,7 +376,7 @@ impl<'r, 'a> Session<'r, 'a> {
             return;
         };
         if let Err(e) = r {
-            if !self.job_queued || self.stopping.is_some() {
+            if self.stopping.is_some() {
                 self.fail(e);
             } else {
                 self.begin_stop(e);
@@ -789,17 +793,27 @@ impl<'r, 'a> Session<'r, 'a> {
 /// (see [`SandboxError`]). The helper never outlives this call.
 pub fn run(job: &Job, opts: &RunOptions<'_>) -> Result<Outcome, SandboxError> {
     let start = Instant::now();
-    let (build_dir, temp) = match &job.build_dir {
-        Some(d) => (builddir::prepare(d)?, false),
-        None => (builddir::make_temp()?, true),
+    let build = match &job.build_dir {
+        Some(d) => BuildDir { path: builddir::prepare(d)?, temp: false },
+        None => BuildDir { path: builddir::make_temp()?, temp: true },
     };
-    let r = run_in(job, opts, &build_dir, start);
-    // The helper removes its upper/ work/ target/; one that died could not.
-    builddir::clean(&build_dir);
-    if temp {
-        builddir::remove_tree(&build_dir);
+    run_in(job, opts, &build.path, start)
+}
+
+/// Cleans the build dir when the run ends, also when a callback panics.
+struct BuildDir {
+    path: PathBuf,
+    temp: bool,
+}
+
+impl Drop for BuildDir {
+    fn drop(&mut self) {
+        // The helper removes its upper/ work/ target/; one that died could not.
+        builddir::clean(&self.path);
+        if self.temp {
+            builddir::remove_tree(&self.path);
+        }
     }
-    r
 }
 
 fn run_in(job: &Job, opts: &RunOptions<'_>, build_dir: &std::path::Path, start: Instant) -> Result<Outcome, SandboxError> {

@@ -417,3 +417,39 @@ fn sixteen_jobs_from_eight_threads() {
     });
     no_children_left();
 }
+
+#[test]
+fn a_panicking_callback_still_reaps_the_helper_and_cleans_the_build_dir() {
+    let f = match Fake::new() {
+        Some(f) => f,
+        None => return,
+    };
+    let work = TempDir::new("panic");
+    let build = work.join("build");
+    let job = f.job(&["crash"]).build_dir(&build);
+    let opts = RunOptions::new().helper(f.helper("crash")).on_stream(|_, _| panic!("worker bug"));
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&job, &opts)));
+    assert!(r.is_err(), "the callback's panic must reach the caller");
+    for d in ["upper", "work", "target"] {
+        assert!(!build.join(d).exists(), "{d} left in the build dir");
+    }
+    no_children_left();
+}
+
+#[test]
+fn a_job_larger_than_a_frame_is_refused_before_anything_is_spawned() {
+    let f = match Fake::new() {
+        Some(f) => f,
+        None => return,
+    };
+    let big = "x".repeat(100_000);
+    let job = f.job(&["exit", "0"]).args(std::iter::repeat(big.as_str()).take(11));
+    let e = run(&job, &RunOptions::new().helper(f.helper("ok"))).unwrap_err();
+    assert_eq!((e.stage.as_str(), e.errno), ("job", libc::EMSGSIZE), "{e}");
+    let e = run(&f.job(&[]), &RunOptions::new().helper(f.helper("ok"))).unwrap_err();
+    assert_eq!((e.stage.as_str(), e.errno), ("job", libc::EINVAL), "{e}");
+    let e = run(&f.job(&["exit"]).env("A=B", "c"), &RunOptions::new().helper(f.helper("ok"))).unwrap_err();
+    assert_eq!((e.stage.as_str(), e.errno), ("job", libc::EINVAL), "{e}");
+    assert!(e.message.contains("variable name contains '='"), "{e}");
+    no_children_left();
+}
