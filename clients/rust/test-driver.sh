@@ -30,6 +30,9 @@ if [ -x "$(dirname "$cargo")/rustc" ]; then
     export RUSTC
 fi
 export CARGO_TARGET_DIR="$build/cargo-target"
+# A one-shot test build: no debug info, no incremental cache (both cost
+# build time that a test run does not get back).
+export CARGO_PROFILE_DEV_DEBUG=0 CARGO_INCREMENTAL=0
 manifest="$here/Cargo.toml"
 # cargo reads .cargo/config.toml (the Debian registry, offline) from the
 # directory it runs in and its parents, not from the manifest's.
