@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # bench/clients.sh [-n JOBS] [--rounds R]: the per-job cost of each client of
-# the helper, side by side in one run: the C library (bench-driver's "cold"
-# library variant: cps_run with a fresh helper per job), the Rust crate
-# (clients/rust/examples/bench_jobs.rs) and the Python module
-# (clients/python/bench_jobs.py, when present). Every client runs the same
-# /bin/true job (a static true in a prepared root, as bench/run.sh) with a
-# fresh helper per job, N jobs per round, the clients interleaved round by
-# round in rotating order, as uid 65534 and as root. Prints the mean µs per
-# job and the ratio to the C library's. A benchmark, not a test: it asserts
-# nothing. Run as root on an otherwise idle machine.
+# the helper, side by side in one run: the C library, the Rust crate and the
+# Python module (clients/python/bench_jobs.py, when present). Each client runs
+# its own loop with the same options and output (bench/jobs_c.c,
+# clients/rust/examples/bench_jobs.rs, clients/python/bench_jobs.py): N
+# /bin/true jobs one after another (a static true in a prepared root, as
+# bench/run.sh), a fresh helper per job, one build dir, timed around the
+# run call. The clients are interleaved round by round in rotating order, as
+# uid 65534 and as root. Prints the mean µs per job and the ratio to the C
+# library's. A benchmark, not a test: it asserts nothing. Run as root on an
+# otherwise idle machine.
 #
 # Environment: CPS_BENCH_BUILD_DIR (default build-bench, shared with run.sh),
 # CPS_BENCH_USERS (default "nobody root"), CPS_BENCH_PYTHON (default
@@ -31,10 +32,10 @@ log() { echo "clients: $*" >&2; }
 [[ $(id -u) -eq 0 ]] || { echo "$0: run as root (it measures as root and as uid 65534)" >&2; exit 1; }
 
 # ---- 1. build: the project and driver in Release, the Rust bench in release ----
-log "building the C library, helper and bench-driver (Release) in $build"
+log "building the C library, helper and bench-jobs-c (Release) in $build"
 mkdir -p "$build"
 if ! { cmake -S "$top/bench" -B "$build" -DCMAKE_BUILD_TYPE=Release &&
-    cmake --build "$build" -j 2 --target bench-driver bench-true cachepot-dist-sandbox; } \
+    cmake --build "$build" -j 2 --target bench-jobs-c bench-true cachepot-dist-sandbox; } \
     >"$build/clients-build.log" 2>&1; then
     tail -n 30 "$build/clients-build.log" >&2
     exit 1
@@ -65,7 +66,7 @@ chmod 755 "$T"
 trap 'rm -rf "$T"' EXIT
 mkdir -p "$T/bin" "$T/lib" "$T/root"/{bin,proc,dev,tmp}
 chmod 1777 "$T/root/tmp"
-cp "$build/bench-driver" "$helper" "$T/bin/"
+cp "$build/bench-jobs-c" "$helper" "$T/bin/"
 cp "$build/bench-true" "$T/root/bin/true"
 find "$build" -name 'libcachepot*.so*' -exec cp -P {} "$T/lib/" \;
 [[ -n $rust_bin ]] && cp "$rust_bin" "$T/bin/bench_jobs-rust"
@@ -91,12 +92,8 @@ measure() {
     local user=$1 client=$2 round=$3 U=$T/u-$1
     case $client in
     c)
-        as_user "$user" "$T/bin/bench-driver" overhead -n "$N" --warmup 1 --build-base "$U/build" \
-            --match "$T/" --helper "$HELPER" --work "$U/work" --toolchain "$ROOT" --env PATH=/bin \
-            --argv /bin/true --json "$U/c-$round.json" --lib lib-cold cold 2>/dev/null >&2
-        python3 -c 'import json,sys; v=json.load(open(sys.argv[1]))["variants"][0]
-assert v["fails"] == 0, v["first_error"]
-print(sum(v["wall_us"]) / len(v["wall_us"]))' "$U/c-$round.json" ;;
+        as_user "$user" "$T/bin/bench-jobs-c" --helper "$HELPER" --toolchain "$ROOT" \
+            --build-dir "$U/b-c" --jobs "$N" 2>/dev/null | sed -n 's/^per_job_us //p' ;;
     rust)
         as_user "$user" "$T/bin/bench_jobs-rust" --helper "$HELPER" --toolchain "$ROOT" \
             --build-dir "$U/b-rust" --jobs "$N" 2>/dev/null | sed -n 's/^per_job_us //p' ;;
@@ -113,7 +110,7 @@ load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 declare -A sum
 for user in $USERS; do
     U=$T/u-$user
-    mkdir -p "$U/work" "$U/tmp" "$U/build"
+    mkdir -p "$U/tmp"
     [[ $user == root ]] || chown -R 65534:65534 "$U"
     for ((r = 0; r < ROUNDS; r++)); do
         for ((i = 0; i < ${#clients[@]}; i++)); do
