@@ -1,7 +1,7 @@
 //! Build dirs: a fresh one per run when the job names none, and removing
 //! what a helper that died could not (upper/ work/ target/).
 
-use crate::error::{errno_text, io_text, last_errno, SandboxError};
+use crate::error::{errno_text, io_text, last_errno, secure_env, SandboxError};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 const MAX_DEPTH: usize = 128;
 
 pub(crate) fn make_temp() -> Result<PathBuf, SandboxError> {
-    let tmp = std::env::var_os("TMPDIR").map(PathBuf::from).filter(|p| p.is_absolute()).unwrap_or_else(|| "/tmp".into());
+    let tmp = secure_env("TMPDIR").map(PathBuf::from).filter(|p| p.is_absolute()).unwrap_or_else(|| "/tmp".into());
     let mut templ = tmp.join("cachepot-build-XXXXXX").as_os_str().as_bytes().to_vec();
     templ.push(0);
     let p = unsafe { libc::mkdtemp(templ.as_mut_ptr() as *mut libc::c_char) };

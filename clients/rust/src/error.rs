@@ -84,3 +84,12 @@ pub(crate) fn io_text(e: &std::io::Error) -> String {
         None => e.to_string(),
     }
 }
+
+/// getenv for the knobs a setuid or setcap worker must not take from its
+/// caller: None when the process runs with AT_SECURE set (secure_getenv(3)).
+pub(crate) fn secure_env(name: &str) -> Option<std::ffi::OsString> {
+    if unsafe { libc::getauxval(libc::AT_SECURE) } != 0 {
+        return None;
+    }
+    std::env::var_os(name)
+}

@@ -61,7 +61,9 @@ enum Outputs<'a> {
 
 /// How to run: where the helper is, where output goes, when to give up.
 /// Callbacks and writers run on the thread that called [`run`]; an error
-/// from one ends the run (the job is cancelled; stage "callback").
+/// from one ends the run (the job is cancelled; stage "callback"). Options
+/// serve one run at a time: a callback must not start a run with the same
+/// options (build one `RunOptions` per concurrent run).
 pub struct RunOptions<'a> {
     helper: Option<PathBuf>,
     timeout: Option<Duration>,

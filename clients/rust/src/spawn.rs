@@ -2,7 +2,7 @@
 //! fork(2): a worker may be multi-threaded and hold locks another thread's
 //! fork would copy; no pre_exec closure runs in a child either.
 
-use crate::error::{errno_text, last_errno, SandboxError};
+use crate::error::{errno_text, last_errno, secure_env, SandboxError};
 use crate::fd::Fd;
 use std::ffi::{CString, OsStr};
 use std::os::unix::ffi::OsStrExt;
@@ -41,7 +41,7 @@ pub fn helper_path(option: Option<&Path>) -> PathBuf {
             return p.to_path_buf();
         }
     }
-    match std::env::var_os("CACHEPOT_SANDBOX_HELPER") {
+    match secure_env("CACHEPOT_SANDBOX_HELPER") {
         Some(p) if !p.is_empty() => PathBuf::from(p),
         _ => PathBuf::from(HELPER_INSTALL_PATH),
     }
