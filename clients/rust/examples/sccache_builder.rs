@@ -97,7 +97,9 @@ impl SandboxBuilder {
         }
         // sccache's inputs are a tar of the client's files by absolute path
         // (leading "/" stripped); each becomes an input at that path.
-        for f in read_tar(inputs_rdr).map_err(|e| SandboxError::new("input", libc::EINVAL, format!("inputs tar: {e}")))? {
+        for f in
+            read_tar(inputs_rdr).map_err(|e| SandboxError::new("input", libc::EINVAL, format!("inputs tar: {e}")))?
+        {
             job = job.input_bytes(f.data, format!("/{}", f.path), f.mode);
         }
         // sccache names outputs as the client gave them (absolute or

@@ -16,14 +16,22 @@ pub(crate) fn make_temp() -> Result<PathBuf, SandboxError> {
     let p = unsafe { libc::mkdtemp(templ.as_mut_ptr() as *mut libc::c_char) };
     if p.is_null() {
         let e = last_errno();
-        return Err(SandboxError::new("spawn", e, format!("create a build dir under {}: {}", tmp.display(), errno_text(e)))
-            .with_hint("set TMPDIR to a writable directory"));
+        return Err(SandboxError::new(
+            "spawn",
+            e,
+            format!("create a build dir under {}: {}", tmp.display(), errno_text(e)),
+        )
+        .with_hint("set TMPDIR to a writable directory"));
     }
     templ.pop();
     let made = PathBuf::from(std::ffi::OsStr::from_bytes(&templ));
     std::fs::canonicalize(&made).map_err(|e| {
         let _ = std::fs::remove_dir(&made);
-        SandboxError::new("spawn", e.raw_os_error().unwrap_or(libc::EIO), format!("realpath {}: {}", made.display(), io_text(&e)))
+        SandboxError::new(
+            "spawn",
+            e.raw_os_error().unwrap_or(libc::EIO),
+            format!("realpath {}: {}", made.display(), io_text(&e)),
+        )
     })
 }
 
@@ -31,11 +39,20 @@ pub(crate) fn prepare(dir: &Path) -> Result<PathBuf, SandboxError> {
     use std::os::unix::fs::DirBuilderExt;
     if let Err(e) = std::fs::DirBuilder::new().mode(0o700).create(dir) {
         if e.kind() != std::io::ErrorKind::AlreadyExists {
-            return Err(SandboxError::new("job", e.raw_os_error().unwrap_or(libc::EIO), format!("create build dir {}: {}", dir.display(), io_text(&e))));
+            return Err(SandboxError::new(
+                "job",
+                e.raw_os_error().unwrap_or(libc::EIO),
+                format!("create build dir {}: {}", dir.display(), io_text(&e)),
+            ));
         }
     }
-    std::fs::canonicalize(dir)
-        .map_err(|e| SandboxError::new("job", e.raw_os_error().unwrap_or(libc::EIO), format!("build dir {}: {}", dir.display(), io_text(&e))))
+    std::fs::canonicalize(dir).map_err(|e| {
+        SandboxError::new(
+            "job",
+            e.raw_os_error().unwrap_or(libc::EIO),
+            format!("build dir {}: {}", dir.display(), io_text(&e)),
+        )
+    })
 }
 
 /// Remove `path` and what is below it, never following a symlink and never

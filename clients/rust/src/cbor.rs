@@ -300,9 +300,7 @@ impl<'a> Walk<'a> {
         }
         let mut items = 0;
         if indefinite {
-            self.violate(format!(
-                "frame: indefinite-length {what} at byte {pos} (only definite lengths are allowed)"
-            ));
+            self.violate(format!("frame: indefinite-length {what} at byte {pos} (only definite lengths are allowed)"));
         } else {
             items = n;
             if is_map {
@@ -355,7 +353,9 @@ impl<'a> Walk<'a> {
             if let Some(Some((declared, head))) = argument(&b[pos..], b[pos] & 0x1f) {
                 let name = if major == 2 { "byte string" } else { "text string" };
                 let left = b.len() - pos - head;
-                self.violate(format!("frame: {name} at byte {pos} declares {declared} bytes but only {left} bytes are left"));
+                self.violate(format!(
+                    "frame: {name} at byte {pos} declares {declared} bytes but only {left} bytes are left"
+                ));
                 return;
             }
         }

@@ -259,7 +259,9 @@ pub(crate) struct Wire {
 fn utf8_path(p: &Path, what: &str) -> Result<String, SandboxError> {
     match p.to_str() {
         Some(s) => Ok(s.to_string()),
-        None => Err(job_error(libc::EINVAL, format!("{what} {} is not valid UTF-8 (protocol paths are text)", p.display()))),
+        None => {
+            Err(job_error(libc::EINVAL, format!("{what} {} is not valid UTF-8 (protocol paths are text)", p.display())))
+        }
     }
 }
 
@@ -281,10 +283,18 @@ pub(crate) fn build_wire(job: &Job, build_dir: &Path) -> Result<Wire, SandboxErr
             InputSource::File(host) => {
                 use std::os::unix::fs::MetadataExt;
                 let md = std::fs::metadata(host).map_err(|e| {
-                    SandboxError::new("input", e.raw_os_error().unwrap_or(libc::EIO), format!("stat input {}: {}", host.display(), io_text(&e)))
+                    SandboxError::new(
+                        "input",
+                        e.raw_os_error().unwrap_or(libc::EIO),
+                        format!("stat input {}: {}", host.display(), io_text(&e)),
+                    )
                 })?;
                 if !md.is_file() {
-                    return Err(SandboxError::new("input", libc::EINVAL, format!("input {} is not a regular file", host.display())));
+                    return Err(SandboxError::new(
+                        "input",
+                        libc::EINVAL,
+                        format!("input {} is not a regular file", host.display()),
+                    ));
                 }
                 (md.len(), Some((md.dev(), md.ino())))
             }
@@ -302,8 +312,11 @@ pub(crate) fn build_wire(job: &Job, build_dir: &Path) -> Result<Wire, SandboxErr
     // The wire wants an absolute normalized path; realpath also tells early,
     // in the caller's terms, that the toolchain does not exist.
     let toolchain = std::fs::canonicalize(&job.toolchain).map_err(|e| {
-        job_error(e.raw_os_error().unwrap_or(libc::EIO), format!("toolchain dir {}: {}", job.toolchain.display(), io_text(&e)))
-            .with_hint("package a compiler with cachepot-dist-toolchain")
+        job_error(
+            e.raw_os_error().unwrap_or(libc::EIO),
+            format!("toolchain dir {}: {}", job.toolchain.display(), io_text(&e)),
+        )
+        .with_hint("package a compiler with cachepot-dist-toolchain")
     })?;
     let wire = WireJob {
         toolchain: utf8_path(&toolchain, "toolchain dir")?,

@@ -543,8 +543,20 @@ fn decode_hello(root: &Item<'_>) -> Result<Hello, SandboxError> {
 }
 
 const JOB_KEYS: [&str; 14] = [
-    "type", "toolchain", "build_dir", "argv", "env", "cwd", "outputs", "inputs", "backend", "overlay", "uid", "gid",
-    "seccomp", "limits",
+    "type",
+    "toolchain",
+    "build_dir",
+    "argv",
+    "env",
+    "cwd",
+    "outputs",
+    "inputs",
+    "backend",
+    "overlay",
+    "uid",
+    "gid",
+    "seccomp",
+    "limits",
 ];
 const INPUT_DECL_KEYS: [&str; 3] = ["path", "mode", "size"];
 
@@ -659,7 +671,17 @@ fn decode_output<'a>(root: &Item<'a>) -> Result<OutputMsg<'a>, SandboxError> {
 }
 
 const EXIT_KEYS: [&str; 12] = [
-    "type", "code", "signal", "timed_out", "limit", "wall_us", "user_us", "sys_us", "max_rss_kb", "backend", "overlay",
+    "type",
+    "code",
+    "signal",
+    "timed_out",
+    "limit",
+    "wall_us",
+    "user_us",
+    "sys_us",
+    "max_rss_kb",
+    "backend",
+    "overlay",
     "timings",
 ];
 
@@ -867,7 +889,12 @@ pub fn path_problem(p: &str) -> Option<&'static str> {
 pub fn check(msg: &Msg<'_>, errno: i32, stage: &str) -> Result<(), SandboxError> {
     let text = |field: &str, s: &str, max: usize, allow_empty: bool| -> Result<(), SandboxError> {
         if s.len() > max {
-            return bad(errno, stage, field, format!("text of {} bytes is longer than the limit of {max} bytes", s.len()));
+            return bad(
+                errno,
+                stage,
+                field,
+                format!("text of {} bytes is longer than the limit of {max} bytes", s.len()),
+            );
         }
         if s.is_empty() && !allow_empty {
             return bad(errno, stage, field, "text is empty".into());
@@ -886,7 +913,12 @@ pub fn check(msg: &Msg<'_>, errno: i32, stage: &str) -> Result<(), SandboxError>
     };
     let data = |field: &str, d: &[u8], allow_empty: bool| -> Result<(), SandboxError> {
         if d.len() > MAX_CHUNK {
-            return bad(errno, stage, field, format!("chunk of {} bytes is larger than the limit of {MAX_CHUNK} bytes", d.len()));
+            return bad(
+                errno,
+                stage,
+                field,
+                format!("chunk of {} bytes is larger than the limit of {MAX_CHUNK} bytes", d.len()),
+            );
         }
         if d.is_empty() && !allow_empty {
             return bad(errno, stage, field, "chunk is empty".into());
@@ -917,7 +949,12 @@ pub fn check(msg: &Msg<'_>, errno: i32, stage: &str) -> Result<(), SandboxError>
     match msg {
         Msg::Hello(h) => {
             if h.protocol != PROTOCOL_VERSION {
-                return bad(errno, stage, "hello.protocol", format!("protocol {} is not {PROTOCOL_VERSION}", h.protocol));
+                return bad(
+                    errno,
+                    stage,
+                    "hello.protocol",
+                    format!("protocol {} is not {PROTOCOL_VERSION}", h.protocol),
+                );
             }
             text("hello.helper_version", &h.helper_version, MAX_SHORT_TEXT, false)?;
             for b in &h.backends {
@@ -952,7 +989,12 @@ pub fn check(msg: &Msg<'_>, errno: i32, stage: &str) -> Result<(), SandboxError>
             }
             path("job.cwd", &j.cwd)?;
             if j.outputs.len() > MAX_OUTPUTS {
-                return bad(errno, stage, "job.outputs", format!("{} entries, more than {MAX_OUTPUTS}", j.outputs.len()));
+                return bad(
+                    errno,
+                    stage,
+                    "job.outputs",
+                    format!("{} entries, more than {MAX_OUTPUTS}", j.outputs.len()),
+                );
             }
             for (i, o) in j.outputs.iter().enumerate() {
                 path(&format!("job.outputs[{i}]"), o)?;
@@ -990,7 +1032,12 @@ pub fn check(msg: &Msg<'_>, errno: i32, stage: &str) -> Result<(), SandboxError>
             mode("output.mode", *m)?;
             data("output.data", d, true)?;
             if d.len() as u64 > *size {
-                return bad(errno, stage, "output.data", format!("chunk of {} bytes is larger than the file size {size}", d.len()));
+                return bad(
+                    errno,
+                    stage,
+                    "output.data",
+                    format!("chunk of {} bytes is larger than the file size {size}", d.len()),
+                );
             }
         }
         Msg::Exit(x) => {
@@ -1006,7 +1053,12 @@ pub fn check(msg: &Msg<'_>, errno: i32, stage: &str) -> Result<(), SandboxError>
             one_of("exit.backend", &x.backend, &BACKENDS, "backend")?;
             one_of("exit.overlay", &x.overlay, &OVERLAY_MODES, "overlay mode")?;
             if x.timings.len() > MAX_TIMINGS {
-                return bad(errno, stage, "exit.timings", format!("{} entries, more than {MAX_TIMINGS}", x.timings.len()));
+                return bad(
+                    errno,
+                    stage,
+                    "exit.timings",
+                    format!("{} entries, more than {MAX_TIMINGS}", x.timings.len()),
+                );
             }
             for (i, (s, _)) in x.timings.iter().enumerate() {
                 text(&format!("exit.timings[{i}][0]"), s, MAX_SHORT_TEXT, false)?;

@@ -301,9 +301,15 @@ impl<'r, 'a> Session<'r, 'a> {
                 if self.in_file.is_none() {
                     use std::os::unix::fs::MetadataExt;
                     let f = std::fs::File::open(host).map_err(|e| {
-                        SandboxError::new("input", e.raw_os_error().unwrap_or(libc::EIO), format!("open input {}: {}", host.display(), io_text(&e)))
+                        SandboxError::new(
+                            "input",
+                            e.raw_os_error().unwrap_or(libc::EIO),
+                            format!("open input {}: {}", host.display(), io_text(&e)),
+                        )
                     })?;
-                    let same = f.metadata().map(|m| Some((m.dev(), m.ino())) == self.wire.input_ids[i] && m.len() == decl.size);
+                    let same = f
+                        .metadata()
+                        .map(|m| Some((m.dev(), m.ino())) == self.wire.input_ids[i] && m.len() == decl.size);
                     if !same.unwrap_or(false) {
                         return Err(SandboxError::new(
                             "input",
@@ -469,7 +475,10 @@ impl<'r, 'a> Session<'r, 'a> {
             self.begin_stop(SandboxError::new(
                 "callback",
                 libc::ECANCELED,
-                format!("the {} consumer failed ({e}); stopped the job", if s == Stream::Stdout { "stdout" } else { "stderr" }),
+                format!(
+                    "the {} consumer failed ({e}); stopped the job",
+                    if s == Stream::Stdout { "stdout" } else { "stderr" }
+                ),
             ));
         }
     }
@@ -485,13 +494,19 @@ impl<'r, 'a> Session<'r, 'a> {
                 let name = match &ev {
                     OutputEvent::Chunk { name, .. } | OutputEvent::Missing { name } => name.to_string(),
                 };
-                f(ev).map_err(|e| SandboxError::new("callback", libc::ECANCELED, format!("the output callback refused {name}: {e}")))
+                f(ev).map_err(|e| {
+                    SandboxError::new("callback", libc::ECANCELED, format!("the output callback refused {name}: {e}"))
+                })
             }
             Outputs::Dir(dir) => {
                 if let (OutputEvent::Chunk { data, .. }, Some(file)) = (ev, self.sink.file.as_mut()) {
                     let name = &self.wire.output_names[self.sink.idx];
                     file.write_all(data).map_err(|e| {
-                        SandboxError::new("output", e.raw_os_error().unwrap_or(libc::EIO), format!("write {}/{name}: {}", dir.display(), io_text(&e)))
+                        SandboxError::new(
+                            "output",
+                            e.raw_os_error().unwrap_or(libc::EIO),
+                            format!("write {}/{name}: {}", dir.display(), io_text(&e)),
+                        )
                     })?;
                 }
                 Ok(())
@@ -624,8 +639,12 @@ impl<'r, 'a> Session<'r, 'a> {
                 self.finish_as(Err(e), true);
             }
             other => self.fail(
-                SandboxError::new("protocol", libc::EPROTO, format!("helper sent a {} message during the job", other.type_name()))
-                    .with_hint(HELPER_HINT),
+                SandboxError::new(
+                    "protocol",
+                    libc::EPROTO,
+                    format!("helper sent a {} message during the job", other.type_name()),
+                )
+                .with_hint(HELPER_HINT),
             ),
         }
     }
@@ -634,11 +653,17 @@ impl<'r, 'a> Session<'r, 'a> {
         let who = helper_desc(self.p);
         if e.errno == libc::EPROTONOSUPPORT {
             let hint = e.hint.clone();
-            return self.fail(SandboxError::new("hello", libc::EPROTONOSUPPORT, format!("{who}: {}", e.message)).with_hint(hint));
+            return self.fail(
+                SandboxError::new("hello", libc::EPROTONOSUPPORT, format!("{who}: {}", e.message)).with_hint(hint),
+            );
         }
         self.fail(
-            SandboxError::new("hello", libc::EPROTO, format!("{who} did not send a valid hello ({}): {NOT_A_HELPER}", e.message))
-                .with_hint(HELPER_HINT),
+            SandboxError::new(
+                "hello",
+                libc::EPROTO,
+                format!("{who} did not send a valid hello ({}): {NOT_A_HELPER}", e.message),
+            )
+            .with_hint(HELPER_HINT),
         );
     }
 
@@ -650,8 +675,11 @@ impl<'r, 'a> Session<'r, 'a> {
         if self.stopping.is_some() {
             return self.stopped_outcome(true);
         }
-        let (stage, what) =
-            if self.phase == Phase::WaitHello { ("hello", format!("before saying hello: {NOT_A_HELPER}")) } else { ("helper", "before the job finished".to_string()) };
+        let (stage, what) = if self.phase == Phase::WaitHello {
+            ("hello", format!("before saying hello: {NOT_A_HELPER}"))
+        } else {
+            ("helper", "before the job finished".to_string())
+        };
         self.fail(SandboxError::new(stage, libc::ECONNABORTED, format!("{who} {how} {what}")).with_hint(HELPER_HINT));
     }
 
@@ -707,8 +735,12 @@ impl<'r, 'a> Session<'r, 'a> {
         if overall.map_or(false, |d| now >= d) {
             let ms = self.opts.timeout.map(|t| t.as_millis()).unwrap_or(0);
             return self.fail(
-                SandboxError::new("timeout", libc::ETIMEDOUT, format!("{who} did not finish within the run timeout of {ms} ms; killed it"))
-                    .with_hint("raise the run timeout, or the job's own timeout"),
+                SandboxError::new(
+                    "timeout",
+                    libc::ETIMEDOUT,
+                    format!("{who} did not finish within the run timeout of {ms} ms; killed it"),
+                )
+                .with_hint("raise the run timeout, or the job's own timeout"),
             );
         }
         if self.stopping.is_some() {
@@ -818,7 +850,12 @@ impl Drop for BuildDir {
     }
 }
 
-fn run_in(job: &Job, opts: &RunOptions<'_>, build_dir: &std::path::Path, start: Instant) -> Result<Outcome, SandboxError> {
+fn run_in(
+    job: &Job,
+    opts: &RunOptions<'_>,
+    build_dir: &std::path::Path,
+    start: Instant,
+) -> Result<Outcome, SandboxError> {
     let wire = crate::job::build_wire(job, build_dir)?;
     let dir = match &*opts.outputs.borrow() {
         Outputs::Dir(d) if !wire.job.outputs.is_empty() => Some(OutDir::open(d).map_err(|e| {
@@ -877,23 +914,18 @@ fn run_in(job: &Job, opts: &RunOptions<'_>, build_dir: &std::path::Path, start: 
         bytes_out: 0,
     };
     s.run(start);
-    let result = s.result.take().unwrap_or(Ok(()));
-    if result.is_err() {
+    if s.result.as_ref().map_or(true, |r| r.is_err()) {
         s.drop_partial();
     }
-    let exit = s.exit.take();
-    let spawn_us = s.hello_at.map(|h| h.duration_since(spawned).as_micros() as u64).unwrap_or(0);
-    let sink = std::mem::replace(
-        &mut s.sink,
-        Sink { idx: 0, in_file: false, size: 0, got: 0, mode: 0, file: None, dir: None, received: vec![], missing: vec![], bytes: 0 },
-    );
-    let helper_version = std::mem::take(&mut s.helper_version);
-    let bytes_out = s.bytes_out + sink.bytes;
-    drop(s);
+    let Session { sink, exit, helper_version, hello_at, bytes_out, result, .. } = s;
+    let result = result
+        .unwrap_or_else(|| Err(SandboxError::new("protocol", libc::EPROTO, "the exchange ended without a last frame")));
+    let spawn_us = hello_at.map(|h| h.duration_since(spawned).as_micros() as u64).unwrap_or(0);
+    let bytes_out = bytes_out + sink.bytes;
     proc_.finish(if result.is_ok() { CLEANUP_GRACE_MS } else { 0 });
     drop(proc_);
     result?;
-    let x = exit.expect("a finished run has an exit");
+    let x = exit.expect("a run that ended well has an exit frame");
     Ok(Outcome {
         status: x.status,
         timed_out: x.timed_out,

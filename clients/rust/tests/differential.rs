@@ -108,5 +108,11 @@ fn the_crate_and_common_accept_and_refuse_the_same_frames_with_the_same_messages
         }
     }
     println!("{} frames, {} accepted by both, {} differ", frames.len(), accepted, differ.len());
-    assert!(differ.is_empty(), "{} of {} frames differ:\n{}", differ.len(), frames.len(), differ[..differ.len().min(20)].join("\n"));
+    assert!(
+        differ.is_empty(),
+        "{} of {} frames differ:\n{}",
+        differ.len(),
+        frames.len(),
+        differ[..differ.len().min(20)].join("\n")
+    );
 }

@@ -248,11 +248,13 @@ fn a_hung_helper_is_killed_by_the_run_timeout() {
         Some(f) => f,
         None => return,
     };
-    let e = run(&f.job(&["exit", "0"]), &RunOptions::new().helper(f.helper("hang")).timeout(Duration::from_millis(500)))
-        .unwrap_err();
+    let e =
+        run(&f.job(&["exit", "0"]), &RunOptions::new().helper(f.helper("hang")).timeout(Duration::from_millis(500)))
+            .unwrap_err();
     assert_eq!((e.stage.as_str(), e.errno), ("timeout", libc::ETIMEDOUT), "{e}");
-    let e = run(&f.job(&["exit", "0"]), &RunOptions::new().helper(f.helper("silent")).timeout(Duration::from_millis(500)))
-        .unwrap_err();
+    let e =
+        run(&f.job(&["exit", "0"]), &RunOptions::new().helper(f.helper("silent")).timeout(Duration::from_millis(500)))
+            .unwrap_err();
     assert_eq!((e.stage.as_str(), e.errno), ("timeout", libc::ETIMEDOUT), "{e}");
     no_children_left();
 }
@@ -329,7 +331,10 @@ fn the_helper_starts_with_fd_3_only_no_blocked_signals_and_a_filtered_environmen
     assert!(s.contains("argv= "), "{s}");
     let env = s.split(" env=").nth(1).unwrap().trim();
     for name in env.split(',').filter(|n| !n.is_empty()) {
-        assert!(["PATH", "CACHEPOT_LOG", "CACHEPOT_SANDBOX", "CACHEPOT_BWRAP", "CACHEPOT_SCRATCH"].contains(&name), "{s}");
+        assert!(
+            ["PATH", "CACHEPOT_LOG", "CACHEPOT_SANDBOX", "CACHEPOT_BWRAP", "CACHEPOT_SCRATCH"].contains(&name),
+            "{s}"
+        );
     }
     no_children_left();
 }

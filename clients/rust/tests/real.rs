@@ -35,8 +35,11 @@ fn a_job_runs_and_its_output_streams_back() {
     };
     let mut out = Vec::new();
     let mut err = Vec::new();
-    let o = run(&sh(&e, "echo to-stdout; echo to-stderr >&2; exit 3"), &RunOptions::new().stdout_to(&mut out).stderr_to(&mut err))
-        .unwrap();
+    let o = run(
+        &sh(&e, "echo to-stdout; echo to-stderr >&2; exit 3"),
+        &RunOptions::new().stdout_to(&mut out).stderr_to(&mut err),
+    )
+    .unwrap();
     assert_eq!(o.status, ExitStatus::Code(3));
     assert_eq!(out, b"to-stdout\n");
     assert_eq!(err, b"to-stderr\n");
@@ -54,7 +57,11 @@ fn a_job_runs_and_its_output_streams_back() {
     drop(opts);
     assert_eq!(
         chunks,
-        vec![(Stream::Stdout, b"one\n".to_vec()), (Stream::Stderr, b"two\n".to_vec()), (Stream::Stdout, b"three\n".to_vec())]
+        vec![
+            (Stream::Stdout, b"one\n".to_vec()),
+            (Stream::Stderr, b"two\n".to_vec()),
+            (Stream::Stdout, b"three\n".to_vec())
+        ]
     );
     assert!(children().is_empty());
 }
@@ -70,7 +77,8 @@ fn outputs_are_byte_identical_to_the_c_clis() {
     let w = TempDir::new("io");
     let input: Vec<u8> = (0..300_000u32).map(|i| (i * 31 % 256) as u8).collect();
     std::fs::write(w.join("in.bin"), &input).unwrap();
-    let script = "cat in.bin in.bin > twice.bin && seq 1 20000 > seq.txt && mkdir -p d && echo x > d/x && chmod 600 d/x";
+    let script =
+        "cat in.bin in.bin > twice.bin && seq 1 20000 > seq.txt && mkdir -p d && echo x > d/x && chmod 600 d/x";
     let outputs = ["twice.bin", "seq.txt", "d/x", "absent.o"];
     let mut job = sh(&e, script).input_file(w.join("in.bin"), "in.bin", 0o644);
     for o in outputs {
@@ -82,7 +90,10 @@ fn outputs_are_byte_identical_to_the_c_clis() {
     assert!(o.success(), "{o:?}");
     assert_eq!(o.outputs_missing, vec!["absent.o"]);
     let mut cli = Command::new(e.bin.join("cachepot-dist-run"));
-    cli.arg("--toolchain").arg(&e.toolchain).arg("--input").arg(format!("{}:/build/in.bin", w.join("in.bin").display()));
+    cli.arg("--toolchain")
+        .arg(&e.toolchain)
+        .arg("--input")
+        .arg(format!("{}:/build/in.bin", w.join("in.bin").display()));
     for o in outputs {
         cli.arg("--output").arg(o);
     }
@@ -150,7 +161,8 @@ fn the_jobs_timeout_ends_it_with_sigkill_and_the_run_timeout_ends_the_run() {
     let job = sh(&e, "exec sleep 60").limits(Limits { timeout_ms: 300, ..Limits::default() });
     let o = run(&job, &RunOptions::new()).unwrap();
     assert_eq!((o.status.clone(), o.timed_out, o.limit.as_deref()), (ExitStatus::Signal(9), true, Some("timeout")));
-    let err = run(&sh(&e, "exec sleep 60"), &RunOptions::new().timeout(std::time::Duration::from_millis(700))).unwrap_err();
+    let err =
+        run(&sh(&e, "exec sleep 60"), &RunOptions::new().timeout(std::time::Duration::from_millis(700))).unwrap_err();
     assert_eq!((err.stage.as_str(), err.errno), ("timeout", libc::ETIMEDOUT), "{err}");
     assert!(children().is_empty());
 }
