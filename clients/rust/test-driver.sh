@@ -6,6 +6,7 @@
 #   differential  tests/differential.rs: the crate's decoder against common/'s
 #   fake      tests/fake.rs against the C library's fake helper (CPS_FAKE_HELPER)
 #   examples  cargo build --examples (the sccache builder example, the bench)
+#   imports   a program using only the crate imports posix_spawn, never fork & co.
 #   real      tests/real.rs against the real helper, via tests/parent/run-real.sh
 #   gcc       tests/gcc.rs: a real compile, via run-real.sh --toolchain gcc
 # CPS_CARGO names cargo (CMake finds Debian's /usr/bin/cargo first). Without
@@ -41,6 +42,27 @@ echo "using $cargo ($("$cargo" --version)), ${RUSTC:-rustc} ($("${RUSTC:-rustc}"
 
 if [ "$kind" = examples ]; then
     exec "$cargo" build --offline --manifest-path "$manifest" --examples
+fi
+if [ "$kind" = imports ]; then
+    # A program that uses the crate and nothing else (examples/bench_jobs.rs)
+    # imports no call that creates a process but posix_spawn, and none that
+    # changes the cwd, umask or environment. (signal and sigaction are
+    # imported by std's own start-up: SIGPIPE ignored, the stack-overflow
+    # handler; the crate installs no handler.)
+    "$cargo" build --offline --manifest-path "$manifest" --example bench_jobs
+    bin=$CARGO_TARGET_DIR/debug/examples/bench_jobs
+    bad=$(nm -D --undefined-only "$bin" | awk '{print $NF}' | sed 's/@.*//' |
+        grep -E '^(fork|vfork|_Fork|clone|clone3|system|popen|daemon|execv|execve|execvp|execl|execlp|chdir|fchdir|umask|setenv|putenv|unsetenv|clearenv)$' || true)
+    if [ -n "$bad" ]; then
+        echo "FAIL: $bin imports: $bad" >&2
+        exit 1
+    fi
+    nm -D --undefined-only "$bin" | grep -Eq ' posix_spawn(@|$)' || {
+        echo "FAIL: $bin does not import posix_spawn" >&2
+        exit 1
+    }
+    echo "ok: $bin imports posix_spawn and no fork/vfork/clone/system/popen/exec, no chdir/umask/env changes"
+    exit 0
 fi
 
 # Build every test target; take the executable of the one asked for.
