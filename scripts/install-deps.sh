@@ -10,6 +10,7 @@ packages=(
   bubblewrap fuse-overlayfs busybox-static util-linux iproute2 python3
   scdoc debhelper dpkg-dev fakeroot lintian
   python3-cbor2 python3-pytest
+  cargo rustc librust-libc-dev
 )
 
 missing=()
