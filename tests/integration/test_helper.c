@@ -21,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1194,6 +1196,140 @@ START_TEST(mount_paths)
 }
 END_TEST
 
+/* ---- the job's session (docs/SECURITY.md, "Network, IPC, processes") ------ */
+
+static const char *const all_backends[] = {"userns", "bubblewrap"};
+
+/* A process that only waits, in a process group of its own, as the uid the
+ * helper runs as: it stands for the worker and its other jobs. */
+static pid_t sentinel_start(void)
+{
+    pid_t p = fork();
+
+    ck_assert_int_ge(p, 0);
+    if (p == 0) {
+        setpgid(0, 0);
+        if (fx.unpriv && geteuid() == 0 &&
+            (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
+             setresuid(65534, 65534, 65534) < 0))
+            _exit(1);
+        for (;;)
+            pause();
+    }
+    /* Also here, so that the group exists before the helper joins it. */
+    setpgid(p, p);
+    return p;
+}
+
+/* The tty_nr field of /proc/PID/stat: 0 when the process has no controlling
+ * terminal. */
+static long tty_nr(pid_t pid)
+{
+    char path[64], *stat, *p;
+    long nr = 0;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    stat = it_read_file(path, NULL);
+    p = strrchr(stat, ')');
+    ck_assert_ptr_nonnull(p);
+    /* After "comm)": state ppid pgrp session tty_nr. */
+    ck_assert_int_eq(sscanf(p + 1, " %*c %*d %*d %*d %ld", &nr), 1);
+    free(stat);
+    return nr;
+}
+
+/*
+ * The job's kill(0, SIGTERM) and setpriority(PRIO_PGRP, 0, 19) reach only its
+ * own process group: a sentinel in the helper's process group (where the
+ * worker, its pool and other jobs live) survives with its nice value, under
+ * every backend. Before I made a session of its own, the userns job was in
+ * the worker's group: the sentinel died, and so did the helper.
+ */
+START_TEST(job_session)
+{
+    char *argv[] = {"session", "pgrp", NULL};
+    struct jobspec s;
+    struct client c;
+
+    for (size_t b = 0; b < 2; b++) {
+        char *args[] = {"--backend", (char *)all_backends[b], NULL};
+        struct client_place place = {.pgroup = sentinel_start()};
+        int st;
+
+        job_init(&s, argv);
+        ck_assert_int_eq(client_spawn_in(&c, fx.helper, fx.unpriv, args, &place), 0);
+        ck_assert_int_eq(client_hello(&c), 0);
+        ck_assert_int_eq(getpgid(c.pid), place.pgroup);
+        ck_assert_int_eq(client_send_job(&c, &s.job), 0);
+        ck_assert_int_eq(client_collect(&c, NULL, NULL), 0);
+        errno = 0;
+        ck_assert_msg(waitpid(place.pgroup, &st, WNOHANG) == 0,
+                      "%s: the sentinel in the helper's process group died (status 0x%x); "
+                      "job output: %s",
+                      all_backends[b], st, c.out ? (char *)c.out : "");
+        ck_assert_msg(getpriority(PRIO_PROCESS, (id_t)place.pgroup) == 0 && errno == 0,
+                      "%s: the job reniced the sentinel; job output: %s", all_backends[b],
+                      c.out ? (char *)c.out : "");
+        assert_exit_code(&c, 0);
+        ck_assert_uint_eq(c.exit_msg.u.exit.backend,
+                          b == 0 ? CPS_BACKEND_USERNS : CPS_BACKEND_BUBBLEWRAP);
+        ck_assert_msg(
+            strstr((char *)c.out, "sid 0 ") == NULL && strstr((char *)c.out, "pgid 0\n") == NULL,
+            "%s: session or group leader outside the job's namespace: %s", all_backends[b], c.out);
+        ck_assert_msg(strstr((char *)c.out, "kill: ok\n") != NULL, "%s: %s", all_backends[b],
+                      c.out);
+        finish(&c, 0);
+        client_free(&c);
+        kill(place.pgroup, SIGKILL);
+        waitpid(place.pgroup, NULL, 0);
+    }
+}
+END_TEST
+
+/*
+ * The worker's terminal is not the job's: with a pty as the controlling
+ * terminal of the helper's session (as when the CLI runs in a terminal), a
+ * job that opens /dev/tty gets ENXIO and cannot read what was typed, under
+ * every backend. Before I made a session of its own, a userns job read it.
+ */
+START_TEST(no_ctty)
+{
+    static const char typed[] = "typed-into-the-worker-terminal\n";
+    char *argv[] = {"session", "tty", NULL};
+    struct jobspec s;
+    struct client c;
+
+    for (size_t b = 0; b < 2; b++) {
+        char *args[] = {"--backend", (char *)all_backends[b], NULL};
+        struct client_place place = {0};
+        int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+
+        ck_assert_int_ge(master, 0);
+        ck_assert_int_eq(grantpt(master), 0);
+        ck_assert_int_eq(unlockpt(master), 0);
+        place.ctty = ptsname(master);
+        ck_assert_ptr_nonnull(place.ctty);
+        /* A line waiting in the terminal's input queue. */
+        ck_assert_int_eq(write(master, typed, sizeof(typed) - 1), (ssize_t)sizeof(typed) - 1);
+        job_init(&s, argv);
+        ck_assert_int_eq(client_spawn_in(&c, fx.helper, fx.unpriv, args, &place), 0);
+        ck_assert_int_eq(client_hello(&c), 0);
+        /* The setup works: the helper has the pty as its controlling terminal. */
+        ck_assert_msg(tty_nr(c.pid) != 0, "the helper has no controlling terminal");
+        ck_assert_int_eq(client_send_job(&c, &s.job), 0);
+        ck_assert_int_eq(client_collect(&c, NULL, NULL), 0);
+        assert_exit_code(&c, 0);
+        ck_assert_uint_eq(c.exit_msg.u.exit.backend,
+                          b == 0 ? CPS_BACKEND_USERNS : CPS_BACKEND_BUBBLEWRAP);
+        ck_assert_msg(strcmp((char *)c.out, "open /dev/tty: ENXIO\n") == 0, "%s: %s",
+                      all_backends[b], c.out);
+        finish(&c, 0);
+        client_free(&c);
+        close(master);
+    }
+}
+END_TEST
+
 int main(void)
 {
     const struct it_case cases[] = {
@@ -1235,6 +1371,8 @@ int main(void)
         {"idle_eof", idle_eof},
         {"inside_ids", inside_ids},
         {"mount_paths", mount_paths},
+        {"job_session", job_session},
+        {"no_ctty", no_ctty},
     };
     const struct it_fixtures fixtures = {make_dir, remove_dir, setup, teardown};
 
