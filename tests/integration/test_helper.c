@@ -916,11 +916,28 @@ START_TEST(stop_signal)
     ck_assert_int_eq(client_collect(&c, stop_reading, NULL), 0);
     ck_assert_int_ne(find_process_with_arg(marker), 0);
     ck_assert_int_eq(kill(c.pid, SIGTERM), 0);
+    /* The peer can still read: one error frame says why the job ended. */
+    ck_assert_int_eq(client_collect(&c, NULL, NULL), 0);
+    assert_error(&c, "parent");
+    ck_assert_int_eq(c.error.errnum, EINTR);
+    ck_assert_msg(strstr(c.error.message, "SIGTERM") != NULL, "%s", c.error.message);
     ck_assert_int_eq(client_wait(&c), 0);
     ck_assert(WIFEXITED(c.wait_status) && WEXITSTATUS(c.wait_status) == 3);
     ck_assert(!client_pidns_alive(&c));
     ck_assert_int_eq(find_process_with_arg(marker), 0);
     client_free(&c);
+}
+END_TEST
+
+/* The same for a warm helper that waits for its job. */
+START_TEST(stop_signal_idle)
+{
+    struct client c;
+
+    start(&c, fx.helper);
+    ck_assert_int_eq(kill(c.pid, SIGTERM), 0);
+    ck_assert_int_eq(client_collect(&c, NULL, NULL), 0);
+    expect_error(&c, "parent", EINTR, "SIGTERM", 3);
 }
 END_TEST
 
@@ -1196,6 +1213,135 @@ START_TEST(mount_paths)
 }
 END_TEST
 
+/* ---- a peer that does not read (issue 12 item 11) --------------------------- */
+
+/* How long the client below does not read. Not a threshold: the assertions
+ * are that the job is gone while the client still does not read, and that
+ * the wall time the helper reports is well below this. */
+#define STALL_SEC 5
+
+/*
+ * A job writing endlessly fills the socket while the peer does not read: the
+ * timeout (the job's limit) must still end it on time. The helper used to
+ * block in a frame write, and the job ran until the peer read again.
+ */
+START_TEST(timeout_unread)
+{
+    char marker[96];
+    char *argv[] = {"yes", marker, NULL};
+    struct jobspec s;
+    struct client c;
+
+    marker_for(marker, sizeof(marker), "unread");
+    job_init(&s, argv);
+    s.job.limits.timeout_ms = 500;
+    start(&c, fx.helper);
+    ck_assert_int_eq(client_send_job(&c, &s.job), 0);
+    sleep(STALL_SEC);
+    ck_assert_msg(find_process_with_arg(marker) == 0,
+                  "the job still runs %d s after its 500 ms timeout (the peer does not read)",
+                  STALL_SEC);
+    ck_assert_int_eq(client_collect(&c, NULL, NULL), 0);
+    ck_assert(c.have_exit);
+    ck_assert(c.exit_msg.u.exit.timed_out);
+    ck_assert_str_eq(c.exit_msg.u.exit.limit, "timeout");
+    ck_assert_msg(c.exit_msg.u.exit.wall_us < STALL_SEC * 1000000ull / 2,
+                  "wall_us %llu: the timeout waited for the peer",
+                  (unsigned long long)c.exit_msg.u.exit.wall_us);
+    finish(&c, 0);
+    client_free(&c);
+}
+END_TEST
+
+/* The same for cancel: sent while the client does not read, it ends the job
+ * at once. */
+START_TEST(cancel_unread)
+{
+    char marker[96];
+    char *argv[] = {"yes", marker, NULL};
+    struct jobspec s;
+    struct client c;
+
+    marker_for(marker, sizeof(marker), "cancel-unread");
+    job_init(&s, argv);
+    start(&c, fx.helper);
+    ck_assert_int_eq(client_send_job(&c, &s.job), 0);
+    /* Until the job runs and has filled the socket (the test's precondition). */
+    for (int i = 0; i < 100 && find_process_with_arg(marker) == 0; i++)
+        usleep(50000);
+    ck_assert_int_ne(find_process_with_arg(marker), 0);
+    sleep(1);
+    ck_assert_int_eq(client_send_cancel(&c), 0);
+    sleep(STALL_SEC);
+    ck_assert_msg(find_process_with_arg(marker) == 0,
+                  "the job still runs %d s after cancel (the peer does not read)", STALL_SEC);
+    ck_assert_int_eq(client_collect(&c, NULL, NULL), 0);
+    ck_assert(c.have_exit);
+    ck_assert_str_eq(c.exit_msg.u.exit.limit, "cancel");
+    ck_assert_uint_gt(c.out_len, 0);
+    finish(&c, 0);
+    client_free(&c);
+}
+END_TEST
+
+/* ---- cancel before the job started, partial frames (issue 12) -------------- */
+
+/*
+ * A cancel that arrives after the job (and its inputs) but before the
+ * compiler started ends the session with an error (stage "cancel",
+ * ECANCELED), as docs/PROTOCOL.md says; it used to be an exit frame with
+ * signal 9 and wall_us 0. The cancel is sent right behind the job: the helper
+ * reads it in its first poll after it handed the job to I, long before I can
+ * have started anything.
+ */
+START_TEST(cancel_before_start)
+{
+    char *argv[] = {"sleep", "1000", NULL};
+    struct jobspec s;
+    struct client c;
+
+    job_init(&s, argv);
+    start(&c, fx.helper);
+    ck_assert_int_eq(client_send_job(&c, &s.job), 0);
+    ck_assert_int_eq(client_send_cancel(&c), 0);
+    ck_assert_int_eq(client_collect(&c, NULL, NULL), 0);
+    ck_assert_int_eq(c.stdout_frames, 0);
+    expect_error(&c, "cancel", ECANCELED, "before the job started", 1);
+}
+END_TEST
+
+/* A peer that sends the first bytes of a frame and stops: after
+ * CPS_FRAME_DEADLINE_MS the helper gives up with stage "frame", ETIMEDOUT,
+ * before the job (while it reads the job) and while the job runs. */
+START_TEST(partial_frame)
+{
+    char *argv[] = {"sh", "-c", "echo started; exec sleep 1000", NULL};
+    static const uint8_t two[2] = {0, 0};
+    struct jobspec s;
+    struct client c;
+
+    start(&c, fx.helper);
+    ck_assert_int_eq(write(c.sock, two, 2), 2);
+    ck_assert_int_eq(client_collect(&c, NULL, NULL), 0);
+    assert_error(&c, "frame");
+    ck_assert_int_eq(c.error.errnum, ETIMEDOUT);
+    ck_assert_msg(strstr(c.error.hint, "whole") != NULL, "hint: %s", c.error.hint);
+    finish(&c, 3);
+    client_free(&c);
+
+    job_init(&s, argv);
+    start(&c, fx.helper);
+    ck_assert_int_eq(client_send_job(&c, &s.job), 0);
+    ck_assert_int_eq(client_collect(&c, stop_reading, NULL), 0);
+    ck_assert_int_eq(write(c.sock, two, 2), 2);
+    ck_assert_int_eq(client_collect(&c, NULL, NULL), 0);
+    assert_error(&c, "frame");
+    ck_assert_int_eq(c.error.errnum, ETIMEDOUT);
+    finish(&c, 3);
+    client_free(&c);
+}
+END_TEST
+
 /* ---- the job's session (docs/SECURITY.md, "Network, IPC, processes") ------ */
 
 static const char *const all_backends[] = {"userns", "bubblewrap"};
@@ -1371,6 +1517,11 @@ int main(void)
         {"idle_eof", idle_eof},
         {"inside_ids", inside_ids},
         {"mount_paths", mount_paths},
+        {"timeout_unread", timeout_unread},
+        {"cancel_unread", cancel_unread},
+        {"stop_signal_idle", stop_signal_idle},
+        {"cancel_before_start", cancel_before_start},
+        {"partial_frame", partial_frame},
         {"job_session", job_session},
         {"no_ctty", no_ctty},
     };
