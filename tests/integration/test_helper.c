@@ -1227,13 +1227,18 @@ END_TEST
  */
 START_TEST(timeout_unread)
 {
-    char marker[96];
-    char *argv[] = {"yes", marker, NULL};
+    char marker[96], cmd[160];
+    char *argv[] = {"sh", "-c", cmd, NULL};
+    char *outs[] = {"/work/before.txt", "/work/never.txt"};
+    const struct client_output *o;
     struct jobspec s;
     struct client c;
 
     marker_for(marker, sizeof(marker), "unread");
+    snprintf(cmd, sizeof(cmd), "echo partial > /work/before.txt; exec yes %s", marker);
     job_init(&s, argv);
+    s.job.outputs = outs;
+    s.job.outputc = 2;
     s.job.limits.timeout_ms = 500;
     start(&c, fx.helper);
     ck_assert_int_eq(client_send_job(&c, &s.job), 0);
@@ -1248,6 +1253,11 @@ START_TEST(timeout_unread)
     ck_assert_msg(c.exit_msg.u.exit.wall_us < STALL_SEC * 1000000ull / 2,
                   "wall_us %llu: the timeout waited for the peer",
                   (unsigned long long)c.exit_msg.u.exit.wall_us);
+    /* Outputs follow a timeout too (docs/PROTOCOL.md, Session), before exit. */
+    ck_assert_uint_eq(c.outputc, 2);
+    o = client_output(&c, "/work/before.txt");
+    ck_assert(o != NULL && !o->missing && o->len == 8 && memcmp(o->data, "partial\n", 8) == 0);
+    ck_assert(client_output(&c, "/work/never.txt")->missing);
     finish(&c, 0);
     client_free(&c);
 }
@@ -1257,13 +1267,17 @@ END_TEST
  * at once. */
 START_TEST(cancel_unread)
 {
-    char marker[96];
-    char *argv[] = {"yes", marker, NULL};
+    char marker[96], cmd[160];
+    char *argv[] = {"sh", "-c", cmd, NULL};
+    char *outs[] = {"/work/before.txt"};
     struct jobspec s;
     struct client c;
 
     marker_for(marker, sizeof(marker), "cancel-unread");
+    snprintf(cmd, sizeof(cmd), "echo partial > /work/before.txt; exec yes %s", marker);
     job_init(&s, argv);
+    s.job.outputs = outs;
+    s.job.outputc = 1;
     start(&c, fx.helper);
     ck_assert_int_eq(client_send_job(&c, &s.job), 0);
     /* Until the job runs and has filled the socket (the test's precondition). */
@@ -1279,6 +1293,9 @@ START_TEST(cancel_unread)
     ck_assert(c.have_exit);
     ck_assert_str_eq(c.exit_msg.u.exit.limit, "cancel");
     ck_assert_uint_gt(c.out_len, 0);
+    /* Outputs follow a cancel too. */
+    ck_assert_uint_eq(c.outputc, 1);
+    ck_assert(!c.outputs[0].missing && c.outputs[0].len == 8);
     finish(&c, 0);
     client_free(&c);
 }
@@ -1339,6 +1356,106 @@ START_TEST(partial_frame)
     ck_assert_int_eq(c.error.errnum, ETIMEDOUT);
     finish(&c, 3);
     client_free(&c);
+}
+END_TEST
+
+/* ---- what docs/PROTOCOL.md says a client may rely on (issue 12 item 18) ---- */
+
+/*
+ * Paths are not checked for duplicates: a second input entry with the same
+ * path is written again (its own frames; the last entry's data and mode
+ * win), and an output listed twice is sent twice. An input chunk with empty
+ * data and end false in the middle of a file adds nothing.
+ */
+START_TEST(duplicate_paths)
+{
+    char *argv[] = {"cat", "/work/a", NULL};
+    char *outs[] = {"/work/a", "/work/a"};
+    struct cps_input_decl in[2] = {
+        {.path = "/work/a", .mode = 0644, .size = 3},
+        {.path = "/work/a", .mode = 0600, .size = 2},
+    };
+    struct cps_error e;
+    struct cps_msg m;
+    struct jobspec s;
+    struct client c;
+
+    job_init(&s, argv);
+    s.job.inputs = in;
+    s.job.inputc = 2;
+    s.job.outputs = outs;
+    s.job.outputc = 2;
+    start(&c, fx.helper);
+    ck_assert_int_eq(client_send_job(&c, &s.job), 0);
+    ck_assert_int_eq(client_send_input(&c, "/work/a", (const uint8_t *)"abc", 3), 0);
+    /* The second file in three chunks, the middle one empty. */
+    memset(&m, 0, sizeof(m));
+    m.type = CPS_MSG_INPUT;
+    m.u.input.path = "/work/a";
+    m.u.input.data = (uint8_t *)"x";
+    m.u.input.data_len = 1;
+    ck_assert_int_eq(cps__msg_send(c.sock, &m, &e), 0);
+    m.u.input.data_len = 0;
+    ck_assert_int_eq(cps__msg_send(c.sock, &m, &e), 0);
+    m.u.input.data = (uint8_t *)"y";
+    m.u.input.data_len = 1;
+    m.u.input.end = true;
+    ck_assert_int_eq(cps__msg_send(c.sock, &m, &e), 0);
+    ck_assert_int_eq(client_collect(&c, NULL, NULL), 0);
+    assert_exit_code(&c, 0);
+    ck_assert_str_eq((char *)c.out, "xy");
+    ck_assert_uint_eq(c.outputc, 2);
+    for (size_t i = 0; i < 2; i++)
+        ck_assert(!c.outputs[i].missing && c.outputs[i].mode == 0600 && c.outputs[i].len == 2 &&
+                  memcmp(c.outputs[i].data, "xy", 2) == 0);
+    finish(&c, 0);
+    client_free(&c);
+}
+END_TEST
+
+/* A frame header declaring more than max_frame: stage "frame" (not
+ * "decode"), EMSGSIZE, exit 3. */
+START_TEST(oversize_frame)
+{
+    static const uint8_t header[4] = {0x00, 0x10, 0x00, 0x01}; /* 1 MiB + 1 */
+    struct client c;
+
+    start(&c, fx.helper);
+    ck_assert_int_eq(write(c.sock, header, 4), 4);
+    ck_assert_int_eq(client_collect(&c, NULL, NULL), 0);
+    expect_error(&c, "frame", EMSGSIZE, NULL, 3);
+}
+END_TEST
+
+/*
+ * A text of CPS_MAX_TEXT (131,072) bytes is valid on the wire, but the kernel
+ * limits one argv or environment string, its NUL included, to MAX_ARG_STRLEN
+ * (32 pages = 131,072 bytes): exec fails with E2BIG (stage "exec"). One byte
+ * less runs.
+ */
+START_TEST(argv_max_text)
+{
+    char *text = malloc(CPS_MAX_TEXT + 1);
+    char *argv[] = {"echo", text, NULL};
+    struct jobspec s;
+    struct client c;
+
+    memset(text, 'a', CPS_MAX_TEXT);
+    text[CPS_MAX_TEXT] = '\0';
+    job_init(&s, argv);
+    run_job(&c, &s);
+    assert_error(&c, "exec");
+    ck_assert_int_eq(c.error.errnum, E2BIG);
+    finish(&c, 1);
+    client_free(&c);
+    text[CPS_MAX_TEXT - 1] = '\0';
+    c.keep_limit = 0;
+    run_job(&c, &s);
+    assert_exit_code(&c, 0);
+    ck_assert_uint_eq(c.out_len, CPS_MAX_TEXT);
+    finish(&c, 0);
+    client_free(&c);
+    free(text);
 }
 END_TEST
 
@@ -1522,6 +1639,9 @@ int main(void)
         {"stop_signal_idle", stop_signal_idle},
         {"cancel_before_start", cancel_before_start},
         {"partial_frame", partial_frame},
+        {"duplicate_paths", duplicate_paths},
+        {"oversize_frame", oversize_frame},
+        {"argv_max_text", argv_max_text},
         {"job_session", job_session},
         {"no_ctty", no_ctty},
     };

@@ -141,19 +141,21 @@ bwrap)
     # bubblewrap started by root maps the sandbox's uid to host uid 0: without
     # capabilities, but still the owner of /proc/sys (kernel.core_pattern is
     # a root shell on the host). Cover it read-only, as the helper's root
-    # mode must (write_kernel shows the difference).
+    # mode must (write_kernel shows the difference). --new-session as the
+    # helper's bubblewrap backend passes it: without it the job stays in the
+    # caller's process group and session (session_own shows the difference).
     set -- /toolchain/probe "$@"
     set +e
     if [ -n "$bpf" ]; then
         keep_fd=9 as_user bwrap --unshare-user --unshare-pid --unshare-net --unshare-ipc --unshare-uts \
-            --unshare-cgroup --hostname cps-probe --die-with-parent --cap-drop ALL \
+            --unshare-cgroup --hostname cps-probe --die-with-parent --new-session --cap-drop ALL \
             --ro-bind "$tc" /toolchain --proc /proc --ro-bind /proc/sys /proc/sys \
             --ro-bind-try /proc/sysrq-trigger /proc/sysrq-trigger --dev /dev \
             --tmpfs /tmp --chdir /tmp \
             --seccomp 9 -- "$@" 9< "$bpf"
     else
         as_user bwrap --unshare-user --unshare-pid --unshare-net --unshare-ipc --unshare-uts \
-            --unshare-cgroup --hostname cps-probe --die-with-parent --cap-drop ALL \
+            --unshare-cgroup --hostname cps-probe --die-with-parent --new-session --cap-drop ALL \
             --ro-bind "$tc" /toolchain --proc /proc --ro-bind /proc/sys /proc/sys \
             --ro-bind-try /proc/sysrq-trigger /proc/sysrq-trigger --dev /dev \
             --tmpfs /tmp --chdir /tmp -- "$@"
