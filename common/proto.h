@@ -55,18 +55,18 @@ const char *cps__overlay_name(enum cps_overlay o);
 int cps__overlay_parse(const char *name, size_t len, enum cps_overlay *out);
 
 struct cps_hello {
-    uint64_t protocol;       /* CPS_PROTOCOL_VERSION of the helper */
-    char *helper_version;    /* e.g. "0.1.0" */
-    uint32_t backends;       /* enum cps_backend bits the helper supports on this host */
-    uint32_t overlay_modes;  /* enum cps_overlay bits the helper supports on this host */
-    uint64_t max_frame;      /* largest frame the helper accepts */
-    uint64_t max_chunk;      /* largest data chunk the helper sends or accepts */
+    uint64_t protocol;      /* CPS_PROTOCOL_VERSION of the helper */
+    char *helper_version;   /* e.g. "0.1.0" */
+    uint32_t backends;      /* enum cps_backend bits the helper supports on this host */
+    uint32_t overlay_modes; /* enum cps_overlay bits the helper supports on this host */
+    uint64_t max_frame;     /* largest frame the helper accepts */
+    uint64_t max_chunk;     /* largest data chunk the helper sends or accepts */
     /* The configuration the helper was prepared with before saying hello (its
      * namespaces already exist): a job must match it or is refused. */
-    uint32_t uid;            /* uid inside the sandbox */
-    uint32_t gid;            /* gid inside the sandbox */
-    uint32_t backend;        /* one enum cps_backend value */
-    bool seccomp;            /* default seccomp filter on */
+    uint32_t uid;     /* uid inside the sandbox */
+    uint32_t gid;     /* gid inside the sandbox */
+    uint32_t backend; /* one enum cps_backend value */
+    bool seccomp;     /* default seccomp filter on */
 };
 
 /* Limits of one job. 0 means "the helper's documented default". */
@@ -83,7 +83,7 @@ struct cps_job_limits {
 };
 
 struct cps_env_pair {
-    char *name;  /* non-empty, no '=' */
+    char *name; /* non-empty, no '=' */
     char *value;
 };
 
@@ -94,24 +94,24 @@ struct cps_input_decl {
 };
 
 struct cps_job {
-    char *toolchain;   /* host path: the read-only lower layer / root of the sandbox */
-    char *build_dir;   /* host path: the helper creates upper/ work/ target/ here */
-    char **argv;       /* argc entries, argc >= 1; argv[0] resolved with the job's PATH */
+    char *toolchain; /* host path: the read-only lower layer / root of the sandbox */
+    char *build_dir; /* host path: the helper creates upper/ work/ target/ here */
+    char **argv;     /* argc entries, argc >= 1; argv[0] resolved with the job's PATH */
     size_t argc;
     struct cps_env_pair *env; /* exactly the compiler's environment */
     size_t envc;
-    char *cwd;         /* sandbox path; created if missing */
-    char **outputs;    /* sandbox paths, absolute, normalized (clients resolve relative ones) */
+    char *cwd;      /* sandbox path; created if missing */
+    char **outputs; /* sandbox paths, absolute, normalized (clients resolve relative ones) */
     size_t outputc;
     struct cps_input_decl *inputs; /* announced here, data follows in input frames */
     size_t inputc;
-    uint32_t backend;  /* 0 = the helper's; else one enum cps_backend */
-    uint32_t overlay;  /* enum cps_overlay; CPS_OVERLAY_AUTO = let the helper choose */
-    bool has_uid;      /* uid/gid present on the wire */
+    uint32_t backend; /* 0 = the helper's; else one enum cps_backend */
+    uint32_t overlay; /* enum cps_overlay; CPS_OVERLAY_AUTO = let the helper choose */
+    bool has_uid;     /* uid/gid present on the wire */
     uint32_t uid;
     bool has_gid;
     uint32_t gid;
-    bool has_seccomp;  /* seccomp present on the wire */
+    bool has_seccomp; /* seccomp present on the wire */
     bool seccomp;
     struct cps_job_limits limits;
 };
@@ -120,9 +120,9 @@ struct cps_job {
  * a file carry exactly its declared size; end is true on its last chunk (a
  * zero-byte file is one frame with empty data and end true). */
 struct cps_input {
-    char *path;       /* must equal the declared path of the current input */
+    char *path; /* must equal the declared path of the current input */
     uint8_t *data;
-    size_t data_len;  /* <= CPS_MAX_CHUNK */
+    size_t data_len; /* <= CPS_MAX_CHUNK */
     bool end;
 };
 
@@ -135,31 +135,31 @@ struct cps_stream {
 /* One chunk of an output file, or its absence. Chunks of a file follow each
  * other; size is the file's total size, repeated in each chunk. */
 struct cps_output {
-    char *path;       /* as requested in job.outputs */
-    bool missing;     /* true: no such regular file; nothing else is set */
-    uint32_t mode;    /* permission bits */
+    char *path;    /* as requested in job.outputs */
+    bool missing;  /* true: no such regular file; nothing else is set */
+    uint32_t mode; /* permission bits */
     uint64_t size;
     uint8_t *data;
-    size_t data_len;  /* <= CPS_MAX_CHUNK */
+    size_t data_len; /* <= CPS_MAX_CHUNK */
     bool end;
 };
 
 struct cps_timing {
-    char *stage;      /* e.g. "unshare", "overlay", "exec", "wait" */
+    char *stage; /* e.g. "unshare", "overlay", "exec", "wait" */
     uint64_t usec;
 };
 
 struct cps_exit {
-    bool signaled;     /* true: killed by signal `signal`; false: exited with `code` */
-    int32_t code;      /* 0..255 when !signaled */
-    uint32_t signal;   /* 1..64 when signaled */
-    bool timed_out;    /* the job's timeout fired (then signaled is true, SIGKILL) */
-    char *limit;       /* NULL, or the name of the limit that ended the job:
-                          "timeout", "output", "cpu", "file_size", ... */
+    bool signaled;   /* true: killed by signal `signal`; false: exited with `code` */
+    int32_t code;    /* 0..255 when !signaled */
+    uint32_t signal; /* 1..64 when signaled */
+    bool timed_out;  /* the job's timeout fired (then signaled is true, SIGKILL) */
+    char *limit;     /* NULL, or the name of the limit that ended the job:
+                        "timeout", "output", "cpu", "file_size", ... */
     uint64_t wall_us, user_us, sys_us;
     uint64_t max_rss_kb;
-    uint32_t backend;  /* the backend that ran the job */
-    uint32_t overlay;  /* the overlay mode that ran the job */
+    uint32_t backend;           /* the backend that ran the job */
+    uint32_t overlay;           /* the overlay mode that ran the job */
     struct cps_timing *timings; /* per-stage, helper's own clock */
     size_t timingc;
 };
@@ -173,7 +173,7 @@ struct cps_msg {
         struct cps_stream stream; /* CPS_MSG_STDOUT and CPS_MSG_STDERR */
         struct cps_output output;
         struct cps_exit exit;
-        struct cps_error error;   /* message/hint truncated to the struct's sizes on decode */
+        struct cps_error error; /* message/hint truncated to the struct's sizes on decode */
     } u;
 };
 
@@ -211,6 +211,9 @@ bool cps__msg_equal(const struct cps_msg *a, const struct cps_msg *b);
 int cps__msg_send(int fd, const struct cps_msg *msg, struct cps_error *err);
 /* Convenience: send an error frame built from err (borrowed). */
 int cps__msg_send_error(int fd, const struct cps_error *e, struct cps_error *err);
+/* The payload of that frame (new, free()), for a caller that sends it itself. */
+int cps__msg_encode_error(const struct cps_error *e, uint8_t **out, size_t *out_len,
+                          struct cps_error *err);
 
 /* Path rule shared by decoder, helper and parent: absolute, no empty, "." or ".."
  * components, no trailing slash (except "/" itself), no NUL, <= CPS_MAX_PATH.

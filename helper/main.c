@@ -114,13 +114,14 @@ static int fail(struct helper *h)
 
     /* A stop signal must end the helper even when the peer does not read:
      * everything is undone first, and the report then gets as long as a frame
-     * from the peer would (SIGALRM, at its default action, ends the helper). */
+     * from the peer would. */
     if (stop) {
         cleanup(h);
-        alarm((CPS_FRAME_DEADLINE_MS + 999) / 1000);
-    }
-    if (!h->stream_cut && h->err.errnum != ECONNRESET && h->err.errnum != EPIPE)
+        if (!h->stream_cut)
+            told = cps__session_send_error_within(h->sock, &h->err, CPS_FRAME_DEADLINE_MS, &e) == 0;
+    } else if (h->err.errnum != ECONNRESET && h->err.errnum != EPIPE) {
         told = cps__msg_send_error(h->sock, &h->err, &e) == 0;
+    }
     /* The worker reports a delivered error frame itself; logging it as an error
      * here too would print every failure twice on the worker's stderr. */
     cps__log(told ? CPS_LOG_INFO : CPS_LOG_ERROR, "%s: %s%s%s", h->err.stage, h->err.message,

@@ -289,7 +289,7 @@ static void pump_sock(struct pump *p)
     if (rc == 0 && m.type == CPS_MSG_CANCEL) {
         /* Before the exec the job never ran: the session ends with an error
          * (stage "cancel"), as a cancel during the inputs does. */
-        if (!p->r->started && !p->r->killed)
+        if (!p->r->started && !p->r->killed && !p->r->failed)
             p->r->cancelled_early = true;
         kill_job(p, "cancel");
     } else {

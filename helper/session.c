@@ -13,6 +13,7 @@
 #include "error.h"
 #include "frame.h"
 #include "cps_limits.h"
+#include "proto.h"
 #include "timings.h"
 
 /* For messages: the wire name, or "?" for a type the decoder never yields. */
@@ -44,6 +45,41 @@ int cps__session_stop_error(int sigfd, struct cps_error *err)
 bool cps__session_is_stop(const struct cps_error *err)
 {
     return strcmp(err->stage, "parent") == 0 && err->errnum == EINTR;
+}
+
+int cps__session_send_error_within(int sock, const struct cps_error *e, int timeout_ms,
+                                   struct cps_error *err)
+{
+    uint64_t deadline = cps__now_usec() + (uint64_t)timeout_ms * 1000u;
+    struct cps_frame_out o;
+    struct iovec part;
+    uint8_t *buf;
+    size_t len;
+    int flags = fcntl(sock, F_GETFL), rc;
+
+    if (flags < 0 || fcntl(sock, F_SETFL, flags | O_NONBLOCK) < 0)
+        return cps__error_set(err, "frame", errno, NULL, "O_NONBLOCK on fd 3");
+    rc = cps__msg_encode_error(e, &buf, &len, err);
+    if (rc < 0)
+        return rc;
+    part = (struct iovec){.iov_base = buf, .iov_len = len};
+    rc = cps__frame_out_start(&o, &part, 1, -1, 0, err);
+    while (rc == 0 && (rc = cps__frame_out_push(&o, sock, err)) == 0) {
+        struct pollfd p = {.fd = sock, .events = POLLOUT};
+        uint64_t now = cps__now_usec();
+
+        if (now >= deadline) {
+            rc = cps__error_set(err, "frame", ETIMEDOUT, NULL,
+                                "the peer did not take the error frame within %d ms", timeout_ms);
+            break;
+        }
+        if (poll(&p, 1, (int)((deadline - now + 999) / 1000)) < 0 && errno != EINTR) {
+            rc = cps__error_set(err, "frame", errno, NULL, "poll on fd 3");
+            break;
+        }
+    }
+    free(buf);
+    return rc < 0 ? rc : 0;
 }
 
 int cps__session_frame_timeout(const struct cps_frame_reader *r, struct cps_error *err)

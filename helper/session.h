@@ -35,6 +35,13 @@ int cps__session_stop_error(int sigfd, struct cps_error *err);
 /* True when err is the one cps__session_stop_error() made. */
 bool cps__session_is_stop(const struct cps_error *err);
 
+/* Send an error frame built from e (borrowed) on sock, waiting at most
+ * timeout_ms for the peer to take it (a stop signal must end the helper even
+ * when the peer does not read). -ETIMEDOUT when it did not; the frame may
+ * then be cut. sock is made O_NONBLOCK. */
+int cps__session_send_error_within(int sock, const struct cps_error *e, int timeout_ms,
+                                   struct cps_error *err);
+
 /* The peer began a frame (r, borrowed, holds part of it) and sent no more of
  * it for CPS_FRAME_DEADLINE_MS: stage "frame", ETIMEDOUT, with a hint.
  * Returns -ETIMEDOUT. */

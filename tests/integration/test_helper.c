@@ -1301,6 +1301,35 @@ START_TEST(cancel_unread)
 }
 END_TEST
 
+/* A stop signal ends the helper also while the client does not read: the job
+ * is killed and everything removed without waiting for the client (the
+ * error frame is left out when a frame was half sent, else it gets at most
+ * CPS_FRAME_DEADLINE_MS). */
+START_TEST(stop_signal_unread)
+{
+    char marker[96];
+    char *argv[] = {"yes", marker, NULL};
+    struct jobspec s;
+    struct client c;
+
+    marker_for(marker, sizeof(marker), "term-unread");
+    job_init(&s, argv);
+    start(&c, fx.helper);
+    ck_assert_int_eq(client_send_job(&c, &s.job), 0);
+    for (int i = 0; i < 100 && find_process_with_arg(marker) == 0; i++)
+        usleep(50000);
+    ck_assert_int_ne(find_process_with_arg(marker), 0);
+    sleep(1);
+    ck_assert_int_eq(kill(c.pid, SIGTERM), 0);
+    ck_assert_int_eq(client_wait(&c), 0);
+    ck_assert_msg(WIFEXITED(c.wait_status) && WEXITSTATUS(c.wait_status) == 3,
+                  "helper wait status 0x%x", c.wait_status);
+    ck_assert(!client_pidns_alive(&c));
+    ck_assert_int_eq(find_process_with_arg(marker), 0);
+    client_free(&c);
+}
+END_TEST
+
 /* ---- cancel before the job started, partial frames (issue 12) -------------- */
 
 /*
@@ -1637,6 +1666,7 @@ int main(void)
         {"timeout_unread", timeout_unread},
         {"cancel_unread", cancel_unread},
         {"stop_signal_idle", stop_signal_idle},
+        {"stop_signal_unread", stop_signal_unread},
         {"cancel_before_start", cancel_before_start},
         {"partial_frame", partial_frame},
         {"duplicate_paths", duplicate_paths},
