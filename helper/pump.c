@@ -90,7 +90,8 @@ static void kill_job(struct pump *p, const char *limit)
 static void peer_gone(struct pump *p, const char *why)
 {
     /* Nothing more is sent; a frame half sent stays cut. */
-    p->r->frame_cut = p->sending && p->out.started;
+    if (p->sending && p->out.started)
+        p->r->frame_cut = true;
     p->sending = false;
     if (!p->r->peer_gone) {
         cps__log_info("peer gone (%s): ending the job", why);
