@@ -288,9 +288,12 @@ static void pump_sock(struct pump *p)
     rc = cps__msg_decode(payload, len, &m, &e);
     free(payload);
     if (rc == 0 && m.type == CPS_MSG_CANCEL) {
-        /* Before the exec the job never ran: the session ends with an error
-         * (stage "cancel"), as a cancel during the inputs does. */
-        if (!p->r->started && !p->r->killed && !p->r->failed)
+        /* Before the job ran, the session ends with an error (stage
+         * "cancel"), as a cancel during the inputs does. It ran once I
+         * reported the exec or, since that record may come after the job's
+         * first output, once anything came out of its pipes. */
+        if (!p->r->started && !p->r->killed && !p->r->failed &&
+            p->piped[P_OUT] + p->piped[P_ERR] == 0)
             p->r->cancelled_early = true;
         kill_job(p, "cancel");
     } else {

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
@@ -84,10 +85,12 @@ int cps__session_send_error_within(int sock, const struct cps_error *e, int time
 
 int cps__session_frame_timeout(const struct cps_frame_reader *r, struct cps_error *err)
 {
-    static const char hint[] =
-        "a frame must be sent whole: once its first byte arrived the helper "
-        "waits at most " CPS_STRINGIFY(CPS_FRAME_DEADLINE_MS) " ms for the "
-                                                              "rest (docs/PROTOCOL.md, Transport)";
+    char hint[192];
+
+    snprintf(hint, sizeof(hint),
+             "a frame must be sent whole: once its first byte arrived, the helper waits at most "
+             "%u ms for the rest (docs/PROTOCOL.md, Transport)",
+             (unsigned)CPS_FRAME_DEADLINE_MS);
 
     if (r->payload_len == 0)
         return cps__error_set(err, "frame", ETIMEDOUT, hint,
