@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -284,6 +285,122 @@ int cps__frame_write_rest(int fd, const struct iovec *parts, int count, struct c
         if (parts[i].iov_len > 0)
             iov[iovcnt++] = parts[i];
     return send_iov(fd, iov, iovcnt, 0, err);
+}
+
+int cps__frame_out_start(struct cps_frame_out *o, const struct iovec *parts, int count, int src,
+                         size_t n, struct cps_error *err)
+{
+    struct iovec iov[1 + CPS_FRAME_MAX_PARTS];
+    int iovcnt = 0, r;
+
+    memset(o, 0, sizeof(*o));
+    o->src = -1;
+    r = frame_iov(parts, count, n, o->header, iov, &iovcnt, &o->len, err);
+    if (r < 0)
+        return r;
+    memcpy(o->part, iov, (size_t)iovcnt * sizeof(iov[0]));
+    o->nparts = iovcnt;
+    o->src = src;
+    o->src_left = o->src_want = n;
+    o->src_ended = src < 0;
+    return 0;
+}
+
+/* One non-blocking send of iov[0..iovcnt): the count, or -errno. */
+static ssize_t send_nowait(int fd, struct iovec *iov, int iovcnt)
+{
+    struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)iovcnt};
+    ssize_t w = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+    if (w < 0 && errno == ENOTSOCK)
+        w = writev_nosigpipe(fd, iov, iovcnt); /* fd is O_NONBLOCK */
+    return w < 0 ? -errno : w;
+}
+
+static int out_error(struct cps_error *err, int e, const struct cps_frame_out *o)
+{
+    if (e == EPIPE || e == ECONNRESET)
+        return cps__error_set(err, STAGE, EPIPE, NULL,
+                              "peer closed the connection while a frame was written");
+    return cps__error_set(err, STAGE, e, NULL, "write a frame of %zu bytes: %s", o->len,
+                          strerror(e));
+}
+
+int cps__frame_out_push(struct cps_frame_out *o, int fd, struct cps_error *err)
+{
+    static const uint8_t zeros[4096];
+
+    while (o->cur < o->nparts) {
+        ssize_t w = send_nowait(fd, o->part + o->cur, o->nparts - o->cur);
+
+        if (w == -EINTR)
+            continue;
+        if (w == -EAGAIN || w == -EWOULDBLOCK)
+            return 0;
+        if (w < 0)
+            return out_error(err, (int)-w, o);
+        o->started = true;
+        while (o->cur < o->nparts && (size_t)w >= o->part[o->cur].iov_len) {
+            w -= (ssize_t)o->part[o->cur].iov_len;
+            o->cur++;
+        }
+        if (o->cur < o->nparts) {
+            o->part[o->cur].iov_base = (uint8_t *)o->part[o->cur].iov_base + w;
+            o->part[o->cur].iov_len -= (size_t)w;
+        }
+    }
+    while (o->src_left > 0) {
+        ssize_t w;
+
+        if (!o->src_ended) {
+            struct sigpipe_guard g;
+
+            sigpipe_block(&g);
+            w = splice(o->src, NULL, fd, NULL, o->src_left, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+            sigpipe_unblock(&g, w < 0 && errno == EPIPE);
+            w = w < 0 ? -errno : w;
+            if (w == -EAGAIN) {
+                int avail = 0;
+
+                /* Full socket, or (cannot happen while the caller is the
+                 * pipe's only reader) an empty pipe: zeros then. */
+                if (ioctl(o->src, FIONREAD, &avail) == 0 && avail == 0)
+                    o->src_ended = true;
+                else
+                    return 0;
+                continue;
+            }
+            if (w == -EPIPE || w == -ECONNRESET)
+                return out_error(err, EPIPE, o);
+            if (w <= 0 && w != -EINTR) {
+                /* The pipe ended or failed (a socket error shows again below). */
+                o->src_ended = true;
+                continue;
+            }
+            if (w > 0) {
+                o->src_got += (size_t)w;
+                o->src_left -= (size_t)w;
+                o->started = true;
+            }
+            continue;
+        }
+        {
+            struct iovec pad = {.iov_base = (void *)(uintptr_t)zeros,
+                                .iov_len =
+                                    o->src_left < sizeof(zeros) ? o->src_left : sizeof(zeros)};
+
+            w = send_nowait(fd, &pad, 1);
+            if (w == -EINTR)
+                continue;
+            if (w == -EAGAIN || w == -EWOULDBLOCK)
+                return 0;
+            if (w < 0)
+                return out_error(err, (int)-w, o);
+            o->src_left -= (size_t)w;
+            o->started = true;
+        }
+    }
+    return 1;
 }
 
 static uint32_t header_length(const uint8_t h[4])

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "cachepot-sandbox.h"
 
@@ -26,7 +27,6 @@ int cps__frame_write(int fd, const uint8_t *payload, size_t len, struct cps_erro
  * socket takes them, so the data is never copied into a frame buffer first.
  * At most CPS_FRAME_MAX_PARTS parts. */
 #define CPS_FRAME_MAX_PARTS 4
-struct iovec;
 int cps__frame_writev(int fd, const struct iovec *parts, int count, struct cps_error *err);
 
 /*
@@ -46,6 +46,35 @@ int cps__frame_writev(int fd, const struct iovec *parts, int count, struct cps_e
 int cps__frame_write_spliced(int fd, size_t rest, const struct iovec *before, int nbefore, int src,
                              bool src_is_pipe, size_t n, size_t *got, struct cps_error *err);
 int cps__frame_write_rest(int fd, const struct iovec *parts, int count, struct cps_error *err);
+
+/*
+ * A frame sent without ever blocking, for a caller that polls the fd and
+ * must keep watching other things meanwhile (the helper's deadline, cancel,
+ * stop signals: helper/pump.c). fd must be O_NONBLOCK.
+ * cps__frame_out_start() fixes the frame: parts[0..count) (borrowed: they
+ * must stay valid until the frame is out), then n bytes to move from the pipe
+ * src with splice(2) (src -1 and n 0 for none; the pipe must hold n bytes).
+ * cps__frame_out_push() sends what fd takes now: 1 when the whole frame is
+ * out, 0 when fd is full (poll for POLLOUT, then push again), or -errno as
+ * cps__frame_writev (-EPIPE: peer closed). When src ends or fails before n
+ * bytes, zeros complete the frame so the stream stays in step; src_got < n
+ * then tells the caller that the frame does not carry what it announced.
+ */
+struct cps_frame_out {
+    uint8_t header[4];
+    struct iovec part[1 + CPS_FRAME_MAX_PARTS]; /* the header, then the parts */
+    int nparts, cur;                            /* parts to send, the first not yet fully sent */
+    size_t len;                                 /* of the payload, for messages */
+    int src;
+    size_t src_left; /* bytes still to move from src (zeros once src ended) */
+    size_t src_want; /* n */
+    size_t src_got;  /* bytes src gave */
+    bool src_ended;
+    bool started; /* a byte of this frame went out: it can only be completed */
+};
+int cps__frame_out_start(struct cps_frame_out *o, const struct iovec *parts, int count, int src,
+                         size_t n, struct cps_error *err);
+int cps__frame_out_push(struct cps_frame_out *o, int fd, struct cps_error *err);
 
 /* Read one whole frame, blocking. *payload is new (free()), *len its length.
  * Returns 0; -ECONNRESET with stage "frame" and message "peer closed the

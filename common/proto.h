@@ -122,13 +122,13 @@ struct cps_job {
     size_t outputc;
     struct cps_input_decl *inputs; /* announced here, data follows in input frames */
     size_t inputc;
-    uint32_t backend;  /* 0 = the helper's; else one enum cps_backend */
-    uint32_t overlay;  /* enum cps_overlay; CPS_OVERLAY_AUTO = let the helper choose */
-    bool has_uid;      /* uid/gid present on the wire */
+    uint32_t backend; /* 0 = the helper's; else one enum cps_backend */
+    uint32_t overlay; /* enum cps_overlay; CPS_OVERLAY_AUTO = let the helper choose */
+    bool has_uid;     /* uid/gid present on the wire */
     uint32_t uid;
     bool has_gid;
     uint32_t gid;
-    bool has_seccomp;  /* seccomp present on the wire */
+    bool has_seccomp; /* seccomp present on the wire */
     bool seccomp;
     struct cps_job_limits limits;
 };
@@ -139,7 +139,7 @@ struct cps_job {
 struct cps_input {
     const char *path; /* must equal the declared path of the current input */
     uint8_t *data;
-    size_t data_len;  /* <= CPS_MAX_CHUNK */
+    size_t data_len; /* <= CPS_MAX_CHUNK */
     bool end;
 };
 
@@ -157,7 +157,7 @@ struct cps_output {
     uint32_t mode;    /* permission bits */
     uint64_t size;
     uint8_t *data;
-    size_t data_len;  /* <= CPS_MAX_CHUNK */
+    size_t data_len; /* <= CPS_MAX_CHUNK */
     bool end;
 };
 
@@ -175,8 +175,8 @@ struct cps_exit {
                           "timeout", "output", "cpu", "file_size", ... */
     uint64_t wall_us, user_us, sys_us;
     uint64_t max_rss_kb;
-    uint32_t backend;  /* the backend that ran the job */
-    uint32_t overlay;  /* the overlay mode that ran the job */
+    uint32_t backend;           /* the backend that ran the job */
+    uint32_t overlay;           /* the overlay mode that ran the job */
     struct cps_timing *timings; /* per-stage, helper's own clock */
     size_t timingc;
 };
@@ -190,7 +190,7 @@ struct cps_msg {
         struct cps_stream stream; /* CPS_MSG_STDOUT and CPS_MSG_STDERR */
         struct cps_output output;
         struct cps_exit exit;
-        struct cps_error error;   /* message/hint truncated to the struct's sizes on decode */
+        struct cps_error error; /* message/hint truncated to the struct's sizes on decode */
     } u;
 };
 
@@ -228,6 +228,9 @@ bool cps__msg_equal(const struct cps_msg *a, const struct cps_msg *b);
 int cps__msg_send(int fd, const struct cps_msg *msg, struct cps_error *err);
 /* Convenience: send an error frame built from err (borrowed). */
 int cps__msg_send_error(int fd, const struct cps_error *e, struct cps_error *err);
+/* The payload of that frame (new, free()), for a caller that sends it itself. */
+int cps__msg_encode_error(const struct cps_error *e, uint8_t **out, size_t *out_len,
+                          struct cps_error *err);
 
 /* Path rule shared by decoder, helper and parent: absolute, no empty, "." or ".."
  * components, no trailing slash (except "/" itself), no NUL, <= CPS_MAX_PATH.

@@ -190,10 +190,10 @@ static void encode_limits(struct out *o, const struct cps_job_limits *l)
         const char *key;
         uint64_t value;
     } f[] = {
-        {"timeout_ms", l->timeout_ms},   {"max_output_bytes", l->max_output_bytes},
-        {"cpu_seconds", l->cpu_seconds}, {"address_space", l->address_space},
-        {"file_size", l->file_size},     {"open_files", l->open_files},
-        {"processes", l->processes},     {"tmp_bytes", l->tmp_bytes},
+        {"timeout_ms", l->timeout_ms},       {"max_output_bytes", l->max_output_bytes},
+        {"cpu_seconds", l->cpu_seconds},     {"address_space", l->address_space},
+        {"file_size", l->file_size},         {"open_files", l->open_files},
+        {"processes", l->processes},         {"tmp_bytes", l->tmp_bytes},
         {"scratch_bytes", l->scratch_bytes},
     };
     size_t n = 0;
@@ -390,6 +390,20 @@ int cps__msg_send(int fd, const struct cps_msg *msg, struct cps_error *err)
 
 int cps__msg_send_error(int fd, const struct cps_error *e, struct cps_error *err)
 {
+    uint8_t *buf;
+    size_t len;
+    int ret = cps__msg_encode_error(e, &buf, &len, err);
+
+    if (ret < 0)
+        return ret;
+    ret = cps__frame_write(fd, buf, len, err);
+    free(buf);
+    return ret;
+}
+
+int cps__msg_encode_error(const struct cps_error *e, uint8_t **out, size_t *out_len,
+                          struct cps_error *err)
+{
     struct cps_msg msg = {.type = CPS_MSG_ERROR};
     struct cps_error *copy = &msg.u.error;
 
@@ -406,5 +420,5 @@ int cps__msg_send_error(int fd, const struct cps_error *e, struct cps_error *err
     cps__utf8_sanitize(copy->stage);
     cps__utf8_sanitize(copy->message);
     cps__utf8_sanitize(copy->hint);
-    return cps__msg_send(fd, &msg, err);
+    return cps__msg_encode(&msg, out, out_len, err);
 }

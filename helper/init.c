@@ -97,8 +97,8 @@ static _Noreturn void init_main(int ctl, int out_wr, int err_wr, bool seccomp,
                                 const struct cps_backend_prep *bp, const struct cps_job_cgroup *cg)
 {
     struct cps__seccomp sc = {0};
-    struct cps_error sc_err, cg_err, title_err;
-    int sc_rc = 0, cg_rc, title_rc;
+    struct cps_error sc_err, cg_err, title_err, sid_err;
+    int sc_rc = 0, cg_rc, title_rc, sid_rc = 0;
     struct cps_job_limits limits;
     struct cps_ctl_record r;
     struct cps_rootfs_prep prep;
@@ -118,6 +118,16 @@ static _Noreturn void init_main(int ctl, int out_wr, int err_wr, bool seccomp,
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     /* No host path of the helper in the job's /proc/1/cmdline (proctitle.h). */
     title_rc = cps__proctitle_set(CPS_INIT_TITLE, &title_err);
+    /* A session and process group of its own, led by I inside the job's PID
+     * namespace, which the compiler (or bwrap) inherits. Otherwise the job is
+     * in the worker's process group and session: kill(0, sig) and
+     * setpriority(PRIO_PGRP, 0, n) reach every member of the group, whatever
+     * PID namespace it is in (kill(2), setpriority(2)), i.e. the worker and
+     * its other jobs, and /dev/tty opens the worker's controlling terminal.
+     * A new session has none (setsid(2)), and I never opens a terminal. */
+    if (setsid() < 0)
+        sid_rc =
+            cps__error_set(&sid_err, "init", errno, NULL, "setsid in PID 1 of the job's namespace");
     /* First, so that everything I forks later is in the job cgroup; a failure
      * is the job's setup error, reported when the job comes. */
     cg_rc = cps__cgroup_enter(cg, 0, &cg_err);
@@ -146,6 +156,10 @@ static _Noreturn void init_main(int ctl, int out_wr, int err_wr, bool seccomp,
     if (rc == 0 && title_rc < 0) {
         e = title_err;
         rc = title_rc;
+    }
+    if (rc == 0 && sid_rc < 0) {
+        e = sid_err;
+        rc = sid_rc;
     }
     if (rc < 0) {
         report_error(ctl, CPS_CTL_SETUP_FAILED, &e);

@@ -21,6 +21,7 @@
 #include "builddir.h"
 #include "cgroup.h"
 #include "check_main.h"
+#include "cps_limits.h"
 #include "error.h"
 #include "hostcaps.h"
 #include "idmap.h"
@@ -57,6 +58,7 @@ struct helper {
     struct cps_overlay_state ov;     /* ov.mode 0: nothing mounted */
     uint32_t overlay;                /* the mode that was mounted, for exit */
     int target_fd;
+    bool stream_cut; /* a frame to the peer was left half sent: send nothing more */
 };
 
 /* Kill and reap I, and with PID 1 every process of its namespace. */
@@ -106,16 +108,26 @@ static int cleanup(struct helper *h)
 static int fail(struct helper *h)
 {
     bool peer = cps__session_is_peer_error(&h->err);
+    bool stop = cps__session_is_stop(&h->err);
     struct cps_error e;
     bool told = false;
 
-    if (h->err.errnum != ECONNRESET && h->err.errnum != EPIPE)
+    /* A stop signal must end the helper even when the peer does not read:
+     * everything is undone first, and the report then gets as long as a frame
+     * from the peer would. */
+    if (stop) {
+        cleanup(h);
+        if (!h->stream_cut)
+            told = cps__session_send_error_within(h->sock, &h->err, CPS_FRAME_DEADLINE_MS, &e) == 0;
+    } else if (h->err.errnum != ECONNRESET && h->err.errnum != EPIPE) {
         told = cps__msg_send_error(h->sock, &h->err, &e) == 0;
+    }
     /* The worker reports a delivered error frame itself; logging it as an error
      * here too would print every failure twice on the worker's stderr. */
     cps__log(told ? CPS_LOG_INFO : CPS_LOG_ERROR, "%s: %s%s%s", h->err.stage, h->err.message,
              h->err.hint[0] ? "; hint: " : "", h->err.hint);
-    cleanup(h);
+    if (!stop)
+        cleanup(h);
     return peer ? CPS_EXIT_PROTOCOL : CPS_EXIT_SETUP;
 }
 
@@ -284,6 +296,14 @@ static int run(struct helper *h)
         h->err = r.peer_err;
         return -1;
     }
+    if (r.stopped) {
+        h->err = r.stop_err;
+        h->stream_cut = r.frame_cut;
+        return -1;
+    }
+    if (r.cancelled_early)
+        return cps__error_set(&h->err, "cancel", ECANCELED, NULL,
+                              "cancelled by the peer before the job started");
     if (r.peer_gone)
         return cps__error_set(&h->err, "parent", ECONNRESET, NULL, "job ended early: %s",
                               r.gone_reason);

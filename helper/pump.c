@@ -19,6 +19,7 @@
 #include "frame.h"
 #include "log.h"
 #include "proto_stream.h"
+#include "session.h"
 #include "timings.h"
 
 /*
@@ -62,7 +63,10 @@ struct pump {
     uint64_t piped[P_N]; /* bytes read from the P_OUT and P_ERR pipes */
     bool grown[P_N];     /* that pipe was offered PIPE_BYTES */
     struct cps_data_frame frame;
+    struct cps_frame_out out; /* the frame being sent */
+    bool sending;             /* out is not complete: the socket was full */
     uint64_t start_us, deadline_us;
+    uint64_t frame_deadline_us; /* the peer's partial frame must be complete by then; 0: none */
 };
 
 /* now + ms, saturating: a job may ask for any 64-bit timeout. */
@@ -85,6 +89,10 @@ static void kill_job(struct pump *p, const char *limit)
 
 static void peer_gone(struct pump *p, const char *why)
 {
+    /* Nothing more is sent; a frame half sent stays cut. */
+    if (p->sending && p->out.started)
+        p->r->frame_cut = true;
+    p->sending = false;
     if (!p->r->peer_gone) {
         cps__log_info("peer gone (%s): ending the job", why);
         snprintf(p->r->gone_reason, sizeof(p->r->gone_reason), "%s", why);
@@ -109,6 +117,31 @@ static bool encode_head(struct pump *p, enum cps_msg_type type, size_t n)
     return true;
 }
 
+/*
+ * Send what the socket takes of the current frame, never waiting for the
+ * peer: a full socket leaves p->sending set, and the loop then polls for
+ * POLLOUT and stops reading the job's pipes (the job blocks on them), while
+ * the timeout, cancel, I's records and stop signals go on being watched.
+ */
+static void push_out(struct pump *p)
+{
+    struct cps_error e;
+    int rc = cps__frame_out_push(&p->out, p->sock, &e);
+
+    if (rc < 0) {
+        peer_gone(p, e.message);
+        return;
+    }
+    p->sending = rc == 0;
+    if (rc == 1 && p->out.src_got < p->out.src_want) {
+        /* Cannot happen while O is the pipe's only reader; the zeros that
+         * completed the frame must not pass for the job's output. */
+        cps__log_error("the job's pipe gave %zu of the %zu bytes it held", p->out.src_got,
+                       p->out.src_want);
+        kill_job(p, "stream");
+    }
+}
+
 /* Send n bytes of the read buffer as one frame, the head in front. */
 static void send_buffered(struct pump *p, enum cps_msg_type type, size_t n)
 {
@@ -119,8 +152,11 @@ static void send_buffered(struct pump *p, enum cps_msg_type type, size_t n)
         return;
     parts[0] = (struct iovec){.iov_base = p->frame.head, .iov_len = p->frame.head_len};
     parts[1] = (struct iovec){.iov_base = p->buf, .iov_len = n};
-    if (cps__frame_writev(p->sock, parts, 2, &e) < 0)
+    if (cps__frame_out_start(&p->out, parts, 2, -1, 0, &e) < 0) {
         peer_gone(p, e.message);
+        return;
+    }
+    push_out(p);
 }
 
 /*
@@ -133,21 +169,15 @@ static void send_spliced(struct pump *p, int fd, enum cps_msg_type type, size_t 
 {
     struct cps_error e;
     struct iovec head;
-    size_t got;
 
     if (!encode_head(p, type, n))
         return;
     head = (struct iovec){.iov_base = p->frame.head, .iov_len = p->frame.head_len};
-    if (cps__frame_write_spliced(p->sock, 0, &head, 1, fd, true, n, &got, &e) < 0) {
+    if (cps__frame_out_start(&p->out, &head, 1, fd, n, &e) < 0) {
         peer_gone(p, e.message);
         return;
     }
-    if (got < n) {
-        /* Cannot happen while O is the pipe's only reader; the zeros that
-         * completed the frame must not pass for the job's output. */
-        cps__log_error("the job's pipe gave %zu of the %zu bytes it held: %s", got, n, e.message);
-        kill_job(p, "stream");
-    }
+    push_out(p);
 }
 
 static bool output_limit_hit(const struct pump *p)
@@ -180,11 +210,11 @@ static void maybe_grow(struct pump *p, int fd, int which, size_t n)
                        which == P_OUT ? "stdout" : "stderr", PIPE_BYTES, strerror(errno));
 }
 
-/* Forward what a pipe has, a chunk per frame, up to PIPE_BURST chunks.
- * Returns false at EOF. */
+/* Forward what a pipe has, a chunk per frame, up to PIPE_BURST chunks or
+ * until the socket is full. Returns false at EOF. */
 static bool pump_pipe(struct pump *p, int fd, int which, enum cps_msg_type type)
 {
-    for (int i = 0; i < PIPE_BURST; i++) {
+    for (int i = 0; i < PIPE_BURST && !p->sending; i++) {
         int avail = 0;
         ssize_t n;
 
@@ -234,16 +264,16 @@ static void pump_sock(struct pump *p)
     struct cps_msg m;
     uint8_t *payload;
     size_t len;
-    int flags, rc;
+    int rc;
 
-    /* Non-blocking only for this read, so that a peer that stops mid-frame
-     * cannot stall the timeout; frame writes stay blocking. */
-    flags = fcntl(p->sock, F_GETFL);
-    fcntl(p->sock, F_SETFL, flags | O_NONBLOCK);
     rc = cps__frame_reader_feed(&p->reader, p->sock, &e);
-    fcntl(p->sock, F_SETFL, flags);
-    if (rc == 0)
+    if (rc == 0) {
+        /* A frame begun must be complete within CPS_FRAME_DEADLINE_MS. */
+        if (p->frame_deadline_us == 0 && p->reader.header_have > 0)
+            p->frame_deadline_us = cps__now_usec() + CPS_FRAME_DEADLINE_MS * 1000ull;
         return;
+    }
+    p->frame_deadline_us = 0;
     if (rc < 0) {
         if (rc == -ECONNRESET) {
             peer_gone(p, "EOF on fd 3");
@@ -258,6 +288,13 @@ static void pump_sock(struct pump *p)
     rc = cps__msg_decode(payload, len, &m, &e);
     free(payload);
     if (rc == 0 && m.type == CPS_MSG_CANCEL) {
+        /* Before the job ran, the session ends with an error (stage
+         * "cancel"), as a cancel during the inputs does. It ran once I
+         * reported the exec or, since that record may come after the job's
+         * first output, once anything came out of its pipes. */
+        if (!p->r->started && !p->r->killed && !p->r->failed &&
+            p->piped[P_OUT] + p->piped[P_ERR] == 0)
+            p->r->cancelled_early = true;
         kill_job(p, "cancel");
     } else {
         if (rc == 0)
@@ -316,8 +353,9 @@ int cps__pump_run(int sock, int sigfd, struct cps_init *in, const uint8_t *raw, 
                   struct cps_error *err)
 {
     struct pollfd fds[P_N];
+    int pipe_fd[P_N] = {-1, -1, -1, -1, -1};
     struct pump p;
-    int rc;
+    int rc, sock_flags;
 
     memset(r, 0, sizeof(*r));
     memset(&p, 0, sizeof(p));
@@ -335,26 +373,44 @@ int cps__pump_run(int sock, int sigfd, struct cps_init *in, const uint8_t *raw, 
         free(p.buf);
         return rc;
     }
+    /* Reads and writes on fd 3 never wait for the peer while the job runs (a
+     * partial frame from it, or a full socket, must not stall the timeout). */
+    sock_flags = fcntl(sock, F_GETFL);
+    if (sock_flags < 0 || fcntl(sock, F_SETFL, sock_flags | O_NONBLOCK) < 0) {
+        free(p.buf);
+        return cps__error_set(err, "run", errno, NULL, "O_NONBLOCK on fd 3");
+    }
     /* Until I reports the exec, the same budget covers the setup in I. */
     p.start_us = cps__now_usec();
     p.deadline_us = deadline_after(p.start_us, limits->timeout_ms);
-    fds[P_OUT].fd = in->out_rd;
-    fds[P_ERR].fd = in->err_rd;
+    pipe_fd[P_OUT] = in->out_rd;
+    pipe_fd[P_ERR] = in->err_rd;
     fds[P_CTL].fd = in->ctl;
     /* The end of the job is the exited record, not the EOF of I's socket: that
      * comes from I's exit, after the kernel tore down I's mount and PID
-     * namespaces, which O overlaps with the outputs and the cleanup. */
-    while (fds[P_OUT].fd >= 0 || fds[P_ERR].fd >= 0 || (fds[P_CTL].fd >= 0 && !r->exited)) {
+     * namespaces, which O overlaps with the outputs and the cleanup. A frame
+     * begun is finished first. */
+    while (pipe_fd[P_OUT] >= 0 || pipe_fd[P_ERR] >= 0 || (fds[P_CTL].fd >= 0 && !r->exited) ||
+           p.sending) {
         uint64_t now = cps__now_usec();
         int wait_ms = -1, n;
+        bool want_in = !r->killed && !r->peer_gone;
 
-        fds[P_SOCK].fd = r->killed || r->peer_gone ? -1 : sock;
-        fds[P_SIG].fd = r->killed ? -1 : sigfd;
         for (int i = 0; i < P_N; i++)
             fds[i].events = POLLIN;
+        fds[P_SOCK].events = (short)((want_in ? POLLIN : 0) | (p.sending ? POLLOUT : 0));
+        fds[P_SOCK].fd = fds[P_SOCK].events != 0 ? sock : -1;
+        /* Also after a kill: a frame may still wait for the peer to read. */
+        fds[P_SIG].fd = r->stopped ? -1 : sigfd;
+        /* While a frame waits for room in the socket, the pipes wait too. */
+        fds[P_OUT].fd = p.sending ? -1 : pipe_fd[P_OUT];
+        fds[P_ERR].fd = p.sending ? -1 : pipe_fd[P_ERR];
         if (!r->killed && !r->exited) {
-            uint64_t left_ms = now >= p.deadline_us ? 0 : (p.deadline_us - now + 999) / 1000;
+            uint64_t due = p.deadline_us, left_ms;
 
+            if (p.frame_deadline_us != 0 && p.frame_deadline_us < due)
+                due = p.frame_deadline_us;
+            left_ms = now >= due ? 0 : (due - now + 999) / 1000;
             wait_ms = left_ms > INT_MAX ? INT_MAX : (int)left_ms;
         }
         n = poll(fds, P_N, wait_ms);
@@ -366,19 +422,37 @@ int cps__pump_run(int sock, int sigfd, struct cps_init *in, const uint8_t *raw, 
         }
         if (!r->killed && !r->exited && cps__now_usec() >= p.deadline_us)
             kill_job(&p, "timeout");
-        if (fds[P_SIG].fd >= 0 && (fds[P_SIG].revents & POLLIN))
-            peer_gone(&p, "stop signal received (the parent died or asked to stop)");
-        if (fds[P_SOCK].fd >= 0 && fds[P_SOCK].revents != 0)
+        if (!r->killed && p.frame_deadline_us != 0 && cps__now_usec() >= p.frame_deadline_us) {
+            cps__session_frame_timeout(&p.reader, &r->peer_err);
+            r->peer_error = true;
+            kill_job(&p, "protocol");
+        }
+        if (fds[P_SIG].fd >= 0 && (fds[P_SIG].revents & POLLIN)) {
+            cps__session_stop_error(sigfd, &r->stop_err);
+            r->stopped = true;
+            peer_gone(&p, r->stop_err.message);
+        }
+        if (p.sending && fds[P_SOCK].fd >= 0 && fds[P_SOCK].revents != 0) {
+            push_out(&p);
+            /* Room again: go on with the pipes at once (a burst, as before the
+             * socket filled) instead of another round of poll. */
+            for (int i = P_OUT; i <= P_ERR && !p.sending; i++)
+                if (pipe_fd[i] >= 0 &&
+                    !pump_pipe(&p, pipe_fd[i], i, i == P_OUT ? CPS_MSG_STDOUT : CPS_MSG_STDERR))
+                    pipe_fd[i] = -1;
+        }
+        if (want_in && fds[P_SOCK].fd >= 0 && (fds[P_SOCK].revents & ~POLLOUT) != 0)
             pump_sock(&p);
         if (fds[P_OUT].fd >= 0 && fds[P_OUT].revents != 0 &&
             !pump_pipe(&p, fds[P_OUT].fd, P_OUT, CPS_MSG_STDOUT))
-            fds[P_OUT].fd = -1;
+            pipe_fd[P_OUT] = -1;
         if (fds[P_ERR].fd >= 0 && fds[P_ERR].revents != 0 &&
             !pump_pipe(&p, fds[P_ERR].fd, P_ERR, CPS_MSG_STDERR))
-            fds[P_ERR].fd = -1;
+            pipe_fd[P_ERR] = -1;
         if (fds[P_CTL].fd >= 0 && fds[P_CTL].revents != 0 && !pump_ctl(&p))
             fds[P_CTL].fd = -1;
     }
+    (void)fcntl(sock, F_SETFL, sock_flags);
     cps__frame_reader_reset(&p.reader);
     free(p.buf);
     return 0;

@@ -21,12 +21,16 @@ struct cps_pump_result {
     bool failed;         /* I reported a setup or exec failure: failure */
     struct cps_error failure;
     bool killed;           /* O killed I (limit says why) */
-    const char *limit;     /* "timeout", "output", "cancel" or NULL */
+    const char *limit;     /* "timeout", "output", "cancel", ... or NULL */
     bool peer_gone;        /* the peer closed fd 3, or a stop signal came: send nothing */
     char gone_reason[160]; /* why peer_gone was set */
+    bool frame_cut;        /* a frame was half sent when peer_gone was set */
     bool peer_error;       /* the peer broke the protocol: peer_err */
     struct cps_error peer_err;
-    uint64_t wall_us; /* from the job's exec to its end */
+    bool stopped; /* a stop signal came (peer_gone is set too): stop_err says which */
+    struct cps_error stop_err;
+    bool cancelled_early; /* cancel came before I reported the exec: no exit, an error */
+    uint64_t wall_us;     /* from the job's exec to its end */
     uint64_t rootfs_usec, exec_usec;
     uint64_t rootfs_prep_usec; /* I's trees made before the job; 0: classic path */
     uint64_t stream_bytes;     /* stdout + stderr bytes forwarded */

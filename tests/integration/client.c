@@ -18,7 +18,14 @@
 
 int client_spawn(struct client *c, const char *helper, bool unpriv, const char *const *args)
 {
+    return client_spawn_in(c, helper, unpriv, args, NULL);
+}
+
+int client_spawn_in(struct client *c, const char *helper, bool unpriv, const char *const *args,
+                    const struct client_place *place)
+{
     posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
     const char *argv[32];
     int sv[2], helper_end, rc;
     size_t n = 0;
@@ -46,8 +53,21 @@ int client_spawn(struct client *c, const char *helper, bool unpriv, const char *
         argv[n++] = args[i];
     argv[n] = NULL;
     posix_spawn_file_actions_init(&fa);
+    posix_spawnattr_init(&attr);
     posix_spawn_file_actions_adddup2(&fa, helper_end, 3);
-    rc = posix_spawn(&c->pid, argv[0], &fa, NULL, (char *const *)(uintptr_t)argv, environ);
+    if (place != NULL && place->pgroup > 0) {
+        posix_spawnattr_setpgroup(&attr, place->pgroup);
+        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+    }
+    if (place != NULL && place->ctty != NULL) {
+        /* glibc's child calls setsid() before the file actions, and a session
+         * leader without a terminal that opens one without O_NOCTTY gets it as
+         * its controlling terminal (credentials(7), tty_open). */
+        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
+        posix_spawn_file_actions_addopen(&fa, 0, place->ctty, O_RDWR, 0);
+    }
+    rc = posix_spawn(&c->pid, argv[0], &fa, &attr, (char *const *)(uintptr_t)argv, environ);
+    posix_spawnattr_destroy(&attr);
     posix_spawn_file_actions_destroy(&fa);
     close(helper_end);
     if (rc != 0) {

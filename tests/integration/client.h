@@ -61,6 +61,16 @@ struct client {
  * through `setpriv --reuid=65534 --regid=65534 --clear-groups --`. */
 int client_spawn(struct client *c, const char *helper, bool unpriv, const char *const *args);
 
+/* Where the helper runs: pgroup > 0 puts it into that process group; ctty (a
+ * terminal's path) makes it the leader of a new session with that terminal as
+ * its controlling terminal (and stdin). Either may be 0 / NULL. */
+struct client_place {
+    pid_t pgroup;
+    const char *ctty;
+};
+int client_spawn_in(struct client *c, const char *helper, bool unpriv, const char *const *args,
+                    const struct client_place *place);
+
 /* Read the first frame: hello (returns 0) or error (returns -1, c->error set). */
 int client_hello(struct client *c);
 

@@ -21,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -914,11 +916,28 @@ START_TEST(stop_signal)
     ck_assert_int_eq(client_collect(&c, stop_reading, NULL), 0);
     ck_assert_int_ne(find_process_with_arg(marker), 0);
     ck_assert_int_eq(kill(c.pid, SIGTERM), 0);
+    /* The peer can still read: one error frame says why the job ended. */
+    ck_assert_int_eq(client_collect(&c, NULL, NULL), 0);
+    assert_error(&c, "parent");
+    ck_assert_int_eq(c.error.errnum, EINTR);
+    ck_assert_msg(strstr(c.error.message, "SIGTERM") != NULL, "%s", c.error.message);
     ck_assert_int_eq(client_wait(&c), 0);
     ck_assert(WIFEXITED(c.wait_status) && WEXITSTATUS(c.wait_status) == 3);
     ck_assert(!client_pidns_alive(&c));
     ck_assert_int_eq(find_process_with_arg(marker), 0);
     client_free(&c);
+}
+END_TEST
+
+/* The same for a warm helper that waits for its job. */
+START_TEST(stop_signal_idle)
+{
+    struct client c;
+
+    start(&c, fx.helper);
+    ck_assert_int_eq(kill(c.pid, SIGTERM), 0);
+    ck_assert_int_eq(client_collect(&c, NULL, NULL), 0);
+    expect_error(&c, "parent", EINTR, "SIGTERM", 3);
 }
 END_TEST
 
@@ -1216,6 +1235,416 @@ START_TEST(mount_paths)
 }
 END_TEST
 
+/* ---- a peer that does not read (issue 12 item 11) --------------------------- */
+
+/* How long the client below does not read. Not a threshold: the assertions
+ * are that the job is gone while the client still does not read, and that
+ * the wall time the helper reports is well below this. */
+#define STALL_SEC 5
+
+/*
+ * A job writing endlessly fills the socket while the peer does not read: the
+ * timeout (the job's limit) must still end it on time. The helper used to
+ * block in a frame write, and the job ran until the peer read again.
+ */
+START_TEST(timeout_unread)
+{
+    char marker[96], cmd[160];
+    const char *argv[] = {"sh", "-c", cmd, NULL};
+    const char *outs[] = {"/work/before.txt", "/work/never.txt"};
+    const struct client_output *o;
+    struct jobspec s;
+    struct client c;
+
+    marker_for(marker, sizeof(marker), "unread");
+    snprintf(cmd, sizeof(cmd), "echo partial > /work/before.txt; exec yes %s", marker);
+    job_init(&s, argv);
+    s.job.outputs = outs;
+    s.job.outputc = 2;
+    s.job.limits.timeout_ms = 500;
+    start(&c, fx.helper);
+    ck_assert_int_eq(client_send_job(&c, &s.job), 0);
+    sleep(STALL_SEC);
+    ck_assert_msg(find_process_with_arg(marker) == 0,
+                  "the job still runs %d s after its 500 ms timeout (the peer does not read)",
+                  STALL_SEC);
+    ck_assert_int_eq(client_collect(&c, NULL, NULL), 0);
+    ck_assert(c.have_exit);
+    ck_assert(c.exit_msg.u.exit.timed_out);
+    ck_assert_str_eq(c.exit_msg.u.exit.limit, "timeout");
+    ck_assert_msg(c.exit_msg.u.exit.wall_us < STALL_SEC * 1000000ull / 2,
+                  "wall_us %llu: the timeout waited for the peer",
+                  (unsigned long long)c.exit_msg.u.exit.wall_us);
+    /* Outputs follow a timeout too (docs/PROTOCOL.md, Session), before exit. */
+    ck_assert_uint_eq(c.outputc, 2);
+    o = client_output(&c, "/work/before.txt");
+    ck_assert(o != NULL && !o->missing && o->len == 8 && memcmp(o->data, "partial\n", 8) == 0);
+    ck_assert(client_output(&c, "/work/never.txt")->missing);
+    finish(&c, 0);
+    client_free(&c);
+}
+END_TEST
+
+/* The same for cancel: sent while the client does not read, it ends the job
+ * at once. */
+START_TEST(cancel_unread)
+{
+    char marker[96], cmd[160];
+    const char *argv[] = {"sh", "-c", cmd, NULL};
+    const char *outs[] = {"/work/before.txt"};
+    struct jobspec s;
+    struct client c;
+
+    marker_for(marker, sizeof(marker), "cancel-unread");
+    snprintf(cmd, sizeof(cmd), "echo partial > /work/before.txt; exec yes %s", marker);
+    job_init(&s, argv);
+    s.job.outputs = outs;
+    s.job.outputc = 1;
+    start(&c, fx.helper);
+    ck_assert_int_eq(client_send_job(&c, &s.job), 0);
+    /* Until the job runs and has filled the socket (the test's precondition). */
+    for (int i = 0; i < 100 && find_process_with_arg(marker) == 0; i++)
+        usleep(50000);
+    ck_assert_int_ne(find_process_with_arg(marker), 0);
+    sleep(1);
+    ck_assert_int_eq(client_send_cancel(&c), 0);
+    sleep(STALL_SEC);
+    ck_assert_msg(find_process_with_arg(marker) == 0,
+                  "the job still runs %d s after cancel (the peer does not read)", STALL_SEC);
+    ck_assert_int_eq(client_collect(&c, NULL, NULL), 0);
+    ck_assert(c.have_exit);
+    ck_assert_str_eq(c.exit_msg.u.exit.limit, "cancel");
+    ck_assert_uint_gt(c.out_len, 0);
+    /* Outputs follow a cancel too. */
+    ck_assert_uint_eq(c.outputc, 1);
+    ck_assert(!c.outputs[0].missing && c.outputs[0].len == 8);
+    finish(&c, 0);
+    client_free(&c);
+}
+END_TEST
+
+/* A stop signal ends the helper also while the client does not read: the job
+ * is killed and everything removed without waiting for the client (the
+ * error frame is left out when a frame was half sent, else it gets at most
+ * CPS_FRAME_DEADLINE_MS). */
+START_TEST(stop_signal_unread)
+{
+    char marker[96];
+    const char *argv[] = {"yes", marker, NULL};
+    struct jobspec s;
+    struct client c;
+
+    marker_for(marker, sizeof(marker), "term-unread");
+    job_init(&s, argv);
+    start(&c, fx.helper);
+    ck_assert_int_eq(client_send_job(&c, &s.job), 0);
+    for (int i = 0; i < 100 && find_process_with_arg(marker) == 0; i++)
+        usleep(50000);
+    ck_assert_int_ne(find_process_with_arg(marker), 0);
+    sleep(1);
+    ck_assert_int_eq(kill(c.pid, SIGTERM), 0);
+    ck_assert_int_eq(client_wait(&c), 0);
+    ck_assert_msg(WIFEXITED(c.wait_status) && WEXITSTATUS(c.wait_status) == 3,
+                  "helper wait status 0x%x", c.wait_status);
+    ck_assert(!client_pidns_alive(&c));
+    ck_assert_int_eq(find_process_with_arg(marker), 0);
+    client_free(&c);
+}
+END_TEST
+
+/* ---- cancel before the job started, partial frames (issue 12) -------------- */
+
+/*
+ * A cancel that arrives after the job (and its inputs) but before the
+ * compiler started ends the session with an error (stage "cancel",
+ * ECANCELED), as docs/PROTOCOL.md says; it used to be an exit frame with
+ * signal 9 and wall_us 0. The cancel is sent right behind the job: the helper
+ * reads it in its first poll after it handed the job to I, long before I can
+ * have started anything.
+ */
+START_TEST(cancel_before_start)
+{
+    const char *argv[] = {"sleep", "1000", NULL};
+    struct jobspec s;
+    struct client c;
+
+    job_init(&s, argv);
+    start(&c, fx.helper);
+    ck_assert_int_eq(client_send_job(&c, &s.job), 0);
+    ck_assert_int_eq(client_send_cancel(&c), 0);
+    ck_assert_int_eq(client_collect(&c, NULL, NULL), 0);
+    ck_assert_int_eq(c.stdout_frames, 0);
+    expect_error(&c, "cancel", ECANCELED, "before the job started", 1);
+}
+END_TEST
+
+/* A peer that sends the first bytes of a frame and stops: after
+ * CPS_FRAME_DEADLINE_MS the helper gives up with stage "frame", ETIMEDOUT,
+ * before the job (while it reads the job) and while the job runs. */
+START_TEST(partial_frame)
+{
+    const char *argv[] = {"sh", "-c", "echo started; exec sleep 1000", NULL};
+    static const uint8_t two[2] = {0, 0};
+    struct jobspec s;
+    struct client c;
+
+    start(&c, fx.helper);
+    ck_assert_int_eq(write(c.sock, two, 2), 2);
+    ck_assert_int_eq(client_collect(&c, NULL, NULL), 0);
+    assert_error(&c, "frame");
+    ck_assert_int_eq(c.error.errnum, ETIMEDOUT);
+    ck_assert_msg(strstr(c.error.hint, "whole") != NULL, "hint: %s", c.error.hint);
+    finish(&c, 3);
+    client_free(&c);
+
+    job_init(&s, argv);
+    start(&c, fx.helper);
+    ck_assert_int_eq(client_send_job(&c, &s.job), 0);
+    ck_assert_int_eq(client_collect(&c, stop_reading, NULL), 0);
+    ck_assert_int_eq(write(c.sock, two, 2), 2);
+    ck_assert_int_eq(client_collect(&c, NULL, NULL), 0);
+    assert_error(&c, "frame");
+    ck_assert_int_eq(c.error.errnum, ETIMEDOUT);
+    finish(&c, 3);
+    client_free(&c);
+}
+END_TEST
+
+/* ---- what docs/PROTOCOL.md says a client may rely on (issue 12 item 18) ---- */
+
+/*
+ * Paths are not checked for duplicates: a second input entry with the same
+ * path is written again (its own frames; the last entry's data and mode
+ * win), and an output listed twice is sent twice. An input chunk with empty
+ * data and end false in the middle of a file adds nothing.
+ */
+START_TEST(duplicate_paths)
+{
+    static uint8_t chunk_x[] = "x", chunk_y[] = "y";
+    const char *argv[] = {"cat", "/work/a", NULL};
+    const char *outs[] = {"/work/a", "/work/a"};
+    struct cps_input_decl in[2] = {
+        {.path = "/work/a", .mode = 0644, .size = 3},
+        {.path = "/work/a", .mode = 0600, .size = 2},
+    };
+    struct cps_error e;
+    struct cps_msg m;
+    struct jobspec s;
+    struct client c;
+
+    job_init(&s, argv);
+    s.job.inputs = in;
+    s.job.inputc = 2;
+    s.job.outputs = outs;
+    s.job.outputc = 2;
+    start(&c, fx.helper);
+    ck_assert_int_eq(client_send_job(&c, &s.job), 0);
+    ck_assert_int_eq(client_send_input(&c, "/work/a", (const uint8_t *)"abc", 3), 0);
+    /* The second file in three chunks, the middle one empty. */
+    memset(&m, 0, sizeof(m));
+    m.type = CPS_MSG_INPUT;
+    m.u.input.path = "/work/a";
+    m.u.input.data = chunk_x;
+    m.u.input.data_len = 1;
+    ck_assert_int_eq(cps__msg_send(c.sock, &m, &e), 0);
+    m.u.input.data_len = 0;
+    ck_assert_int_eq(cps__msg_send(c.sock, &m, &e), 0);
+    m.u.input.data = chunk_y;
+    m.u.input.data_len = 1;
+    m.u.input.end = true;
+    ck_assert_int_eq(cps__msg_send(c.sock, &m, &e), 0);
+    ck_assert_int_eq(client_collect(&c, NULL, NULL), 0);
+    assert_exit_code(&c, 0);
+    ck_assert_str_eq((char *)c.out, "xy");
+    ck_assert_uint_eq(c.outputc, 2);
+    for (size_t i = 0; i < 2; i++)
+        ck_assert(!c.outputs[i].missing && c.outputs[i].mode == 0600 && c.outputs[i].len == 2 &&
+                  memcmp(c.outputs[i].data, "xy", 2) == 0);
+    finish(&c, 0);
+    client_free(&c);
+}
+END_TEST
+
+/* A frame header declaring more than max_frame: stage "frame" (not
+ * "decode"), EMSGSIZE, exit 3. */
+START_TEST(oversize_frame)
+{
+    static const uint8_t header[4] = {0x00, 0x10, 0x00, 0x01}; /* 1 MiB + 1 */
+    struct client c;
+
+    start(&c, fx.helper);
+    ck_assert_int_eq(write(c.sock, header, 4), 4);
+    ck_assert_int_eq(client_collect(&c, NULL, NULL), 0);
+    expect_error(&c, "frame", EMSGSIZE, NULL, 3);
+}
+END_TEST
+
+/*
+ * A text of CPS_MAX_TEXT (131,072) bytes is valid on the wire, but the kernel
+ * limits one argv or environment string, its NUL included, to MAX_ARG_STRLEN
+ * (32 pages = 131,072 bytes): exec fails with E2BIG (stage "exec"). One byte
+ * less runs.
+ */
+START_TEST(argv_max_text)
+{
+    char *text = malloc(CPS_MAX_TEXT + 1);
+    const char *argv[] = {"echo", text, NULL};
+    struct jobspec s;
+    struct client c;
+
+    memset(text, 'a', CPS_MAX_TEXT);
+    text[CPS_MAX_TEXT] = '\0';
+    job_init(&s, argv);
+    run_job(&c, &s);
+    assert_error(&c, "exec");
+    ck_assert_int_eq(c.error.errnum, E2BIG);
+    finish(&c, 1);
+    client_free(&c);
+    text[CPS_MAX_TEXT - 1] = '\0';
+    c.keep_limit = 0;
+    run_job(&c, &s);
+    assert_exit_code(&c, 0);
+    ck_assert_uint_eq(c.out_len, CPS_MAX_TEXT);
+    finish(&c, 0);
+    client_free(&c);
+    free(text);
+}
+END_TEST
+
+/* ---- the job's session (docs/SECURITY.md, "Network, IPC, processes") ------ */
+
+static const char *const all_backends[] = {"userns", "bubblewrap"};
+
+/* A process that only waits, in a process group of its own, as the uid the
+ * helper runs as: it stands for the worker and its other jobs. */
+static pid_t sentinel_start(void)
+{
+    pid_t p = fork();
+
+    ck_assert_int_ge(p, 0);
+    if (p == 0) {
+        setpgid(0, 0);
+        if (fx.unpriv && geteuid() == 0 &&
+            (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
+             setresuid(65534, 65534, 65534) < 0))
+            _exit(1);
+        for (;;)
+            pause();
+    }
+    /* Also here, so that the group exists before the helper joins it. */
+    setpgid(p, p);
+    return p;
+}
+
+/* The tty_nr field of /proc/PID/stat: 0 when the process has no controlling
+ * terminal. */
+static long tty_nr(pid_t pid)
+{
+    char path[64], *stat, *p;
+    long nr = 0;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    stat = it_read_file(path, NULL);
+    p = strrchr(stat, ')');
+    ck_assert_ptr_nonnull(p);
+    /* After "comm)": state ppid pgrp session tty_nr. */
+    ck_assert_int_eq(sscanf(p + 1, " %*c %*d %*d %*d %ld", &nr), 1);
+    free(stat);
+    return nr;
+}
+
+/*
+ * The job's kill(0, SIGTERM) and setpriority(PRIO_PGRP, 0, 19) reach only its
+ * own process group: a sentinel in the helper's process group (where the
+ * worker, its pool and other jobs live) survives with its nice value, under
+ * every backend. Before I made a session of its own, the userns job was in
+ * the worker's group: the sentinel died, and so did the helper.
+ */
+START_TEST(job_session)
+{
+    const char *argv[] = {"session", "pgrp", NULL};
+    struct jobspec s;
+    struct client c;
+
+    for (size_t b = 0; b < 2; b++) {
+        const char *args[] = {"--backend", all_backends[b], NULL};
+        struct client_place place = {.pgroup = sentinel_start()};
+        int st;
+
+        job_init(&s, argv);
+        ck_assert_int_eq(client_spawn_in(&c, fx.helper, fx.unpriv, args, &place), 0);
+        ck_assert_int_eq(client_hello(&c), 0);
+        ck_assert_int_eq(getpgid(c.pid), place.pgroup);
+        ck_assert_int_eq(client_send_job(&c, &s.job), 0);
+        ck_assert_int_eq(client_collect(&c, NULL, NULL), 0);
+        errno = 0;
+        ck_assert_msg(waitpid(place.pgroup, &st, WNOHANG) == 0,
+                      "%s: the sentinel in the helper's process group died (status 0x%x); "
+                      "job output: %s",
+                      all_backends[b], st, c.out ? (char *)c.out : "");
+        ck_assert_msg(getpriority(PRIO_PROCESS, (id_t)place.pgroup) == 0 && errno == 0,
+                      "%s: the job reniced the sentinel; job output: %s", all_backends[b],
+                      c.out ? (char *)c.out : "");
+        assert_exit_code(&c, 0);
+        ck_assert_uint_eq(c.exit_msg.u.exit.backend,
+                          b == 0 ? CPS_BACKEND_USERNS : CPS_BACKEND_BUBBLEWRAP);
+        ck_assert_msg(
+            strstr((char *)c.out, "sid 0 ") == NULL && strstr((char *)c.out, "pgid 0\n") == NULL,
+            "%s: session or group leader outside the job's namespace: %s", all_backends[b], c.out);
+        ck_assert_msg(strstr((char *)c.out, "kill: ok\n") != NULL, "%s: %s", all_backends[b],
+                      c.out);
+        finish(&c, 0);
+        client_free(&c);
+        kill(place.pgroup, SIGKILL);
+        waitpid(place.pgroup, NULL, 0);
+    }
+}
+END_TEST
+
+/*
+ * The worker's terminal is not the job's: with a pty as the controlling
+ * terminal of the helper's session (as when the CLI runs in a terminal), a
+ * job that opens /dev/tty gets ENXIO and cannot read what was typed, under
+ * every backend. Before I made a session of its own, a userns job read it.
+ */
+START_TEST(no_ctty)
+{
+    static const char typed[] = "typed-into-the-worker-terminal\n";
+    const char *argv[] = {"session", "tty", NULL};
+    struct jobspec s;
+    struct client c;
+
+    for (size_t b = 0; b < 2; b++) {
+        const char *args[] = {"--backend", all_backends[b], NULL};
+        struct client_place place = {0};
+        int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+
+        ck_assert_int_ge(master, 0);
+        ck_assert_int_eq(grantpt(master), 0);
+        ck_assert_int_eq(unlockpt(master), 0);
+        place.ctty = ptsname(master);
+        ck_assert_ptr_nonnull(place.ctty);
+        /* A line waiting in the terminal's input queue. */
+        ck_assert_int_eq(write(master, typed, sizeof(typed) - 1), (ssize_t)sizeof(typed) - 1);
+        job_init(&s, argv);
+        ck_assert_int_eq(client_spawn_in(&c, fx.helper, fx.unpriv, args, &place), 0);
+        ck_assert_int_eq(client_hello(&c), 0);
+        /* The setup works: the helper has the pty as its controlling terminal. */
+        ck_assert_msg(tty_nr(c.pid) != 0, "the helper has no controlling terminal");
+        ck_assert_int_eq(client_send_job(&c, &s.job), 0);
+        ck_assert_int_eq(client_collect(&c, NULL, NULL), 0);
+        assert_exit_code(&c, 0);
+        ck_assert_uint_eq(c.exit_msg.u.exit.backend,
+                          b == 0 ? CPS_BACKEND_USERNS : CPS_BACKEND_BUBBLEWRAP);
+        ck_assert_msg(strcmp((char *)c.out, "open /dev/tty: ENXIO\n") == 0, "%s: %s",
+                      all_backends[b], c.out);
+        finish(&c, 0);
+        client_free(&c);
+        close(master);
+    }
+}
+END_TEST
+
 int main(void)
 {
     const struct it_case cases[] = {
@@ -1258,6 +1687,17 @@ int main(void)
         {"hello_features", hello_features},
         {"inside_ids", inside_ids},
         {"mount_paths", mount_paths},
+        {"timeout_unread", timeout_unread},
+        {"cancel_unread", cancel_unread},
+        {"stop_signal_idle", stop_signal_idle},
+        {"stop_signal_unread", stop_signal_unread},
+        {"cancel_before_start", cancel_before_start},
+        {"partial_frame", partial_frame},
+        {"duplicate_paths", duplicate_paths},
+        {"oversize_frame", oversize_frame},
+        {"argv_max_text", argv_max_text},
+        {"job_session", job_session},
+        {"no_ctty", no_ctty},
     };
     const struct it_fixtures fixtures = {make_dir, remove_dir, setup, teardown};
 

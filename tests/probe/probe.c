@@ -914,6 +914,46 @@ static void check_pid1_unkillable(struct result *r)
         escaped(r, "PID 1 is gone after SIGKILL");
 }
 
+/* kill(0, sig) and setpriority(PRIO_PGRP, 0, n) act on every member of the
+ * caller's process group, in whatever PID namespace it is (kill(2)). A group
+ * or session whose leader we cannot see (getpgid/getsid return 0: the leader
+ * is outside our namespace) may hold the worker and other jobs. A session
+ * made inside the namespace holds only its descendants. Nothing is sent. */
+static void check_session_own(struct result *r)
+{
+    pid_t sid = getsid(0), pgid = getpgid(0);
+
+    if (sid < 0 || pgid < 0) {
+        escaped(r, "getsid/getpgid: %s", errname(errno));
+        return;
+    }
+    if (sid == 0 || pgid == 0)
+        escaped(r,
+                "session %d, process group %d: a leader is outside the namespace, so "
+                "kill(0) and PRIO_PGRP reach outside",
+                (int)sid, (int)pgid);
+    else
+        blocked(r, "session %d, process group %d: both led inside the namespace", (int)sid,
+                (int)pgid);
+}
+
+/* The job has no controlling terminal: /dev/tty is ENXIO (tty(4)). Which
+ * terminal the worker has depends on how the test runs; no_ctty in
+ * tests/integration proves it with a real one. */
+static void check_no_ctty(struct result *r)
+{
+    int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+
+    if (fd >= 0) {
+        close(fd);
+        escaped(r, "/dev/tty opened: the job has a controlling terminal");
+    } else if (errno == ENXIO) {
+        blocked(r, "/dev/tty: ENXIO");
+    } else {
+        blocked(r, "/dev/tty: %s", errname(errno));
+    }
+}
+
 /* ---- credentials ----------------------------------------------------------- */
 
 static void check_caps_zero(struct result *r)
@@ -1692,6 +1732,9 @@ static const struct check checks[] = {
     {"pid1_mem", check_pid1_mem, 0, "/proc/1/mem of the sandbox's PID 1 cannot be opened"},
     {"ptrace_host", check_ptrace_host, 0, "the host process PROBE_HOST_PID cannot be traced"},
     {"pid1_unkillable", check_pid1_unkillable, 0, "SIGKILL from inside does not end PID 1"},
+    {"session_own", check_session_own, 0,
+     "session and process group are led inside the namespace: kill(0) reaches no one outside"},
+    {"no_ctty", check_no_ctty, 0, "no controlling terminal: /dev/tty is ENXIO"},
     {"caps_zero", check_caps_zero, 0, "CapInh CapPrm CapEff CapBnd CapAmb are all 0"},
     {"no_new_privs", check_no_new_privs, 0, "no_new_privs is set"},
     {"seccomp_mode", check_seccomp_mode, NEEDS_SECCOMP, "a seccomp filter is installed"},

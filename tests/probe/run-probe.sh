@@ -161,8 +161,10 @@ bwrap)
     # as the helper's bubblewrap backend does (write_kernel, proc_root_only
     # show the difference), and pass the options through --args, so that
     # bwrap's init (PID 1) shows no host path in its cmdline (host_paths).
+    # --new-session as the helper's bubblewrap backend passes it: without it
+    # the job stays in the caller's process group and session (session_own).
     opts=(--unshare-user --unshare-pid --unshare-net --unshare-ipc --unshare-uts
-        --unshare-cgroup --hostname cps-probe --die-with-parent --cap-drop ALL
+        --unshare-cgroup --hostname cps-probe --die-with-parent --new-session --cap-drop ALL
         --ro-bind "$tc" /toolchain --proc /proc --ro-bind /proc/sys /proc/sys
         --ro-bind-try /proc/sysrq-trigger /proc/sysrq-trigger)
     for name in ${root_only//:/ } keys key-users timer_list sched_debug timer_stats \

@@ -381,6 +381,23 @@ START_TEST(accepted_variations)
     cps__msg_free(&msg);
     free(buf);
 
+    /* Lengths not in their shortest form: a key, a text, a byte string and
+     * an array count, each with a head longer than needed (docs/PROTOCOL.md,
+     * Encoding). */
+    buf = cbor_diag("{<78 04 74 79 70 65>:\"input\",\"path\":<79 00 02 2f 61>,"
+                    "\"data\":<5a 00 00 00 01 00>,\"end\":true}",
+                    &len);
+    ck_assert_msg(cps__msg_decode(buf, len, &msg, &err) == 0, "%s", err.message);
+    ck_assert_str_eq(msg.u.input.path, "/a");
+    ck_assert_uint_eq(msg.u.input.data_len, 1);
+    cps__msg_free(&msg);
+    free(buf);
+    buf = cbor_diag(EXIT("\"code\":0,", "<98 01 82 63 72 75 6e 05>"), &len);
+    ck_assert_msg(cps__msg_decode(buf, len, &msg, &err) == 0, "%s", err.message);
+    ck_assert_uint_eq(msg.u.exit.timingc, 1);
+    cps__msg_free(&msg);
+    free(buf);
+
     /* Unknown capability names in hello are skipped (forward compatibility). */
     buf = cbor_diag("{\"type\":\"hello\",\"protocol\":1,\"helper_version\":\"9.0\","
                     "\"backends\":[\"gvisor\",\"userns\"],\"overlay_modes\":[\"auto\",\"zfs\","

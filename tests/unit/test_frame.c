@@ -607,6 +607,56 @@ START_TEST(spliced_frame_to_a_closed_peer_is_epipe_not_sigpipe)
 }
 END_TEST
 
+/* A frame pushed into a full socket returns instead of waiting for the
+ * reader, and the bytes that arrive in the end are exactly the frame: the
+ * parts (head, a buffer), then the data spliced from the pipe. */
+START_TEST(frame_out_never_blocks_on_a_full_socket)
+{
+    struct cps_error err = {0};
+    struct cps_frame_reader r = {.max_frame = 0};
+    struct cps_frame_out o;
+    uint8_t *data = pattern(CPS_MAX_CHUNK), *payload;
+    char h[] = "HEAD";
+    struct iovec parts[2] = {{.iov_base = h, .iov_len = 4},
+                             {.iov_base = data, .iov_len = CPS_MAX_CHUNK}};
+    int p[2], sndbuf = 4096, full = 0;
+    size_t len;
+
+    ck_assert_int_eq(pipe(p), 0);
+    ck_assert_int_eq(fcntl(p[0], F_SETPIPE_SZ, CPS_MAX_CHUNK), CPS_MAX_CHUNK);
+    write_all(p[1], data, CPS_MAX_CHUNK);
+    ck_assert_int_eq(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)), 0);
+    set_nonblock(sv[0]);
+    set_nonblock(sv[1]);
+    ck_assert_int_eq(cps__frame_out_start(&o, parts, 2, p[0], CPS_MAX_CHUNK, &err), 0);
+    /* Nobody reads: the push gives up at once, having sent part of it. */
+    ck_assert_int_eq(cps__frame_out_push(&o, sv[0], &err), 0);
+    ck_assert(o.started);
+    /* Read what is there, push again, until the frame is whole. */
+    for (;;) {
+        int got = cps__frame_reader_feed(&r, sv[1], &err), rc;
+
+        ck_assert_int_ge(got, 0);
+        if (got == 1)
+            break;
+        rc = cps__frame_out_push(&o, sv[0], &err);
+        ck_assert_int_ge(rc, 0);
+        full += rc == 0;
+    }
+    cps__frame_reader_take(&r, &payload, &len);
+    ck_assert_int_gt(full, 0);
+    ck_assert_uint_eq(len, 4 + 2 * CPS_MAX_CHUNK);
+    ck_assert(memcmp(payload, "HEAD", 4) == 0);
+    ck_assert(memcmp(payload + 4, data, CPS_MAX_CHUNK) == 0);
+    ck_assert(memcmp(payload + 4 + CPS_MAX_CHUNK, data, CPS_MAX_CHUNK) == 0);
+    ck_assert_uint_eq(o.src_got, CPS_MAX_CHUNK);
+    free(payload);
+    free(data);
+    close(p[0]);
+    close(p[1]);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("frame");
@@ -635,6 +685,7 @@ int main(void)
     tcase_add_test(tc, spliced_frame_from_a_short_file_is_padded);
     tcase_add_test(tc, spliced_frame_from_a_pipe);
     tcase_add_test(tc, spliced_frame_to_a_closed_peer_is_epipe_not_sigpipe);
+    tcase_add_test(tc, frame_out_never_blocks_on_a_full_socket);
     suite_add_tcase(s, tc);
     return cps_test_run(s);
 }
