@@ -27,6 +27,7 @@
 #include "idmap.h"
 #include "init.h"
 #include "inputs.h"
+#include "job_paths.h"
 #include "log.h"
 #include "namespaces.h"
 #include "options.h"
@@ -222,6 +223,7 @@ static int read_job(struct helper *h)
     job = &h->job.u.job;
     cps__limits_resolve(&job->limits, &h->limits);
     if (cps__session_check_config(job, &h->opt, &h->err) < 0 ||
+        cps__job_paths_check(job, &h->err) < 0 ||
         cps__backend_check(&h->backend, &h->err) < 0 ||
         cps__builddir_check(job->build_dir, &h->dirs, &h->err) < 0)
         return -1;

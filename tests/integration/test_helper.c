@@ -771,6 +771,44 @@ START_TEST(config_mismatch)
 }
 END_TEST
 
+/* A cwd, input or output below /proc, /dev or /tmp would be hidden by the
+ * mounts I makes after O wrote them: refused up front, naming the path; the
+ * mount point itself is a valid cwd. */
+START_TEST(paths_below_job_mounts)
+{
+    const char *argv[] = {"/bin/busybox", "sh", "-c", "pwd", NULL};
+    struct cps_input_decl in = {.path = "/dev/x.i", .mode = 0644, .size = 0};
+    const char *outs[] = {"/proc/x.o"};
+    struct jobspec s;
+    struct client c;
+
+    job_init(&s, argv);
+    s.job.cwd = "/tmp/work";
+    run_job(&c, &s);
+    expect_error(&c, "job", EINVAL, "cwd /tmp/work is below /tmp", 1);
+
+    job_init(&s, argv);
+    s.job.inputs = &in;
+    s.job.inputc = 1;
+    run_job(&c, &s);
+    expect_error(&c, "job", EINVAL, "input /dev/x.i is in /dev", 1);
+
+    job_init(&s, argv);
+    s.job.outputs = outs;
+    s.job.outputc = 1;
+    run_job(&c, &s);
+    expect_error(&c, "job", EINVAL, "output /proc/x.o is in /proc", 1);
+
+    job_init(&s, argv);
+    s.job.cwd = "/tmp";
+    run_job(&c, &s);
+    assert_exit_code(&c, 0);
+    ck_assert_str_eq((char *)c.out, "/tmp\n");
+    finish(&c, 0);
+    client_free(&c);
+}
+END_TEST
+
 START_TEST(input_through_symlink)
 {
     const char *argv[] = {"true", NULL};
@@ -1684,6 +1722,7 @@ int main(void)
         {"cpu_limit", cpu_limit},
         {"file_size_limit", file_size_limit},
         {"idle_eof", idle_eof},
+        {"paths_below_job_mounts", paths_below_job_mounts},
         {"hello_features", hello_features},
         {"inside_ids", inside_ids},
         {"mount_paths", mount_paths},

@@ -1,0 +1,21 @@
+/*
+ * job_paths.h - sandbox paths a job may not use: those the job would never
+ * see because a mount made after them hides them.
+ */
+#ifndef CPS_HELPER_JOB_PATHS_H
+#define CPS_HELPER_JOB_PATHS_H
+
+#include "cachepot-sandbox.h"
+#include "proto.h"
+
+/*
+ * O writes the inputs and makes the cwd and the outputs' directories in the
+ * root before I mounts /proc, /dev and /tmp over it, so anything below those
+ * three would be hidden from the job, and an output written there is in I's
+ * mounts, which O never reads. Refuse such a cwd (the mount point itself is
+ * fine: it exists), input or output up front: stage "job", EINVAL, naming the
+ * path and the mount. job is borrowed.
+ */
+int cps__job_paths_check(const struct cps_job *job, struct cps_error *err);
+
+#endif
