@@ -27,6 +27,7 @@ mod cancel;
 mod cbor;
 mod error;
 mod fd;
+pub mod features;
 mod frame;
 mod job;
 pub mod limits;
