@@ -7,6 +7,9 @@
 //! streamed as it arrives, memory is bounded by one frame, every frame from
 //! the helper goes through a decoder as strict as the C one, and every error
 //! says where it happened ([`SandboxError`]: stage, errno, message, hint).
+//! The helper is asked for the optional job keys it understands
+//! (`hello.features`, docs/COMPATIBILITY.md); a job that sets one it did not
+//! announce is refused before it is sent ([`features::check`]).
 //!
 //! ```no_run
 //! use cachepot_sandbox::{run, Job, RunOptions};
@@ -27,6 +30,7 @@ mod cancel;
 mod cbor;
 mod error;
 mod fd;
+pub mod features;
 mod frame;
 mod job;
 pub mod limits;

@@ -6,6 +6,7 @@
 
 use crate::cbor::{self, Encoder, Item};
 use crate::error::SandboxError;
+use crate::features;
 use crate::limits::*;
 
 pub const BACKENDS: [&str; 2] = ["userns", "bubblewrap"];
@@ -25,6 +26,11 @@ pub struct Hello {
     pub gid: u32,
     pub backend: String,
     pub seccomp: bool,
+    /// `hello.features`: the optional job keys the helper understands, known
+    /// names in the order of [`features::TABLE`] (others are skipped when
+    /// decoding). None: the hello had no `features` key (a helper of 0.1.0,
+    /// or one that was not asked).
+    pub features: Option<Vec<String>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -61,7 +67,7 @@ pub const LIMIT_KEYS: [&str; 9] = [
 ];
 
 impl WireLimits {
-    fn values(&self) -> [u64; 9] {
+    pub(crate) fn values(&self) -> [u64; 9] {
         [
             self.timeout_ms,
             self.max_output_bytes,
@@ -201,7 +207,7 @@ pub fn encode(msg: &Msg<'_>) -> Result<Vec<u8>, SandboxError> {
         Msg::Hello(h) => {
             let b = known_in_order(&h.backends, &BACKENDS);
             let o = known_in_order(&h.overlay_modes, &OVERLAY_MODES);
-            e.map(11);
+            e.map(11 + h.features.is_some() as usize);
             kv_text(&mut e, "type", "hello");
             kv_uint(&mut e, "protocol", h.protocol);
             kv_text(&mut e, "helper_version", &h.helper_version);
@@ -217,6 +223,12 @@ pub fn encode(msg: &Msg<'_>) -> Result<Vec<u8>, SandboxError> {
             kv_uint(&mut e, "gid", h.gid as u64);
             kv_text(&mut e, "backend", &h.backend);
             kv_bool(&mut e, "seccomp", h.seccomp);
+            if let Some(f) = &h.features {
+                let f = known_in_order(f, &features::NAMES);
+                e.text("features");
+                e.array(f.len());
+                f.iter().for_each(|n| e.text(n));
+            }
         }
         Msg::Job(j) => {
             let limits: Vec<(usize, u64)> =
@@ -480,10 +492,11 @@ fn get_name_in(it: &Item<'_>, field: &str, known: &[&str], what: &str) -> Result
     Ok(s)
 }
 
-/// A capability list of hello; names this side does not know are skipped
-/// so that a newer helper can announce a new backend to an older parent.
-fn get_caps(it: &Item<'_>, field: &str, known: &[&str]) -> Result<Vec<String>, SandboxError> {
-    let items = get_array(it, field, 0, MAX_CAPS)?;
+/// A capability list of hello (at most `max` names); names this side does
+/// not know are skipped so that a newer helper can announce a new backend or
+/// job key to an older parent.
+fn get_caps(it: &Item<'_>, field: &str, max: usize, known: &[&str]) -> Result<Vec<String>, SandboxError> {
+    let items = get_array(it, field, 0, max)?;
     let mut seen = Vec::new();
     for (i, x) in items.iter().enumerate() {
         let f = format!("{field}[{i}]");
@@ -498,7 +511,7 @@ fn get_caps(it: &Item<'_>, field: &str, known: &[&str]) -> Result<Vec<String>, S
     Ok(known.iter().filter(|n| seen.iter().any(|s| s == *n)).map(|n| n.to_string()).collect())
 }
 
-const HELLO_KEYS: [&str; 11] = [
+const HELLO_KEYS: [&str; 12] = [
     "type",
     "protocol",
     "helper_version",
@@ -510,7 +523,10 @@ const HELLO_KEYS: [&str; 11] = [
     "gid",
     "backend",
     "seccomp",
+    "features",
 ];
+/// The keys before this one are required.
+const HELLO_FEATURES: usize = 11;
 
 fn decode_hello(root: &Item<'_>) -> Result<Hello, SandboxError> {
     // The protocol first: a parent that cannot speak the helper's version
@@ -524,21 +540,25 @@ fn decode_hello(root: &Item<'_>) -> Result<Hello, SandboxError> {
         }
     }
     let v = map_fields(root, "hello", &HELLO_KEYS)?;
-    for i in 0..HELLO_KEYS.len() {
+    for i in 0..HELLO_FEATURES {
         need(&v, i, &HELLO_KEYS, "hello")?;
     }
     let g = |i: usize| v[i].unwrap();
     Ok(Hello {
         protocol: get_uint(g(1), "hello.protocol", u64::MAX)?,
         helper_version: get_text(g(2), "hello.helper_version", MAX_SHORT_TEXT)?,
-        backends: get_caps(g(3), "hello.backends", &BACKENDS)?,
-        overlay_modes: get_caps(g(4), "hello.overlay_modes", &OVERLAY_MODES)?,
+        backends: get_caps(g(3), "hello.backends", MAX_CAPS, &BACKENDS)?,
+        overlay_modes: get_caps(g(4), "hello.overlay_modes", MAX_CAPS, &OVERLAY_MODES)?,
         max_frame: get_uint(g(5), "hello.max_frame", u64::MAX)?,
         max_chunk: get_uint(g(6), "hello.max_chunk", u64::MAX)?,
         uid: get_uint(g(7), "hello.uid", MAX_ID)? as u32,
         gid: get_uint(g(8), "hello.gid", MAX_ID)? as u32,
         backend: get_name_in(g(9), "hello.backend", &BACKENDS, "backend")?,
         seccomp: get_bool(g(10), "hello.seccomp")?,
+        features: match v[HELLO_FEATURES] {
+            Some(f) => Some(get_caps(f, "hello.features", MAX_FEATURES, &features::NAMES)?),
+            None => None,
+        },
     })
 }
 
@@ -966,6 +986,9 @@ pub fn check(msg: &Msg<'_>, errno: i32, stage: &str) -> Result<(), SandboxError>
             id("hello.uid", h.uid)?;
             id("hello.gid", h.gid)?;
             one_of("hello.backend", &h.backend, &BACKENDS, "backend")?;
+            for f in h.features.iter().flatten() {
+                one_of("hello.features", f, &features::NAMES, "job key")?;
+            }
         }
         Msg::Job(j) => {
             path("job.toolchain", &j.toolchain)?;

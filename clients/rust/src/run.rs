@@ -5,6 +5,7 @@
 use crate::builddir;
 use crate::cancel::CancelHandle;
 use crate::error::{errno_text, io_text, last_errno, SandboxError};
+use crate::features;
 use crate::frame::{self, Feed, FrameReader};
 use crate::job::{InputSource, Job, Wire};
 use crate::limits::{MAX_CHUNK, MAX_FRAME};
@@ -156,6 +157,10 @@ pub struct Outcome {
     pub backend: String,
     pub overlay: String,
     pub helper_version: String,
+    /// The optional job keys the helper announced (`hello.features`), in the
+    /// order of [`crate::features::TABLE`]; None when its hello had none (a
+    /// helper of 0.1.0, which understands every key of 0.1.0).
+    pub helper_features: Option<Vec<String>>,
     /// The helper's per-stage clock (exit.timings), µs.
     pub timings: Vec<(String, u64)>,
     /// Outputs received and missing, by the name given to [`Job::output`].
@@ -232,6 +237,7 @@ struct Session<'r, 'a> {
     result: Option<Result<(), SandboxError>>,
     exit: Option<proto::Exit>,
     helper_version: String,
+    helper_features: Option<Vec<String>>,
     hello_at: Option<Instant>,
     bytes_out: u64,
 }
@@ -433,7 +439,12 @@ impl<'r, 'a> Session<'r, 'a> {
             Msg::Error(e) => self.finish_as(Err(e), true),
             Msg::Hello(h) => {
                 self.hello_at = Some(Instant::now());
+                // A job with a key this helper did not announce is not sent.
+                if let Err(e) = features::check(&self.wire.job, &h, &helper_desc(self.p)) {
+                    return self.fail(e);
+                }
                 self.helper_version = h.helper_version;
+                self.helper_features = h.features;
                 if h.max_chunk > 0 && (h.max_chunk as usize) < self.max_chunk {
                     self.max_chunk = h.max_chunk as usize;
                 }
@@ -910,6 +921,7 @@ fn run_in(
         result: None,
         exit: None,
         helper_version: String::new(),
+        helper_features: None,
         hello_at: None,
         bytes_out: 0,
     };
@@ -917,7 +929,7 @@ fn run_in(
     if s.result.as_ref().map_or(true, |r| r.is_err()) {
         s.drop_partial();
     }
-    let Session { sink, exit, helper_version, hello_at, bytes_out, result, .. } = s;
+    let Session { sink, exit, helper_version, helper_features, hello_at, bytes_out, result, .. } = s;
     let result = result
         .unwrap_or_else(|| Err(SandboxError::new("protocol", libc::EPROTO, "the exchange ended without a last frame")));
     let spawn_us = hello_at.map(|h| h.duration_since(spawned).as_micros() as u64).unwrap_or(0);
@@ -937,6 +949,7 @@ fn run_in(
         backend: x.backend,
         overlay: x.overlay,
         helper_version,
+        helper_features,
         timings: x.timings,
         outputs_received: sink.received,
         outputs_missing: sink.missing,

@@ -4,6 +4,7 @@
 
 use crate::error::{errno_text, last_errno, secure_env, SandboxError};
 use crate::fd::Fd;
+use crate::features::HELLO_FEATURES_ENV;
 use std::ffi::{CString, OsStr};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -21,8 +22,9 @@ pub const HELPER_INSTALL_PATH: &str = match option_env!("CACHEPOT_SANDBOX_HELPER
     None => "/usr/local/libexec/cachepot-dist-sandbox",
 };
 
-/// The only variables the helper sees: its own knobs, and PATH to find
-/// bwrap and fuse-overlayfs. Everything else of the worker stays out.
+/// The only variables the helper sees besides CACHEPOT_HELLO_FEATURES: its
+/// own knobs, and PATH to find bwrap and fuse-overlayfs. Everything else of
+/// the worker stays out.
 const PASSED_ENV: [&str; 5] = ["PATH", "CACHEPOT_LOG", "CACHEPOT_SANDBOX", "CACHEPOT_BWRAP", "CACHEPOT_SCRATCH"];
 
 extern "C" {
@@ -127,7 +129,8 @@ impl HelperProc {
         if args.no_seccomp {
             argv_c.push(CString::new("--no-seccomp").unwrap());
         }
-        let mut env_c = Vec::new();
+        // The crate reads hello.features, so it always asks for it.
+        let mut env_c = vec![CString::new(format!("{HELLO_FEATURES_ENV}=1")).unwrap()];
         for name in PASSED_ENV {
             if let Some(v) = std::env::var_os(name) {
                 let mut kv = name.as_bytes().to_vec();

@@ -3,7 +3,8 @@
 //! with the same errno and the same message. The frames: the golden vectors,
 //! every prefix of the valid ones, single-byte mutations and deletions of
 //! them, 2000 pseudo-random multi-byte mutations of each, the invalid
-//! vectors. CPS_C_DECODE names clients/rust/tests/c_decode.c built
+//! vectors, and hellos with hand-made `features` values (unknown, repeated,
+//! too many, empty, too long, not text). CPS_C_DECODE names clients/rust/tests/c_decode.c built
 //! by CMake against common/.
 
 mod common;
@@ -33,6 +34,7 @@ fn frames() -> Vec<Vec<u8>> {
             out.push(b);
         }
     }
+    out.extend(hello_features_frames(&dir));
     for v in &valid {
         for n in 1..v.len() {
             out.push(v[..n].to_vec());
@@ -64,6 +66,55 @@ fn frames() -> Vec<Vec<u8>> {
         }
     }
     out
+}
+
+fn text(s: &[u8]) -> Vec<u8> {
+    let mut b = match s.len() {
+        n if n < 24 => vec![0x60 | n as u8],
+        n if n < 256 => vec![0x78, n as u8],
+        n => vec![0x79, (n >> 8) as u8, n as u8],
+    };
+    b.extend_from_slice(s);
+    b
+}
+
+/// hello.cbor with a "features" key whose value is each of a list of
+/// arrays of names (or another item).
+fn hello_features_frames(dir: &std::path::Path) -> Vec<Vec<u8>> {
+    let hello = std::fs::read(dir.join("hello.cbor")).unwrap();
+    let array = |names: Vec<Vec<u8>>| -> Vec<u8> {
+        let mut b = if names.len() < 24 { vec![0x80 | names.len() as u8] } else { vec![0x98, names.len() as u8] };
+        for n in names {
+            b.extend(text(&n));
+        }
+        b
+    };
+    let many = |n: usize| (0..n).map(|i| format!("job.k{i}").into_bytes()).collect::<Vec<_>>();
+    let values = vec![
+        array(vec![]),
+        array(vec![b"job.limits.future".to_vec(), b"job.uid".to_vec(), b"job.backend".to_vec(), b"job.uid".to_vec()]),
+        array(many(64)),
+        array(many(65)),
+        array(vec![b"job.uid".to_vec(), Vec::new()]),
+        array(vec![vec![b'x'; 256]]),
+        array(vec![vec![b'x'; 257]]),
+        array(vec![b"job.\0uid".to_vec()]),
+        array(vec![b"job.uid".to_vec(), b"\xff".to_vec()]),
+        [&[0x82u8][..], &text(b"job.uid"), &[0x07]].concat(),
+        [&[0x81u8][..], &array(vec![b"job.uid".to_vec()])].concat(),
+        text(b"job.uid"),
+        vec![0xf6],
+    ];
+    values
+        .into_iter()
+        .map(|v| {
+            let mut h = hello.clone();
+            h[0] += 1;
+            h.extend(text(b"features"));
+            h.extend(v);
+            h
+        })
+        .collect()
 }
 
 fn rust_line(f: &[u8]) -> String {

@@ -1,13 +1,15 @@
 //! The crate against the C library's fake helper (tests/parent/fake_helper.c),
 //! run under each of its names: a helper that speaks the protocol ("ok"),
 //! and the hostile ones (garbage, wrong protocol, crash, hang, silent,
-//! vanish). After every run no child of ours is left, running or zombie.
+//! vanish), and older ones (noscratch: hello.features lacks
+//! job.limits.scratch_bytes; oldhello: the hello of 0.1.0, no features).
+//! After every run no child of ours is left, running or zombie.
 //! The driver runs this binary with --test-threads=1 so that the check is
 //! about the run that just ended.
 
 mod common;
 
-use cachepot_sandbox::{run, CancelHandle, ExitStatus, Job, OutputEvent, RunOptions, Stream};
+use cachepot_sandbox::{features, run, CancelHandle, ExitStatus, Job, Limits, OutputEvent, RunOptions, Stream};
 use common::{children, pid_exists, TempDir};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -22,7 +24,7 @@ impl Fake {
     fn new() -> Option<Fake> {
         let bin = common::env_or_skip("CPS_FAKE_HELPER")?;
         let dir = TempDir::new("fake");
-        for mode in ["ok", "wrongproto", "garbage", "crash", "hang", "silent", "vanish"] {
+        for mode in ["ok", "wrongproto", "garbage", "crash", "hang", "silent", "vanish", "noscratch", "oldhello"] {
             std::os::unix::fs::symlink(&bin, dir.join(mode)).unwrap();
         }
         Some(Fake { dir, toolchain: TempDir::new("tc") })
@@ -194,6 +196,54 @@ fn cancel_from_another_thread_sends_cancel_and_reaps_the_helper() {
     no_children_left();
 }
 
+/// The fake announces its features only when asked (CACHEPOT_HELLO_FEATURES
+/// set), and then every key there is.
+#[test]
+fn the_helper_is_asked_for_its_features() {
+    let f = match Fake::new() {
+        Some(f) => f,
+        None => return,
+    };
+    let o = run(&f.job(&["exit", "0"]), &RunOptions::new().helper(f.helper("ok"))).unwrap();
+    assert_eq!(o.helper_features, Some(features::NAMES.iter().map(|n| n.to_string()).collect()));
+    no_children_left();
+}
+
+/// A job key the helper did not announce is never sent: the job is refused
+/// with the key and the release that has it, and the helper is killed and
+/// reaped. Without the key the same helper runs jobs; a hello without
+/// features (0.1.0) takes every 0.1.0 key.
+#[test]
+fn a_job_key_the_helper_did_not_announce_is_refused() {
+    let f = match Fake::new() {
+        Some(f) => f,
+        None => return,
+    };
+    let helper = f.helper("noscratch");
+    let scratch = f.job(&["exit", "3"]).limits(Limits { scratch_bytes: 1 << 20, ..Limits::default() });
+    let e = run(&scratch, &RunOptions::new().helper(&helper)).unwrap_err();
+    assert_eq!((e.stage.as_str(), e.errno), ("job", libc::EOPNOTSUPP), "{e}");
+    let head = format!("helper {} (pid ", helper.display());
+    let tail = ") of release 0.0.0-fake does not understand job.limits.scratch_bytes, which this job sets; helpers of \
+                release 0.1.0 and later do";
+    assert!(e.message.starts_with(&head) && e.message.ends_with(tail), "{e}");
+    let pid = &e.message[head.len()..e.message.len() - tail.len()];
+    assert!(pid.parse::<u32>().is_ok(), "{e}");
+    assert_eq!(e.hint, "install a helper of release 0.1.0 or later on this host, or leave those keys unset");
+    no_children_left();
+
+    let other = f.job(&["exit", "3"]).limits(Limits { timeout_ms: 5000, ..Limits::default() });
+    let o = run(&other, &RunOptions::new().helper(&helper)).unwrap();
+    assert_eq!(o.code(), Some(3));
+    let all_but_scratch: Vec<String> =
+        features::NAMES.iter().filter(|n| **n != "job.limits.scratch_bytes").map(|n| n.to_string()).collect();
+    assert_eq!(o.helper_features, Some(all_but_scratch));
+
+    let o = run(&scratch, &RunOptions::new().helper(f.helper("oldhello"))).unwrap();
+    assert_eq!((o.code(), o.helper_features), (Some(3), None));
+    no_children_left();
+}
+
 #[test]
 fn a_helper_of_another_protocol_version_is_named_as_such() {
     let f = match Fake::new() {
@@ -329,13 +379,13 @@ fn the_helper_starts_with_fd_3_only_no_blocked_signals_and_a_filtered_environmen
     assert!(s.starts_with("fds=0,1,2,3, "), "{s}");
     assert!(s.contains("SigBlk:\t0000000000000000"), "{s}");
     assert!(s.contains("argv= "), "{s}");
-    let env = s.split(" env=").nth(1).unwrap().trim();
-    for name in env.split(',').filter(|n| !n.is_empty()) {
-        assert!(
-            ["PATH", "CACHEPOT_LOG", "CACHEPOT_SANDBOX", "CACHEPOT_BWRAP", "CACHEPOT_SCRATCH"].contains(&name),
-            "{s}"
-        );
+    let env: Vec<&str> = s.split(" env=").nth(1).unwrap().trim().split(',').filter(|n| !n.is_empty()).collect();
+    let passed = ["PATH", "CACHEPOT_LOG", "CACHEPOT_SANDBOX", "CACHEPOT_BWRAP", "CACHEPOT_SCRATCH"];
+    for name in &env {
+        assert!(passed.contains(name) || *name == "CACHEPOT_HELLO_FEATURES", "{s}");
     }
+    // Asked for hello.features, always.
+    assert!(env.contains(&"CACHEPOT_HELLO_FEATURES"), "{s}");
     no_children_left();
 }
 

@@ -6,7 +6,7 @@
 
 mod common;
 
-use cachepot_sandbox::{run, CancelHandle, ExitStatus, Job, Limits, OutputEvent, RunOptions, Stream};
+use cachepot_sandbox::{features, run, CancelHandle, ExitStatus, Job, Limits, OutputEvent, RunOptions, Stream};
 use common::{children, TempDir};
 use std::path::PathBuf;
 use std::process::Command;
@@ -63,6 +63,22 @@ fn a_job_runs_and_its_output_streams_back() {
             (Stream::Stdout, b"three\n".to_vec())
         ]
     );
+    assert!(children().is_empty());
+}
+
+/// The crate asks the helper for hello.features (CACHEPOT_HELLO_FEATURES=1),
+/// and this repository's helper announces every optional job key there is;
+/// a job with optional keys then runs.
+#[test]
+fn the_helper_announces_every_job_key() {
+    let e = match env() {
+        Some(e) => e,
+        None => return,
+    };
+    let job = sh(&e, "exit 5").limits(Limits { timeout_ms: 60000, processes: 4096, ..Limits::default() });
+    let o = run(&job, &RunOptions::new()).unwrap();
+    assert_eq!(o.helper_features, Some(features::NAMES.iter().map(|n| n.to_string()).collect()));
+    assert_eq!(o.status, ExitStatus::Code(5));
     assert!(children().is_empty());
 }
 

@@ -1,9 +1,12 @@
 //! The golden frames of tests/vectors/ both ways (tests/vectors/README.md):
 //! every valid vector decodes to the value its README shows and re-encodes
 //! byte for byte; every invalid one is refused with the C decoder's errno and
-//! message. Plus what the README says a decoder must also do.
+//! message. Plus what the README says a decoder must also do, and the
+//! optional job keys of hello.features (which a job sets, which a helper
+//! announced, the refusal of a job that needs more).
 
-use cachepot_sandbox::proto::{self, ExitStatus, Msg, OutputMsg};
+use cachepot_sandbox::features;
+use cachepot_sandbox::proto::{self, ExitStatus, Msg, OutputMsg, WireJob, WireLimits};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
@@ -129,7 +132,7 @@ fn every_file_is_listed_and_every_listed_file_exists() {
     };
     assert_eq!(listed, list(vectors_dir()));
     assert_eq!(invalid, list(vectors_dir().join("invalid")));
-    assert_eq!(listed.len(), 13);
+    assert_eq!(listed.len(), 14);
     assert_eq!(invalid.len(), 27);
 }
 
@@ -157,6 +160,14 @@ fn decoded_values_are_the_readmes() {
             assert_eq!(h.backends, vec!["userns", "bubblewrap"]);
             assert_eq!(h.overlay_modes, vec!["native", "bind"]);
             assert_eq!((h.max_frame, h.max_chunk), (1048576, 65536));
+            assert_eq!(h.features, None);
+        }
+        m => panic!("{m:?}"),
+    }
+    match proto::decode(&read("hello_features.cbor")).unwrap() {
+        Msg::Hello(h) => {
+            assert_eq!(h.helper_version, "0.2.0");
+            assert_eq!(h.features, Some(features::NAMES.iter().map(|n| n.to_string()).collect()));
         }
         m => panic!("{m:?}"),
     }
@@ -284,4 +295,191 @@ fn the_encoder_refuses_what_the_decoder_would() {
     assert!(e.message.contains("stdout.data: chunk is empty"));
     let e = proto::encode(&Msg::Input { path: "rel".into(), data: b"x", end: true }).unwrap_err();
     assert!(e.message.contains("input.path: path is not absolute"));
+}
+
+fn cbor_text(s: &[u8]) -> Vec<u8> {
+    let mut b = match s.len() {
+        n if n < 24 => vec![0x60 | n as u8],
+        n if n < 256 => vec![0x78, n as u8],
+        n => vec![0x79, (n >> 8) as u8, n as u8],
+    };
+    b.extend_from_slice(s);
+    b
+}
+
+/// hello.cbor with "features" added, its value given as CBOR bytes.
+fn hello_with_features(value: &[u8]) -> Vec<u8> {
+    let mut h = std::fs::read(vectors_dir().join("hello.cbor")).unwrap();
+    assert_eq!(h[0], 0xab, "hello.cbor is an 11-key map");
+    h[0] = 0xac;
+    h.extend(cbor_text(b"features"));
+    h.extend_from_slice(value);
+    h
+}
+
+fn names_array(names: &[&[u8]]) -> Vec<u8> {
+    let mut b = if names.len() < 24 { vec![0x80 | names.len() as u8] } else { vec![0x98, names.len() as u8] };
+    for n in names {
+        b.extend(cbor_text(n));
+    }
+    b
+}
+
+fn decoded_features(frame: &[u8]) -> Option<Vec<String>> {
+    match proto::decode(frame).unwrap() {
+        Msg::Hello(h) => h.features,
+        m => panic!("{m:?}"),
+    }
+}
+
+/// Names this side does not know are skipped, known ones kept once each in
+/// the table's order, and the encoder writes just those (common/'s rules).
+#[test]
+fn hello_features_skip_unknown_names_and_reencode_in_table_order() {
+    let f = hello_with_features(&names_array(&[b"job.limits.future", b"job.uid", b"job.backend", b"job.uid"]));
+    assert_eq!(decoded_features(&f), Some(vec!["job.backend".to_string(), "job.uid".to_string()]));
+    let again = proto::encode(&proto::decode(&f).unwrap()).unwrap();
+    assert_eq!(again, hello_with_features(&names_array(&[b"job.backend", b"job.uid"])));
+    let f = hello_with_features(&names_array(&[b"job.future"]));
+    assert_eq!(decoded_features(&f), Some(vec![]));
+    assert_eq!(proto::encode(&proto::decode(&f).unwrap()).unwrap(), hello_with_features(&[0x80]));
+    let many: Vec<Vec<u8>> = (0..64).map(|i| format!("job.k{i}").into_bytes()).collect();
+    let many: Vec<&[u8]> = many.iter().map(|v| &v[..]).collect();
+    assert_eq!(decoded_features(&hello_with_features(&names_array(&many))), Some(vec![]));
+    // A hello without the key stays without it.
+    let plain = std::fs::read(vectors_dir().join("hello.cbor")).unwrap();
+    assert_eq!(proto::encode(&proto::decode(&plain).unwrap()).unwrap(), plain);
+}
+
+#[test]
+fn hello_features_bad_values_are_refused_with_the_c_decoders_messages() {
+    let long = vec![b'x'; 257];
+    let many: Vec<Vec<u8>> = (0..65).map(|i| format!("job.k{i}").into_bytes()).collect();
+    let many: Vec<&[u8]> = many.iter().map(|v| &v[..]).collect();
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (cbor_text(b"job.uid"), "hello.features: expected an array, got a text string"),
+        (names_array(&many), "hello.features: 65 entries, more than 64"),
+        (names_array(&[b"job.uid", b""]), "hello.features[1]: text is empty"),
+        ([&[0x82u8][..], &cbor_text(b"job.uid"), &[0x07]].concat(), "hello.features[1]: expected a text string"),
+        (names_array(&[&long]), "hello.features[0]: text of 257 bytes is longer than the limit of 256 bytes"),
+        (names_array(&[b"job.\0uid"]), "hello.features[0]: text contains NUL"),
+        (names_array(&[b"job.uid", b"\xff"]), "hello.features[1]: text is not valid UTF-8"),
+        ([&[0x81u8][..], &names_array(&[b"job.uid"])].concat(), "hello.features[0]: expected a text string"),
+    ];
+    for (value, piece) in cases {
+        let e = proto::decode(&hello_with_features(&value)).unwrap_err();
+        assert_eq!((e.stage.as_str(), e.errno), ("decode", libc::EPROTO), "{piece}: {e}");
+        assert!(e.message.contains(piece), "{:?} lacks {piece:?}", e.message);
+    }
+}
+
+fn job() -> WireJob {
+    WireJob {
+        toolchain: "/t".into(),
+        build_dir: "/b".into(),
+        argv: vec!["cc".into()],
+        env: vec![],
+        cwd: "/build".into(),
+        outputs: vec![],
+        inputs: vec![],
+        backend: None,
+        overlay: None,
+        uid: None,
+        gid: None,
+        seccomp: None,
+        limits: WireLimits::default(),
+    }
+}
+
+/// The keys beyond the required ones of an encoded job, as feature names.
+fn optional_keys_on_the_wire(b: &[u8]) -> Vec<String> {
+    const REQUIRED: [&str; 8] = ["type", "toolchain", "build_dir", "argv", "env", "cwd", "outputs", "inputs"];
+    let mut pos = 0;
+    let n = b[0] & 0x1f;
+    assert!(b[0] >> 5 == 5 && n < 24, "a small map");
+    pos += 1;
+    let mut out = Vec::new();
+    for _ in 0..n {
+        let k = diag(b, &mut pos).trim_matches('"').to_string();
+        if k == "limits" {
+            let m = b[pos] & 0x1f;
+            pos += 1;
+            for _ in 0..m {
+                out.push(format!("job.limits.{}", diag(b, &mut pos).trim_matches('"')));
+                diag(b, &mut pos);
+            }
+            continue;
+        }
+        diag(b, &mut pos);
+        if !REQUIRED.contains(&k.as_str()) {
+            out.push(format!("job.{k}"));
+        }
+    }
+    assert_eq!(pos, b.len());
+    out
+}
+
+/// features::job_features names exactly the optional keys the encoder
+/// writes, for every row of the table, and nothing for a minimal job.
+#[test]
+fn job_features_are_the_optional_keys_the_encoder_writes() {
+    assert_eq!(features::job_features(&job()), Vec::<&str>::new());
+    assert_eq!(optional_keys_on_the_wire(&proto::encode(&Msg::Job(job())).unwrap()), Vec::<String>::new());
+    for (i, name) in features::NAMES.iter().enumerate() {
+        let mut j = job();
+        match i {
+            0 => j.backend = Some("userns".into()),
+            1 => j.overlay = Some("bind".into()),
+            2 => j.uid = Some(0),
+            3 => j.gid = Some(0),
+            4 => j.seccomp = Some(true),
+            _ => {
+                let l = &mut j.limits;
+                let mut slots = [
+                    &mut l.timeout_ms,
+                    &mut l.max_output_bytes,
+                    &mut l.cpu_seconds,
+                    &mut l.address_space,
+                    &mut l.file_size,
+                    &mut l.open_files,
+                    &mut l.processes,
+                    &mut l.tmp_bytes,
+                    &mut l.scratch_bytes,
+                ];
+                *slots[i - 5] = 1;
+            }
+        }
+        assert_eq!(features::job_features(&j), vec![*name], "row {i}");
+        assert_eq!(optional_keys_on_the_wire(&proto::encode(&Msg::Job(j)).unwrap()), vec![name.to_string()]);
+    }
+}
+
+/// A job needing keys the hello did not announce is refused with every
+/// such key, in table order, worded as the C library's refusal.
+#[test]
+fn a_job_setting_unannounced_keys_is_refused_naming_them() {
+    let hello = match proto::decode(&std::fs::read(vectors_dir().join("hello_features.cbor")).unwrap()).unwrap() {
+        Msg::Hello(h) => h,
+        m => panic!("{m:?}"),
+    };
+    let mut j = job();
+    j.uid = Some(0);
+    j.limits.scratch_bytes = 1 << 20;
+    j.limits.timeout_ms = 1000;
+    assert_eq!(features::job_features(&j), vec!["job.uid", "job.limits.timeout_ms", "job.limits.scratch_bytes"]);
+    assert_eq!(features::check(&j, &hello, "/h (pid 7)"), Ok(()));
+    let mut old = hello.clone();
+    old.features = None;
+    assert_eq!(features::announced(&old), features::NAMES.to_vec());
+    assert_eq!(features::check(&j, &old, "/h (pid 7)"), Ok(()));
+    let mut few = hello.clone();
+    few.features = Some(vec!["job.backend".into(), "job.limits.timeout_ms".into()]);
+    let e = features::check(&j, &few, "/h (pid 7)").unwrap_err();
+    assert_eq!((e.stage.as_str(), e.errno), ("job", libc::EOPNOTSUPP));
+    assert_eq!(
+        e.message,
+        "helper /h (pid 7) of release 0.2.0 does not understand job.uid, job.limits.scratch_bytes, which this job \
+         sets; helpers of release 0.1.0 and later do"
+    );
+    assert_eq!(e.hint, "install a helper of release 0.1.0 or later on this host, or leave those keys unset");
 }
