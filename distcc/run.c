@@ -77,15 +77,15 @@ static int build_job(const struct cpd_jobfiles *jf, const struct cpd_toolchain *
 }
 
 /* Optional per-job timing line (CACHEPOT_DISTCC_TIMINGS=FILE), for bench/. */
-static void log_timings(const struct cps_result *res)
+static void log_timings(const struct cps_result *res, const struct cpd_toolchain *tc)
 {
     const char *path = getenv("CACHEPOT_DISTCC_TIMINGS");
     FILE *f;
 
     if (!path || !path[0] || !(f = fopen(path, "ae")))
         return;
-    fprintf(f, "spawn_us=%llu setup_us=%llu run_us=%llu outputs_us=%llu total_us=%llu\n",
-            (unsigned long long)res->spawn_us, (unsigned long long)res->setup_us,
+    fprintf(f, "toolchain=%s spawn_us=%llu setup_us=%llu run_us=%llu outputs_us=%llu total_us=%llu\n",
+            tc->how, (unsigned long long)res->spawn_us, (unsigned long long)res->setup_us,
             (unsigned long long)res->run_us, (unsigned long long)res->outputs_us,
             (unsigned long long)res->total_us);
     fclose(f);
@@ -105,7 +105,7 @@ static int pass_status(const struct cps_result *res)
     return res->exit_code;
 }
 
-static int run(struct cps_job_spec *job, struct cpd_writeback *wb)
+static int run(struct cps_job_spec *job, struct cpd_writeback *wb, const struct cpd_toolchain *tc)
 {
     struct cps_run_options *opts = cps_run_options_new();
     struct sigaction sa;
@@ -137,7 +137,7 @@ static int run(struct cps_job_spec *job, struct cpd_writeback *wb)
         cpd_print_error(wb->failed ? &wb->err : &err);
         status = 1;
     } else {
-        log_timings(res);
+        log_timings(res, tc);
         status = pass_status(res);
     }
     cps_result_free(res);
@@ -160,7 +160,7 @@ int cpd_run_job(const struct cpd_jobfiles *jf, const struct cpd_toolchain *tc)
         cpd_print_error(&err);
         status = 1;
     } else {
-        status = run(job, &wb);
+        status = run(job, &wb, tc);
     }
     cps_job_free(job);
     return status;

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,19 @@
 #include "package.h"
 #include "rmtree.h"
 
+/* Format a path into buf; -ENAMETOOLONG when it does not fit. */
+__attribute__((format(printf, 3, 4))) static int path_fmt(char *buf, size_t size,
+                                                          const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(buf, size, fmt, ap);
+    va_end(ap);
+    return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
 static const char *const cache_hint =
     "create the cache dir for distccd's user (install -d -o USER -m 755 "
     "/var/cache/cachepot-distcc) or set CACHEPOT_DISTCC_CACHE";
@@ -26,15 +40,15 @@ static int find_in_root(const struct cpd_config *cfg, const char *name, struct c
 {
     const char *p = cfg->search_path;
     struct stat st;
-    char full[8300];
+    char full[PATH_MAX];
 
     while (*p) {
         size_t len = strcspn(p, ":");
 
         if (len > 0 && p[0] == '/') {
-            snprintf(tc->exe, sizeof tc->exe, "%.*s/%s", (int)len, p, name);
-            snprintf(full, sizeof full, "%s%s", tc->root, tc->exe);
-            if (lstat(full, &st) == 0)
+            if (path_fmt(tc->exe, sizeof tc->exe, "%.*s/%s", (int)len, p, name) == 0 &&
+                path_fmt(full, sizeof full, "%s%s", tc->root, tc->exe) == 0 &&
+                lstat(full, &st) == 0)
                 return 0;
         }
         p += len;
@@ -47,10 +61,12 @@ static int find_in_root(const struct cpd_config *cfg, const char *name, struct c
 static int operator_root(const struct cpd_config *cfg, const char *name, struct cpd_toolchain *tc,
                          struct cps_error *err)
 {
-    char link[4400];
+    char link[PATH_MAX];
     struct stat st;
 
-    snprintf(link, sizeof link, "%s/%s", cfg->roots_dir, name);
+    if (path_fmt(link, sizeof link, "%s/%s", cfg->roots_dir, name) < 0)
+        return cpd_fail(err, "toolchain", ENAMETOOLONG, "shorten CACHEPOT_DISTCC_TOOLCHAINS",
+                        "%s/%s", cfg->roots_dir, name);
     if (stat(link, &st) < 0) {
         if (errno == ENOENT)
             return 0;
@@ -89,12 +105,16 @@ static int own_dir(const char *path, mode_t mode, struct cps_error *err)
 
 static int cache_dir(const struct cpd_config *cfg, char *dir, size_t size, struct cps_error *err)
 {
+    int r;
+
     if (cfg->cache_dir)
-        snprintf(dir, size, "%s", cfg->cache_dir);
+        r = path_fmt(dir, size, "%s", cfg->cache_dir);
     else if (access("/var/cache/cachepot-distcc", W_OK | X_OK) == 0)
-        snprintf(dir, size, "/var/cache/cachepot-distcc");
+        r = path_fmt(dir, size, "/var/cache/cachepot-distcc");
     else
-        snprintf(dir, size, "%s/cachepot-distcc-%u", cfg->tmp_top, (unsigned)geteuid());
+        r = path_fmt(dir, size, "%s/cachepot-distcc-%u", cfg->tmp_top, (unsigned)geteuid());
+    if (r < 0)
+        return cpd_fail(err, "cache", ENAMETOOLONG, cache_hint, "the cache dir's path");
     return own_dir(dir, 0755, err);
 }
 
@@ -137,32 +157,36 @@ static int compiler_key(const struct cpd_compiler *cc, char *key, size_t size,
 /* The root the compilers/<key> link names, if it is there. */
 static int lookup(const char *cache, const char *key, struct cpd_toolchain *tc)
 {
-    char link[4400], target[512];
+    char link[PATH_MAX], target[512];
     ssize_t n;
     struct stat st;
 
-    snprintf(link, sizeof link, "%s/compilers/%s", cache, key);
+    if (path_fmt(link, sizeof link, "%s/compilers/%s", cache, key) < 0)
+        return 0;
     n = readlink(link, target, sizeof target - 1);
     if (n < 0)
         return 0;
     target[n] = '\0';
     if (strncmp(target, "../roots/", 9) != 0 || strchr(target + 9, '/'))
         return 0;
-    snprintf(tc->root, sizeof tc->root, "%s/roots/%s", cache, target + 9);
-    return stat(tc->root, &st) == 0 && S_ISDIR(st.st_mode);
+    return path_fmt(tc->root, sizeof tc->root, "%s/roots/%s", cache, target + 9) == 0 &&
+           stat(tc->root, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 /* Build the root (we hold the key's lock) and publish it. */
 static int build(const struct cpd_config *cfg, const char *cache, const char *key,
                  const struct cpd_compiler *cc, struct cpd_toolchain *tc, struct cps_error *err)
 {
-    char tmp[4400], out[4500], log[4500], root[4500], link[4400], newlink[4500], target[128];
-    char id[65];
+    char tmp[PATH_MAX], out[PATH_MAX], log[PATH_MAX], link[PATH_MAX], newlink[PATH_MAX];
+    char target[128], id[65];
     int r;
 
-    snprintf(tmp, sizeof tmp, "%s/tmp", cache);
-    snprintf(out, sizeof out, "%s/%s.%ld", tmp, key, (long)getpid());
-    snprintf(log, sizeof log, "%s/%s.%ld.log", tmp, key, (long)getpid());
+    if (path_fmt(tmp, sizeof tmp, "%s/tmp", cache) < 0 ||
+        path_fmt(out, sizeof out, "%s/%s.%ld", tmp, key, (long)getpid()) < 0 ||
+        path_fmt(log, sizeof log, "%s/%s.%ld.log", tmp, key, (long)getpid()) < 0 ||
+        path_fmt(link, sizeof link, "%s/compilers/%s", cache, key) < 0 ||
+        path_fmt(newlink, sizeof newlink, "%s.%ld.new", link, (long)getpid()) < 0)
+        return cpd_fail(err, "cache", ENAMETOOLONG, cache_hint, "paths under %s", cache);
     /* A packager killed half-way left its dir; with the lock held none is live. */
     cpd_rmtree(out);
     r = cpd_package(cfg->packager, cc->path, out, tmp, log, id, err);
@@ -171,32 +195,32 @@ static int build(const struct cpd_config *cfg, const char *cache, const char *ke
         cpd_rmtree(out);
         return r;
     }
-    snprintf(root, sizeof root, "%s/roots/%s", cache, id);
-    if (rename(out, root) < 0) {
+    if (path_fmt(tc->root, sizeof tc->root, "%s/roots/%s", cache, id) < 0) {
+        cpd_rmtree(out);
+        return cpd_fail(err, "cache", ENAMETOOLONG, cache_hint, "paths under %s", cache);
+    }
+    if (rename(out, tc->root) < 0) {
         int e = errno;
 
         cpd_rmtree(out);
         /* Another compiler name gave the same files: the root is already there. */
         if (e != EEXIST && e != ENOTEMPTY)
-            return cpd_fail(err, "cache", e, cache_hint, "renaming %s to %s", out, root);
+            return cpd_fail(err, "cache", e, cache_hint, "renaming %s to %s", out, tc->root);
     }
     snprintf(target, sizeof target, "../roots/%s", id);
-    snprintf(link, sizeof link, "%s/compilers/%s", cache, key);
-    snprintf(newlink, sizeof newlink, "%s.%ld.new", link, (long)getpid());
     unlink(newlink);
     if (symlink(target, newlink) < 0 || rename(newlink, link) < 0) {
         r = cpd_fail(err, "cache", errno, cache_hint, "publishing %s", link);
         unlink(newlink);
         return r;
     }
-    snprintf(tc->root, sizeof tc->root, "%s", root);
     return 0;
 }
 
 static int cached_root(const struct cpd_config *cfg, const struct cpd_compiler *cc,
                        struct cpd_toolchain *tc, struct cps_error *err)
 {
-    char cache[4096], key[300], sub[4400], lockpath[4500];
+    char cache[PATH_MAX], key[300], sub[PATH_MAX], lockpath[PATH_MAX];
     static const char *const subdirs[] = {"roots", "compilers", "locks", "tmp"};
     int r, fd;
 
@@ -207,11 +231,13 @@ static int cached_root(const struct cpd_config *cfg, const struct cpd_compiler *
     if (lookup(cache, key, tc))
         return 0;
     for (size_t i = 0; i < sizeof subdirs / sizeof subdirs[0]; i++) {
-        snprintf(sub, sizeof sub, "%s/%s", cache, subdirs[i]);
+        if (path_fmt(sub, sizeof sub, "%s/%s", cache, subdirs[i]) < 0)
+            return cpd_fail(err, "cache", ENAMETOOLONG, cache_hint, "paths under %s", cache);
         if ((r = own_dir(sub, 0755, err)) < 0)
             return r;
     }
-    snprintf(lockpath, sizeof lockpath, "%s/locks/%s.lock", cache, key);
+    if (path_fmt(lockpath, sizeof lockpath, "%s/locks/%s.lock", cache, key) < 0)
+        return cpd_fail(err, "cache", ENAMETOOLONG, cache_hint, "paths under %s", cache);
     fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0)
         return cpd_fail(err, "cache", errno, cache_hint, "opening %s", lockpath);
