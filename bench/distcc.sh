@@ -88,7 +88,7 @@ mkdir -m 700 "$T/client"
 cd "$top"
 files=$(ls common/*.c helper/*.c parent/lib/*.c parent/cli/*.c distcc/*.c)
 ntu=$(echo "$files" | wc -l)
-cflags="-O2 -Wall -D_GNU_SOURCE -Icommon -Ihelper -Ihelper/seccomp -Iparent/include -Iparent/lib"
+cflags="-O2 -D_GNU_SOURCE -Icommon -Ihelper -Ihelper/seccomp -Iparent/include -Iparent/lib"
 cflags="$cflags -Iparent/cli -Idistcc -DCPS_VERSION=\"0.1.0\" -DCPS_HELPER_INSTALL_PATH=\"/x\""
 now() { date +%s.%N; }
 calc() { awk "BEGIN { print $* }"; }
