@@ -6,12 +6,12 @@
 
 #include "error.h"
 
-/* The extensions distccd gives its temp input (dcc_preproc_exten in distcc's
- * filename.c maps every source extension to one of these), and the source
- * extensions a pump-mode job keeps. Both are what dcc_is_source accepts. */
+/* What distcc 3.4's dcc_is_source (filename.c) takes for a source file,
+ * without ENABLE_REMOTE_ASSEMBLE (.s, .S; off unless configured). Its temp
+ * input gets one of the preprocessed ones (dcc_preproc_exten); a pump-mode
+ * job keeps the client's. */
 static const char *const source_exts[] = {
-    "i", "ii", "mi", "mii", "c", "cc", "cpp", "cxx", "cp", "c++", "C", "m", "mm", "M",
-    "s", "S",  NULL,
+    "i", "ii", "c", "cc", "cpp", "cxx", "cp", "c++", "C", "m", "mm", "mi", "mii", "M", NULL,
 };
 
 static int is_source(const char *arg)

@@ -16,8 +16,7 @@ int cpd_compiler_name_ok(const char *name)
 
     if (n == 0 || n >= 256 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
         return 0;
-    return strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-") ==
-           n;
+    return strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-") == n;
 }
 
 int cpd_compiler_find(const struct cpd_config *cfg, const char *argv0, struct cpd_compiler *cc,

@@ -14,8 +14,8 @@
 #include "config.h"
 
 struct cpd_compiler {
-    char name[256];   /* basename of argv[0], e.g. "g++" */
-    char path[4096];  /* where it is on the host, e.g. "/usr/bin/g++" (not resolved) */
+    char name[256];  /* basename of argv[0], e.g. "g++" */
+    char path[4096]; /* where it is on the host, e.g. "/usr/bin/g++" (not resolved) */
 };
 
 /* Find argv0's compiler. 0 or -errno (stage "compiler"). */

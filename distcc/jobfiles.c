@@ -55,9 +55,8 @@ static int check_own_file(const char *path, const char *what, struct cps_error *
     if (lstat(path, &st) < 0)
         return cpd_fail(err, "args", errno, run_by_distccd, "%s %s", what, path);
     if (!S_ISREG(st.st_mode) || st.st_uid != geteuid())
-        return cpd_fail(err, "args", EPERM, run_by_distccd,
-                        "%s %s is not a regular file of uid %u", what, path,
-                        (unsigned)geteuid());
+        return cpd_fail(err, "args", EPERM, run_by_distccd, "%s %s is not a regular file of uid %u",
+                        what, path, (unsigned)geteuid());
     return 0;
 }
 

@@ -109,7 +109,6 @@ int cpd_package(const char *packager, const char *compiler, const char *out_dir,
     }
     if (id_r < 0)
         return cpd_fail(err, "toolchain", -id_r, package_hint,
-                        "the packager %s did not print a toolchain id for %s", packager,
-                        compiler);
+                        "the packager %s did not print a toolchain id for %s", packager, compiler);
     return 0;
 }

@@ -84,7 +84,8 @@ static void log_timings(const struct cps_result *res, const struct cpd_toolchain
 
     if (!path || !path[0] || !(f = fopen(path, "ae")))
         return;
-    fprintf(f, "toolchain=%s spawn_us=%llu setup_us=%llu run_us=%llu outputs_us=%llu total_us=%llu\n",
+    fprintf(f,
+            "toolchain=%s spawn_us=%llu setup_us=%llu run_us=%llu outputs_us=%llu total_us=%llu\n",
             tc->how, (unsigned long long)res->spawn_us, (unsigned long long)res->setup_us,
             (unsigned long long)res->run_us, (unsigned long long)res->outputs_us,
             (unsigned long long)res->total_us);

@@ -19,8 +19,8 @@
 #include "rmtree.h"
 
 /* Format a path into buf; -ENAMETOOLONG when it does not fit. */
-__attribute__((format(printf, 3, 4))) static int path_fmt(char *buf, size_t size,
-                                                          const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int path_fmt(char *buf, size_t size, const char *fmt,
+                                                          ...)
 {
     va_list ap;
     int n;
@@ -79,8 +79,7 @@ static int operator_root(const struct cpd_config *cfg, const char *name, struct 
     if (find_in_root(cfg, name, tc) < 0)
         return cpd_fail(err, "toolchain", ENOENT,
                         "package the compiler with cachepot-dist-toolchain into that root",
-                        "operator toolchain %s has no %s in %s", tc->root, name,
-                        cfg->search_path);
+                        "operator toolchain %s has no %s in %s", tc->root, name, cfg->search_path);
     snprintf(tc->how, sizeof tc->how, "operator");
     return 1;
 }
@@ -94,8 +93,7 @@ static int own_dir(const char *path, mode_t mode, struct cps_error *err)
         return cpd_fail(err, "cache", errno, cache_hint, "creating %s", path);
     if (lstat(path, &st) < 0)
         return cpd_fail(err, "cache", errno, cache_hint, "%s", path);
-    if (!S_ISDIR(st.st_mode) || (st.st_uid != geteuid() && st.st_uid != 0) ||
-        (st.st_mode & 022))
+    if (!S_ISDIR(st.st_mode) || (st.st_uid != geteuid() && st.st_uid != 0) || (st.st_mode & 022))
         return cpd_fail(err, "cache", EPERM, cache_hint,
                         "%s is not a directory owned by uid %u (or root) and writable only by "
                         "its owner",
@@ -256,8 +254,8 @@ static int cached_root(const struct cpd_config *cfg, const struct cpd_compiler *
     return r;
 }
 
-int cpd_toolchain_resolve(const struct cpd_config *cfg, const char *argv0,
-                          struct cpd_toolchain *tc, struct cps_error *err)
+int cpd_toolchain_resolve(const struct cpd_config *cfg, const char *argv0, struct cpd_toolchain *tc,
+                          struct cps_error *err)
 {
     struct cpd_compiler cc;
     const char *base = strrchr(argv0, '/');

@@ -34,7 +34,7 @@ struct cpd_toolchain {
 
 /* The root for the compiler argv0 names. 0 or -errno (stages "compiler",
  * "toolchain", "cache"). */
-int cpd_toolchain_resolve(const struct cpd_config *cfg, const char *argv0,
-                          struct cpd_toolchain *tc, struct cps_error *err);
+int cpd_toolchain_resolve(const struct cpd_config *cfg, const char *argv0, struct cpd_toolchain *tc,
+                          struct cps_error *err);
 
 #endif

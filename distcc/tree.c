@@ -27,8 +27,7 @@ static int add_link(struct cps_job_spec *job, const char *tree, const char *path
     char real[PATH_MAX];
     struct stat st;
 
-    if (!realpath(path, real) || !inside(real, tree) || stat(real, &st) < 0 ||
-        !S_ISREG(st.st_mode))
+    if (!realpath(path, real) || !inside(real, tree) || stat(real, &st) < 0 || !S_ISREG(st.st_mode))
         return 0;
     return cps_job_add_input(job, real, path, st.st_mode & 0777, err);
 }

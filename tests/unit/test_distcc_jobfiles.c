@@ -59,9 +59,11 @@ START_TEST(args_deps_and_option_values)
 {
     /* -MF/-MT/-MQ take the next argument (distcc's arg.c); the last -MF wins,
      * as it does for gcc; a value that looks like a source is not an input. */
-    char *argv[] = {S("gcc"), S("-MF"), S("/evil.deps"), S("-MT"), S("x.c"), S("-c"), S("p.c"), S("-MMD"),
-                    S("-MF"),  S("/t/distcc_1.deps"), S("-o"), S("/t/distccd_1.o")};
-    char *joined[] = {S("gcc"), S("-c"), S("p.c"), S("-MF/t/distcc_2.deps"), S("-o"), S("/t/distccd_2.o")};
+    char *argv[] = {S("gcc"), S("-MF"),           S("/evil.deps"), S("-MT"), S("x.c"),
+                    S("-c"),  S("p.c"),           S("-MMD"),       S("-MF"), S("/t/distcc_1.deps"),
+                    S("-o"),  S("/t/distccd_1.o")};
+    char *joined[] = {S("gcc"),           S("-c"), S("p.c"), S("-MF/t/distcc_2.deps"), S("-o"),
+                      S("/t/distccd_2.o")};
     struct cpd_args a;
     struct cps_error err;
 
@@ -196,8 +198,8 @@ START_TEST(plan_refuses_foreign_files)
     /* The input must be in distccd's temp dir, not below it or elsewhere. */
     touch(out);
     char *input_elsewhere[] = {S("gcc"), S("-c"), S("/etc/x.i"), S("-o"), out};
-    ck_assert_int_eq(
-        cpd_jobfiles_plan(&cfg, ARGC(input_elsewhere), input_elsewhere, &jf, &err), -EINVAL);
+    ck_assert_int_eq(cpd_jobfiles_plan(&cfg, ARGC(input_elsewhere), input_elsewhere, &jf, &err),
+                     -EINVAL);
     cpd_jobfiles_free(&jf);
     remove_top();
 }
