@@ -25,9 +25,10 @@ log() { echo "bench-distcc: $*" >&2; }
 command -v distccd >/dev/null || { log "distcc is not installed (scripts/install-deps.sh)"; exit 1; }
 
 log "building the shim and the helper in $build (Release)"
-cmake -S "$bench" -B "$build" -DCMAKE_BUILD_TYPE=Release >"$build.distcc-build.log" 2>&1
+mkdir -p "$build"
+cmake -S "$bench" -B "$build" -DCMAKE_BUILD_TYPE=Release >"$build/distcc-build.log" 2>&1
 cmake --build "$build" -j "$(nproc)" --target cachepot-distcc-compiler cachepot-dist-sandbox \
-    >>"$build.distcc-build.log" 2>&1
+    >>"$build/distcc-build.log" 2>&1
 shim=$(find "$build" -name cachepot-distcc-compiler -type f -perm -u+x | head -n1)
 helper=$(find "$build" -name cachepot-dist-sandbox -type f -perm -u+x | head -n1)
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)

@@ -105,13 +105,14 @@ free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-# start_distccd DIR PORT: distccd as uid 65534 with the shim, TMPDIR DIR/tmp,
-# log in DIR/log; both share T's toolchain cache.
+# start_distccd DIR PORT [CACHE]: distccd as uid 65534 with the shim, TMPDIR
+# DIR/tmp, log in DIR/log, the toolchain cache CACHE (unset: the shim's
+# default, which here is DIR/tmp/cachepot-distcc-65534).
 start_distccd() {
     env -i PATH=/usr/bin:/bin TMPDIR="$1/tmp" DISTCC_CMDLIST="$T/cmdlist" \
         CACHEPOT_SANDBOX_HELPER="$T/bin/cachepot-dist-sandbox" \
         CACHEPOT_DISTCC_PACKAGER="$T/bin/cachepot-dist-toolchain" \
-        CACHEPOT_DISTCC_CACHE="$T/cache" CACHEPOT_DISTCC_TOOLCHAINS="$T/toolchains" \
+        ${3:+CACHEPOT_DISTCC_CACHE="$3"} CACHEPOT_DISTCC_TOOLCHAINS="$T/toolchains" \
         ASAN_OPTIONS="${ASAN_OPTIONS:-}" UBSAN_OPTIONS="${UBSAN_OPTIONS:-}" \
         setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all -- \
         distccd --daemon --no-detach --listen 127.0.0.1 --port "$2" --allow 127.0.0.1 \
@@ -126,7 +127,7 @@ start_distccd() {
 }
 
 port=$(free_port)
-start_distccd "$T" "$port"
+start_distccd "$T" "$port" "$T/cache"
 mkdir -m 700 "$T/client"
 export DISTCC_HOSTS="127.0.0.1:$port/10" DISTCC_FALLBACK=0 DISTCC_SKIP_LOCAL_RETRY=1
 export DISTCC_BACKOFF_PERIOD=0 DISTCC_DIR="$T/client"
@@ -376,14 +377,18 @@ set -e
     { fail "output outside distccd's temp files: status $rs"; cat "$T/notemp.err"; }
 rm -f "$in" "$obj"
 
-# 8. distccd with TMPDIR under /tmp (its default): the shim maps its files to
-#    /.cachepot-distcc/tmp/... inside the sandbox, where /tmp is the sandbox's.
+# 8. distccd with TMPDIR under /tmp (its default) and no cache configured:
+#    the shim maps its files to /.cachepot-distcc/tmp/... inside the sandbox,
+#    where /tmp is the sandbox's, and packages gcc into its default cache
+#    (/var/cache/cachepot-distcc is not writable by uid 65534 here).
 port2=$(free_port)
 start_distccd "$T2" "$port2"
 DISTCC_HOSTS="127.0.0.1:$port2" distcc gcc $cflags -c "$one" -o "$T/obj/tmpdir.o" 2>"$T/tmpdir.err" &&
     cmp -s "$T/obj/tmpdir.o" "$T/local/race-error.c.o" &&
-    ok "distccd with TMPDIR under /tmp ($T2/tmp): object identical" ||
+    [ -L "$(ls -d "$T2/tmp/cachepot-distcc-65534/compilers/$triplet-gcc-"*)" ] &&
+    ok "distccd with TMPDIR under /tmp ($T2/tmp), default cache: object identical" ||
     { fail "TMPDIR under /tmp"; cat "$T/tmpdir.err"; tail "$T2/log/distccd.log"; }
+rm -rf "$T2/tmp/cachepot-distcc-65534"
 
 # 9. Nothing left: no process of the shim, helper or job, no temp files in
 #    distccd's TMPDIR (cache and log are elsewhere), no mounts.
