@@ -17,6 +17,8 @@
 #     host, read host files, reach the network or leave a daemon), a TU that
 #     embeds a host file with .incbin, a TU probing host files with
 #     `#pragma GCC pch_preprocess`
+#   - the client going away mid-job: distccd's SIGTERM ends the job, nothing
+#     of it is left
 #   - a setup failure fails closed: stage and hint reach the client
 #   - pump mode's contract (tree, cwd, -MF), run on the shim directly:
 #     Debian 12's include server does not start (distcc-pump 3.4 under Python
@@ -312,6 +314,35 @@ grep -q "invalid" "$T/pch.local" || fail "control: the local pch_preprocess did 
 [ $rs -ne 0 ] && ! grep -q "invalid" "$T/pch.remote" && grep -q "No such file" "$T/pch.remote" &&
     ok "pragma GCC pch_preprocess: the host file does not exist in the sandbox" ||
     { fail "pch_preprocess: status $rs"; cat "$T/pch.remote"; }
+
+# 5e. The client goes away mid-job: distccd sees the socket close and ends
+#     the job with killpg(SIGTERM) (exec.c, dcc_collect_child). The shim
+#     cancels the run and the helper kills the job's namespace: nothing of the
+#     job survives, also not what it started.
+hang='case " $* " in *" -E "*) exec "$0" "$@";; esac
+/bin/busybox sleep 987655'
+distcc gcc-12 -wrapper "/bin/sh,-c,$hang" $cflags -c "$one" -o "$T/obj/hang.o" 2>/dev/null &
+client=$!
+i=0
+until pgrep -f "sleep 987655" >/dev/null; do
+    i=$((i + 1))
+    [ $i -lt 300 ] || break
+    sleep 0.1
+done
+started=$i
+kill "$client"
+wait "$client" 2>/dev/null || true
+i=0
+while pgrep -f "sleep 987655" >/dev/null || pgrep -f "$T/links/$triplet-gcc-12" >/dev/null; do
+    i=$((i + 1))
+    [ $i -lt 100 ] || break
+    sleep 0.1
+done
+[ "$started" -lt 300 ] && grep -q "Client fd disconnected, killing job" "$T/log/distccd.log" &&
+    ! pgrep -f "sleep 987655" >/dev/null &&
+    ! pgrep -f "$T/links/$triplet-gcc-12" >/dev/null &&
+    ok "client gone mid-job: distccd's SIGTERM ended the shim and everything in the sandbox" ||
+    fail "client gone mid-job: started=$started, left: $(pgrep -af "sleep 987655\|$T/links/")"
 
 # 6. Fail closed: a broken operator root (g++-12 -> an empty dir) ends the job
 #    with the stage and hint on the client's terminal.
