@@ -323,8 +323,10 @@ hang='case " $* " in *" -E "*) exec "$0" "$@";; esac
 /bin/busybox sleep 987655'
 distcc gcc-12 -wrapper "/bin/sh,-c,$hang" $cflags -c "$one" -o "$T/obj/hang.o" 2>/dev/null &
 client=$!
+# -x: the sleeping job itself, not the client whose argv holds the script.
+job_sleep() { pgrep -x -f "/bin/busybox sleep 987655" >/dev/null; }
 i=0
-until pgrep -f "sleep 987655" >/dev/null; do
+until job_sleep; do
     i=$((i + 1))
     [ $i -lt 300 ] || break
     sleep 0.1
@@ -333,14 +335,13 @@ started=$i
 kill "$client"
 wait "$client" 2>/dev/null || true
 i=0
-while pgrep -f "sleep 987655" >/dev/null || pgrep -f "$T/links/$triplet-gcc-12" >/dev/null; do
+while job_sleep || pgrep -f "$T/links/$triplet-gcc-12" >/dev/null; do
     i=$((i + 1))
     [ $i -lt 100 ] || break
     sleep 0.1
 done
 [ "$started" -lt 300 ] && grep -q "Client fd disconnected, killing job" "$T/log/distccd.log" &&
-    ! pgrep -f "sleep 987655" >/dev/null &&
-    ! pgrep -f "$T/links/$triplet-gcc-12" >/dev/null &&
+    ! job_sleep && ! pgrep -f "$T/links/$triplet-gcc-12" >/dev/null &&
     ok "client gone mid-job: distccd's SIGTERM ended the shim and everything in the sandbox" ||
     fail "client gone mid-job: started=$started, left: $(pgrep -af "sleep 987655\|$T/links/")"
 
