@@ -501,6 +501,14 @@ def main():
                "`mktemp -d` (mode 755), driver run with `setpriv --reuid=65534 --regid=65534 "
                "--clear-groups`.\n")
     out += body
+    # bench/distcc.sh owns the section between its markers: keep it.
+    try:
+        old = open(args.out).read()
+    except OSError:
+        old = ""
+    begin, end = old.find("<!-- distcc:begin"), old.find("<!-- distcc:end -->")
+    if begin >= 0 and end > begin:
+        out.append(old[begin:end + len("<!-- distcc:end -->")])
     with open(args.out, "w") as f:
         f.write("\n".join(out) + "\n")
 

@@ -5,7 +5,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake pkg-config clang libclang-rt-14-dev
+  build-essential cmake pkg-config clang libclang-rt-14-dev distcc
   libcbor-dev libcap-ng-dev libseccomp-dev check
   bubblewrap fuse-overlayfs busybox-static util-linux iproute2 python3
   scdoc debhelper dpkg-dev fakeroot lintian

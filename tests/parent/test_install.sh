@@ -1,7 +1,8 @@
 #!/bin/sh
 # test_install.sh BUILD_DIR - `cmake --install` yields a usable library: the
 # header, libcachepot-sandbox.so.0 (SONAME, only cps_ symbols exported), the
-# static library, the pkg-config file, the helper in libexec and the CLIs. A
+# static library, the pkg-config file, the helper in libexec and the CLIs,
+# the distcc shim with its compiler links and cmdlist (docs/DISTCC.md). A
 # program built with `pkg-config --cflags --libs cachepot-sandbox` (shared and
 # static) runs a job through the installed helper path's override.
 set -eu
@@ -14,8 +15,17 @@ so=$(find "$P" -name libcachepot-sandbox.so.0 | head -n 1)
 [ -n "$so" ] || { echo "FAIL: libcachepot-sandbox.so.0 not installed" >&2; exit 1; }
 lib=$(dirname "$so")/
 for f in usr/include/cachepot-sandbox.h usr/bin/cachepot-dist-run \
-    usr/bin/cachepot-dist-toolchain usr/libexec/cachepot-dist-sandbox; do
+    usr/bin/cachepot-dist-toolchain usr/libexec/cachepot-dist-sandbox \
+    usr/bin/cachepot-distcc-compiler usr/libexec/cachepot-distcc/cmdlist; do
     [ -e "$P/$f" ] || { echo "FAIL: $f not installed" >&2; exit 1; }
+done
+# distccd runs the shim through these links, named in cmdlist by the
+# prefix given to `cmake --install`.
+for n in gcc g++ cc c++ clang clang++; do
+    [ "$(readlink "$P/usr/libexec/cachepot-distcc/$n")" = "$P/usr/bin/cachepot-distcc-compiler" ] ||
+        { echo "FAIL: usr/libexec/cachepot-distcc/$n is not a link to the shim" >&2; exit 1; }
+    grep -qx "$P/usr/libexec/cachepot-distcc/$n" "$P/usr/libexec/cachepot-distcc/cmdlist" ||
+        { echo "FAIL: cmdlist does not list $n" >&2; exit 1; }
 done
 for f in libcachepot-sandbox.so libcachepot-sandbox.so.0 libcachepot-sandbox.a \
     pkgconfig/cachepot-sandbox.pc; do
