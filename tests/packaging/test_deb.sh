@@ -88,7 +88,8 @@ echo "$out"
 echo "$out" | grep -q "hello from a program compiled in the sandbox" || fail "unexpected program output"
 
 step "man pages and pkg-config"
-for page in cachepot-dist-sandbox cachepot-dist-run cachepot-dist-toolchain "3 cachepot-sandbox"; do
+for page in cachepot-dist-sandbox cachepot-dist-run cachepot-dist-toolchain cachepot-distcc-compiler \
+    "3 cachepot-sandbox"; do
     # shellcheck disable=SC2086
     man -w $page >/dev/null 2>&1 || fail "man $page finds no page"
     echo "man $page: $(man -w $page)"
