@@ -9,8 +9,8 @@
 
 static const char *const mounted[] = {"/proc", "/dev", "/tmp"};
 
-#define HINT                                                                                       \
-    "put the job's cwd, inputs and outputs outside /proc, /dev and /tmp (e.g. below /build); the " \
+#define HINT                                                                              \
+    "put the job's cwd and inputs outside /proc, /dev and /tmp (e.g. below /build); the " \
     "sandbox mounts fresh ones there"
 
 /* The mount point path is at or below (at_ok: strictly below), or NULL. */
@@ -42,11 +42,5 @@ int cps__job_paths_check(const struct cps_job *job, struct cps_error *err)
                                   "input %s is in %s, which the sandbox mounts over the root after "
                                   "writing the inputs: the job would not see it",
                                   job->inputs[i].path, m);
-    for (size_t i = 0; i < job->outputc; i++)
-        if ((m = hidden_by(job->outputs[i], false)) != NULL)
-            return cps__error_set(err, "job", EINVAL, HINT,
-                                  "output %s is in %s, a mount of the job's own that is not "
-                                  "collected: it could never be returned",
-                                  job->outputs[i], m);
     return 0;
 }
