@@ -158,6 +158,10 @@ void bench_cpu_sample(struct bench_cpu_sample *s)
     const char *dir = find_cpuacct();
     memset(s, 0, sizeof(*s));
     if (dir[0]) {
+        /* cpuacct.usage is the scheduler's exact runtime; usage_user and
+         * usage_sys are tick samples (CONFIG_TICK_CPU_ACCOUNTING: whoever
+         * runs at the tick gets the whole tick), so they only split it. */
+        s->tree_us = read_u64_file(dir, "cpuacct.usage") / 1000;
         s->tree_user_us = read_u64_file(dir, "cpuacct.usage_user") / 1000;
         s->tree_sys_us = read_u64_file(dir, "cpuacct.usage_sys") / 1000;
     } else {
@@ -166,6 +170,7 @@ void bench_cpu_sample(struct bench_cpu_sample *s)
         getrusage(RUSAGE_CHILDREN, &kids);
         s->tree_user_us = tv_us(self.ru_utime) + tv_us(kids.ru_utime);
         s->tree_sys_us = tv_us(self.ru_stime) + tv_us(kids.ru_stime);
+        s->tree_us = s->tree_user_us + s->tree_sys_us;
     }
     uint64_t busy, total;
     proc_stat(&busy, &total);
@@ -176,6 +181,7 @@ void bench_cpu_sample(struct bench_cpu_sample *s)
 void bench_cpu_delta(struct bench_cpu_sample *d, const struct bench_cpu_sample *a,
                      const struct bench_cpu_sample *b)
 {
+    d->tree_us = b->tree_us - a->tree_us;
     d->tree_user_us = b->tree_user_us - a->tree_user_us;
     d->tree_sys_us = b->tree_sys_us - a->tree_sys_us;
     d->sys_busy_us = b->sys_busy_us - a->sys_busy_us;

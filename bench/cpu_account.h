@@ -9,7 +9,10 @@
 #include <stdint.h>
 
 struct bench_cpu_sample {
-    uint64_t tree_user_us, tree_sys_us; /* the driver and all its descendants */
+    /* The driver and all its descendants: tree_us exact (the scheduler's
+     * runtime); user and sys only to split it (with cpuacct they are tick
+     * samples, CONFIG_TICK_CPU_ACCOUNTING). */
+    uint64_t tree_us, tree_user_us, tree_sys_us;
     uint64_t sys_busy_us, sys_total_us; /* /proc/stat, all CPUs */
 };
 

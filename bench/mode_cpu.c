@@ -22,7 +22,7 @@
 
 struct cpu_totals {
     size_t jobs, fails, warm, blocks;
-    uint64_t wall_us, user_us, sys_us, kthread_us, busy_us, total_us;
+    uint64_t wall_us, tree_us, user_us, sys_us, kthread_us, busy_us, total_us;
     char first_err[BENCH_ERR_MAX];
 };
 
@@ -55,6 +55,7 @@ static void run_block(const struct bench_common *c, struct bench_variant *v, boo
     t->blocks++;
     t->jobs += jobs;
     t->wall_us += wall;
+    t->tree_us += d.tree_us;
     t->user_us += d.tree_user_us;
     t->sys_us += d.tree_sys_us;
     t->kthread_us += k1 - k0;
@@ -136,12 +137,18 @@ int bench_mode_cpu(int argc, char **argv)
     }
     for (size_t i = 0; i < c.variantc; i++) {
         double per = t[i].jobs ? 1.0 / (double)t[i].jobs : 0;
+        /* The exact total, split in the proportion of the user/sys samples. */
+        uint64_t samples = t[i].user_us + t[i].sys_us;
+        uint64_t user = samples ? (uint64_t)((double)t[i].tree_us * (double)t[i].user_us /
+                                             (double)samples)
+                                : 0;
+        uint64_t sys = t[i].tree_us - user;
         fprintf(stderr,
                 "cpu P=%u %-14s jobs=%zu tree=%.0fus/job (user %.0f sys %.0f) kthreads=%.0fus/job "
                 "wall=%.0fus/job %.1f jobs/s fails=%zu %s\n",
                 c.par, c.variants[i].name, t[i].jobs,
-                (double)(t[i].user_us + t[i].sys_us) * per, (double)t[i].user_us * per,
-                (double)t[i].sys_us * per, (double)t[i].kthread_us * per,
+                (double)t[i].tree_us * per, (double)user * per, (double)sys * per,
+                (double)t[i].kthread_us * per,
                 (double)t[i].wall_us * per,
                 t[i].wall_us ? (double)t[i].jobs / ((double)t[i].wall_us / 1e6) : 0, t[i].fails,
                 t[i].first_err);
@@ -154,8 +161,8 @@ int bench_mode_cpu(int argc, char **argv)
                 "\"tree_user_us\":%llu,\"tree_sys_us\":%llu,\"kthread_us\":%llu,"
                 "\"sys_busy_us\":%llu,\"sys_total_us\":%llu,\"first_error\":",
                 is_block[i] ? "true" : "false", t[i].jobs, t[i].fails, t[i].warm,
-                (unsigned long long)t[i].wall_us, (unsigned long long)t[i].user_us,
-                (unsigned long long)t[i].sys_us, (unsigned long long)t[i].kthread_us,
+                (unsigned long long)t[i].wall_us, (unsigned long long)user,
+                (unsigned long long)sys, (unsigned long long)t[i].kthread_us,
                 (unsigned long long)t[i].busy_us, (unsigned long long)t[i].total_us);
         bench_json_str(f, t[i].first_err);
         fputc('}', f);
