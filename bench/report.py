@@ -412,6 +412,7 @@ def cpu_section(args):
                 if v["fails"]:
                     out.append(f"\n`{v['name']}` at {p}: first failure "
                                f"`{v['first_error'].strip()[:300]}`\n")
+            out += cpu_ladder(by, cpu, per)
         out.append("")
     rows = []
     for user, title in USERS:
@@ -431,6 +432,37 @@ def cpu_section(args):
         out += [f"| {a} | {b} | {c} |" for a, b, c in rows]
         out.append("")
     return out
+
+
+def cpu_ladder(by, cpu, per):
+    """Differences between the floors of one level: what each part costs."""
+    def tot(n):
+        v = by.get(n)
+        return cpu(v) + per(v, "kthread_us") if v and v["jobs"] and not v["fails"] else None
+
+    steps = [("one process spawned and exec'd (static `true`)", None, "floor-bare"),
+             ("the helper exec'd and dynamically linked, over a static `true`", "floor-bare",
+              "floor-helper-exec"),
+             ("a user namespace (+ the `unshare` binary's exec and linking)", "floor-bare",
+              "floor-userns"),
+             ("a network namespace", "floor-userns", "floor-userns-netns"),
+             ("mount, PID, IPC, UTS namespaces and a fork", "floor-userns-netns",
+              "floor-all-ns"),
+             ("bubblewrap over the namespace floor (its mounts, pivot_root, its pid 1)",
+              "floor-all-ns", "bwrap"),
+             ("`lib-cold` over the namespace floor (the helper's exec, mounts, overlay, "
+              "seccomp, protocol)", "floor-all-ns", "lib-cold")]
+    rows = []
+    for what, a, b in steps:
+        tb, ta = tot(b), (tot(a) if a else 0.0)
+        if tb is None or ta is None:
+            continue
+        rows.append(f"| {what} | `{b}`" + (f" − `{a}`" if a else "") + f" | {tb - ta:.2f} |")
+    if not rows:
+        return []
+    return ["\nWhere the CPU goes (CPU + kthreads per job, differences between the floors "
+            "measured in the same blocks; docs/MEASUREMENTS.md has the profile):\n",
+            "| part | variants | ms/job |", "|---|---|---|"] + rows + [""]
 
 
 def splice_cpu(path, section, header):

@@ -213,6 +213,15 @@ run_cpu() {
                 --per-block cli-batch)
         fi
         for k in $lib_kinds; do v+=(--lib "lib-$k" "$k"); done
+        # At 1 at once, a ladder of floors that splits a job's CPU into its
+        # parts (RESULTS.md, "where the CPU goes"): one process exec'd, the
+        # helper exec'd and linked (--version), a user namespace, plus a
+        # network namespace, plus mount/PID/IPC/UTS namespaces and a fork.
+        ((p == 1)) && v+=(--exec floor-bare "$ROOT/bin/true"
+            --exec floor-helper-exec "$HELPER --version"
+            --exec floor-userns "unshare -Ur $ROOT/bin/true"
+            --exec floor-userns-netns "unshare -Urn $ROOT/bin/true"
+            --exec floor-all-ns "unshare -Urmpinu --fork $ROOT/bin/true")
         log "[$user] cpu per job: $p at once, $CPU_JOBS jobs per variant in $CPU_ROUNDS blocks"
         as_user "$user" "$DRIVER" cpu -P "$p" -n "$CPU_JOBS" --rounds "$CPU_ROUNDS" "${common[@]}" \
             --toolchain "$ROOT" --env "PATH=/bin" --argv /bin/true --json "$R/cpu-$p.json" "${v[@]}" ||
