@@ -369,7 +369,9 @@ def cpu_section(args):
         "figure is the headline. `cli-batch` is one `cachepot-dist-run --batch FILE --pool "
         "max(2,P) --jobs P` per block (its start-up and pool fill are spread over the block's "
         "jobs); `cli` is one `cachepot-dist-run` per job; `lib-warm` the library with a pool of "
-        "max(2,P) filled before the first block; `lib-cold` the library, a helper per job.\n")
+        "max(2,P) filled before the first block; `lib-cold` the library, a helper per job. On a loaded host the ratios "
+        "move between runs too (two runs of the same commit, an hour apart, differed by up "
+        "to 0.2x): quote a ratio with the run it comes from.\n")
     heads = {}
     for user, title in USERS:
         levels = levels_by_user[user]
