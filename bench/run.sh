@@ -12,6 +12,9 @@
 #   cli       cachepot-dist-run (includes the CLI's own process start-up)
 #   lib-KIND  the library, one variant per kind bench-driver was built with:
 #             "cold" (a helper spawned per job), "warm" (a pool of warm helpers)
+#   cli-batch (CPU per job only) one cachepot-dist-run --batch per block of jobs
+#   floor-*   (CPU per job only, 1 at once) exec, helper exec, user, net and all
+#             namespaces: the parts a job's CPU splits into
 #
 # Environment: CPS_BENCH_BUILD_DIR (default build-bench), CPS_BENCH_KEEP=1
 # keeps the scratch dir, CPS_BENCH_USERS (default "nobody root").
