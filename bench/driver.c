@@ -1,7 +1,7 @@
 /*
  * driver.c - bench-driver: runs benchmark variants from one long-lived process.
  *
- *   bench-driver overhead|batch|stream|conc [options] (--exec NAME TEMPLATE | --lib NAME KIND)...
+ *   bench-driver overhead|batch|stream|conc|cpu [options] (--exec NAME TEMPLATE | --lib NAME KIND)...
  *
  * Each mode writes its raw samples as JSON (--json FILE) for bench/report.py
  * and a one-line summary per variant on stderr. See bench/README.md.
@@ -84,7 +84,8 @@ static void usage(void)
             "usage: bench-driver MODE [options] (--exec NAME TEMPLATE | --lib NAME KIND)...\n"
             "modes: overhead (-n N --warmup W), batch (--work W --stems FILE -P P --rounds R),\n"
             "       stream (--count-stdout | --out-sandbox PATH --discard-outputs),\n"
-            "       conc (-P JOBS_AT_ONCE -n TOTAL)\n"
+            "       conc (-P JOBS_AT_ONCE -n TOTAL),\n"
+            "       cpu (-P JOBS_AT_ONCE -n TOTAL --rounds R [--per-block NAME]...)\n"
             "common: --json FILE --build-base DIR --match STR --helper PATH --toolchain DIR\n"
             "        --env 'K=V ...' --argv TEMPLATE --cwd DIR --in-host TPL --in-sandbox TPL\n"
             "        --out-sandbox TPL --discard-outputs --count-stdout --count-file TPL\n"
@@ -112,6 +113,8 @@ int main(int argc, char **argv)
         return bench_mode_stream(argc - 2, argv + 2);
     if (strcmp(mode, "conc") == 0)
         return bench_mode_conc(argc - 2, argv + 2);
+    if (strcmp(mode, "cpu") == 0)
+        return bench_mode_cpu(argc - 2, argv + 2);
     usage();
     return 2;
 }

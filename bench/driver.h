@@ -137,6 +137,7 @@ int bench_mode_overhead(int argc, char **argv);
 int bench_mode_batch(int argc, char **argv);
 int bench_mode_stream(int argc, char **argv);
 int bench_mode_conc(int argc, char **argv);
+int bench_mode_cpu(int argc, char **argv);
 
 /* options.c: parse the options every mode shares; returns the index of the
  * first unparsed argument, or -1 after printing an error. Variants are given

@@ -338,6 +338,147 @@ def conc_section(out, user, res):
     return {"rates": rates, "bad": bad}
 
 
+CPU_HEADING = "## CPU per job (issue 16)"
+
+
+def cpu_levels(res, user):
+    levels = [d for d in (load(p) for p in glob.glob(os.path.join(res, user, "cpu-*.json"))) if d]
+    return sorted(levels, key=lambda d: d["par"])
+
+
+def cpu_section(args):
+    """CPU per job and jobs/s at 1, 2, 4 at once, against bubblewrap's."""
+    out = [f"{CPU_HEADING}\n"]
+    levels_by_user = {u: cpu_levels(args.results, u) for u, _ in USERS}
+    if not any(levels_by_user.values()):
+        out.append("No CPU-per-job results in this run.\n")
+        return out
+    src = {d.get("tree_source") for ls in levels_by_user.values() for d in ls}
+    out.append(
+        f"{args.cpu_jobs} jobs of `/bin/true` per variant and level, in {args.cpu_rounds} blocks "
+        "interleaved round by round (order rotated), P at once. **CPU** is the CPU time of the "
+        "driver's whole process tree (the driver, helpers O/I/C, bwrap, the CLI) "
+        + ("from its own cpuacct cgroup (scheduler-exact, every descendant counted)"
+           if src == {"cpuacct"} else f"from {', '.join(sorted(s for s in src if s))} "
+           "(getrusage: only waited-for descendants)")
+        + "; **kthreads** is the CPU time of all kernel threads during the blocks (namespace "
+        "teardown runs partly there; but it also holds every other load's kernel-thread work, "
+        "so read it only as a difference between variants); **machine busy** is the share of "
+        "all CPUs busy during the blocks (/proc/stat): near 100% the machine was saturated and "
+        "system-wide CPU per job cannot be measured from /proc/stat, which is why the tree "
+        "figure is the headline. `cli-batch` is one `cachepot-dist-run --batch FILE --pool "
+        "max(2,P) --jobs P` per block (its start-up and pool fill are spread over the block's "
+        "jobs); `cli` is one `cachepot-dist-run` per job; `lib-warm` the library with a pool of "
+        "max(2,P) filled before the first block; `lib-cold` the library, a helper per job. On a loaded host the ratios "
+        "move between runs too (two runs of the same commit, an hour apart, differed by up "
+        "to 0.2x): quote a ratio with the run it comes from.\n")
+    heads = {}
+    for user, title in USERS:
+        levels = levels_by_user[user]
+        if not levels:
+            continue
+        out.append(f"### {title}\n")
+        out.append("| at once | variant | jobs | fails | CPU ms/job (user + sys) | ÷ bwrap "
+                   "| kthreads ms/job | CPU+kthreads ÷ bwrap | wall ms/job | jobs/s | ÷ bwrap "
+                   "| machine busy |")
+        out.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        for d in levels:
+            p = d["par"]
+            by = {v["name"]: v for v in d["variants"]}
+            bw = by.get("bwrap")
+
+            def per(v, key):
+                return v[key] / v["jobs"] / 1000 if v["jobs"] else None
+
+            def cpu(v):
+                return per(v, "tree_user_us") + per(v, "tree_sys_us") if v["jobs"] else None
+
+            def rate(v):
+                return v["jobs"] / (v["wall_us"] / 1e6) if v["wall_us"] else None
+
+            for v in d["variants"]:
+                c, k = cpu(v), per(v, "kthread_us")
+                busy = v["sys_busy_us"] / v["sys_total_us"] if v["sys_total_us"] else None
+                out.append(
+                    f"| {p} | {v['name']} | {v['jobs']} | {v['fails']} | "
+                    f"{c:.2f} ({per(v, 'tree_user_us'):.2f} + {per(v, 'tree_sys_us'):.2f}) | "
+                    f"{ratio(c, cpu(bw)) if bw else 'n/a'} | {k:.2f} | "
+                    f"{ratio(c + k, cpu(bw) + per(bw, 'kthread_us')) if bw else 'n/a'} | "
+                    f"{per(v, 'wall_us'):.2f} | {rate(v):.1f} | "
+                    f"{ratio(rate(v), rate(bw)) if bw else 'n/a'} | "
+                    + ("n/a" if busy is None else f"{busy * 100:.0f}%") + " |")
+                if bw and v is not bw:
+                    heads[(user, p, v["name"])] = (cpu(v) / cpu(bw), rate(v) / rate(bw),
+                                                   v["fails"])
+            for v in d["variants"]:
+                if v["fails"]:
+                    out.append(f"\n`{v['name']}` at {p}: first failure "
+                               f"`{v['first_error'].strip()[:300]}`\n")
+            out += cpu_ladder(by, cpu, per)
+        out.append("")
+    rows = []
+    for user, title in USERS:
+        for (u, p, n), (cr, rr, fails) in sorted(heads.items()):
+            if u != user:
+                continue
+            if p == 1 and n in ("lib-warm", "cli-batch", "cli"):
+                goal = 1.0 if n == "cli" else 0.5
+                rows.append((f"{title}: CPU per job `{n}` ≤ {goal}x bubblewrap's", f"{cr:.2f}x",
+                             "yes" if cr <= goal and not fails else "no"))
+            if n in ("lib-warm", "cli-batch"):
+                rows.append((f"{title}: jobs/s `{n}` at {p} at once ≥ 2x bubblewrap's",
+                             f"{rr:.2f}x", "yes" if rr >= 2 and not fails else "no"))
+    if rows:
+        out.append("### Targets of issue 16 (CPU of the process tree)\n")
+        out.append("| target | measured | met |\n|---|---|---|")
+        out += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+        out.append("")
+    return out
+
+
+def cpu_ladder(by, cpu, per):
+    """Differences between the floors of one level: what each part costs."""
+    def tot(n):
+        v = by.get(n)
+        return cpu(v) + per(v, "kthread_us") if v and v["jobs"] and not v["fails"] else None
+
+    steps = [("one process spawned and exec'd (static `true`)", None, "floor-bare"),
+             ("the helper exec'd and dynamically linked, over a static `true`", "floor-bare",
+              "floor-helper-exec"),
+             ("a user namespace (+ the `unshare` binary's exec and linking)", "floor-bare",
+              "floor-userns"),
+             ("a network namespace", "floor-userns", "floor-userns-netns"),
+             ("mount, PID, IPC, UTS namespaces and a fork", "floor-userns-netns",
+              "floor-all-ns"),
+             ("bubblewrap over the namespace floor (its mounts, pivot_root, its pid 1)",
+              "floor-all-ns", "bwrap"),
+             ("`lib-cold` over the namespace floor (the helper's exec, mounts, overlay, "
+              "seccomp, protocol)", "floor-all-ns", "lib-cold")]
+    rows = []
+    for what, a, b in steps:
+        tb, ta = tot(b), (tot(a) if a else 0.0)
+        if tb is None or ta is None:
+            continue
+        rows.append(f"| {what} | `{b}`" + (f" − `{a}`" if a else "") + f" | {tb - ta:.2f} |")
+    if not rows:
+        return []
+    return ["\nWhere the CPU goes (CPU + kthreads per job, differences between the floors "
+            "measured in the same blocks; docs/MEASUREMENTS.md has the profile):\n",
+            "| part | variants | ms/job |", "|---|---|---|"] + rows + [""]
+
+
+def splice_cpu(path, section, header):
+    """Replace the CPU section (always the last one) of an existing RESULTS.md."""
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError:
+        text = ""
+    keep = text.split(f"\n{CPU_HEADING}\n")[0].rstrip("\n")
+    with open(path, "w") as f:
+        f.write(keep + "\n\n" + "\n".join(header + section) + "\n")
+
+
 def targets(head, args):
     """Issue 7's targets against the figures of this run (unprivileged first)."""
     ov, st, lua, stream, conc = head
@@ -406,7 +547,24 @@ def main():
     ap.add_argument("--helper", default="")
     ap.add_argument("--bwrap-flags", default="")
     ap.add_argument("--load-start", default="")
+    ap.add_argument("--cpu-only", default="0")
+    ap.add_argument("--cpu-jobs", default="?")
+    ap.add_argument("--cpu-rounds", default="?")
+    ap.add_argument("--cpu-tree", default="")
     args = ap.parse_args()
+
+    if args.cpu_only == "1":
+        with open("/proc/loadavg") as f:
+            load_end = " ".join(f.read().split()[:3])
+        note = [f"{CPU_HEADING}\n",
+                f"*This section alone was re-measured by `{args.command}` on "
+                f"{datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} "
+                f"(commit {sh('git -C %s rev-parse --short HEAD' % os.path.dirname(__file__))}, "
+                f"load average {args.load_start or 'n/a'} at start, {load_end} at end"
+                + (", quick" if args.quick == "1" else "")
+                + "); the sections above come from the full run described at the top.*\n"]
+        splice_cpu(args.out, cpu_section(args)[1:], note)
+        return
 
     body = []
     heads = {}
@@ -501,6 +659,7 @@ def main():
                "`mktemp -d` (mode 755), driver run with `setpriv --reuid=65534 --regid=65534 "
                "--clear-groups`.\n")
     out += body
+    out += cpu_section(args)
     # bench/distcc.sh owns the section between its markers: keep it.
     try:
         old = open(args.out).read()

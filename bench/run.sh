@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# bench/run.sh [--quick]: build the project in Release (no sanitizers) in
-# build-bench/, then run every benchmark side by side, as root and as an
-# unprivileged user (uid 65534), and write bench/RESULTS.md.
+# bench/run.sh [--quick] [--cpu-only]: build the project in Release (no
+# sanitizers) in build-bench/, then run every benchmark side by side, as root
+# and as an unprivileged user (uid 65534), and write bench/RESULTS.md.
+# --cpu-only runs only the "CPU per job" measurement and replaces only that
+# section of an existing RESULTS.md (the rest keeps the run it came from).
 #
 # Variants (each a row; ratios are against the baselines of the same run):
 #   bare      the job's binary exec'd directly
@@ -10,6 +12,9 @@
 #   cli       cachepot-dist-run (includes the CLI's own process start-up)
 #   lib-KIND  the library, one variant per kind bench-driver was built with:
 #             "cold" (a helper spawned per job), "warm" (a pool of warm helpers)
+#   cli-batch (CPU per job only) one cachepot-dist-run --batch per block of jobs
+#   floor-*   (CPU per job only, 1 at once) exec, helper exec, user, net and all
+#             namespaces: the parts a job's CPU splits into
 #
 # Environment: CPS_BENCH_BUILD_DIR (default build-bench), CPS_BENCH_KEEP=1
 # keeps the scratch dir, CPS_BENCH_USERS (default "nobody root").
@@ -19,13 +24,20 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 bench=$top/bench
 cache=$bench/.cache
 build=${CPS_BENCH_BUILD_DIR:-$top/build-bench}
-quick=0
-[[ ${1:-} == --quick ]] && quick=1
+quick=0 cpu_only=0
+for a in "$@"; do
+    case $a in
+    --quick) quick=1 ;;
+    --cpu-only) cpu_only=1 ;;
+    *) echo "usage: bench/run.sh [--quick] [--cpu-only]" >&2 && exit 2 ;;
+    esac
+done
 if ((quick)); then
-    N=30 ROUNDS=1 STREAM_RUNS=1 CONC_JOBS=16 STREAM_BYTES=$((256 << 20))
+    N=30 ROUNDS=1 STREAM_RUNS=1 CONC_JOBS=16 STREAM_BYTES=$((256 << 20)) CPU_JOBS=60 CPU_ROUNDS=2
 else
-    N=200 ROUNDS=5 STREAM_RUNS=5 CONC_JOBS=64 STREAM_BYTES=$((1 << 30))
+    N=200 ROUNDS=5 STREAM_RUNS=5 CONC_JOBS=64 STREAM_BYTES=$((1 << 30)) CPU_JOBS=300 CPU_ROUNDS=3
 fi
+CPU_LEVELS="1 2 4"
 CONC_LEVELS="1 2 4 8 16"
 USERS=${CPS_BENCH_USERS:-nobody root}
 LUA_CFLAGS=(-std=gnu99 -O2 -Wall -Wextra -DLUA_COMPAT_5_3 -DLUA_USE_LINUX) # Lua's src/Makefile, linux
@@ -118,6 +130,10 @@ fetch_lua() {
     fi
     echo "$tarball"
 }
+if ((cpu_only)); then
+    LUA_TAR="" packager=""
+fi
+if ((!cpu_only)); then
 mkdir -p "$cache"
 LUA_TAR=$(fetch_lua)
 mkdir -p "$T/lua"
@@ -142,7 +158,32 @@ if [[ -n $packager ]]; then
         missing+=("cachepot-dist-toolchain failed: $(tail -n1 "$T/gcc-tc.log")")
     fi
 fi
+fi
 chmod -R a+rX "$T"
+
+# The cpu mode reads the CPU time of the driver's whole process tree from a
+# cpuacct cgroup of its own (cgroup v1; the driver falls back to getrusage,
+# and says so, where there is none). Made here, as root, and entered before
+# setpriv drops to the measured user.
+CG=""
+for base in /sys/fs/cgroup/cpuacct /sys/fs/cgroup/cpu,cpuacct; do
+    if [[ -w $base ]] && mkdir "$base/cps-bench.$$" 2>/dev/null; then
+        CG=$base/cps-bench.$$
+        break
+    fi
+done
+cleanup_cg() {
+    [[ -n $CG ]] && rmdir "$CG" 2>/dev/null
+    cleanup
+}
+trap cleanup_cg EXIT
+in_cg() {
+    if [[ -n $CG ]]; then
+        sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CG" "$@"
+    else
+        "$@"
+    fi
+}
 
 # ---- 4. the runs ----------------------------------------------------------------
 as_user() {
@@ -151,10 +192,44 @@ as_user() {
     local envs=(PATH=/usr/sbin:/usr/bin:/sbin:/bin LD_LIBRARY_PATH="$T/lib"
         CACHEPOT_SANDBOX_HELPER="$HELPER" HOME="$T/u-$user")
     if [[ $user == root ]]; then
-        env -i "${envs[@]}" "$@"
+        in_cg env -i "${envs[@]}" "$@"
     else
-        setpriv --reuid=65534 --regid=65534 --clear-groups env -i "${envs[@]}" "$@"
+        in_cg setpriv --reuid=65534 --regid=65534 --clear-groups env -i "${envs[@]}" "$@"
     fi
+}
+
+# (6) CPU per job and jobs/s at 1, 2, 4 at once (issue 16): each variant
+# runs CPU_JOBS /bin/true jobs in CPU_ROUNDS interleaved blocks; the CLI's
+# --batch variant runs once per block with a batch file of one block's jobs.
+run_cpu() {
+    local user=$1 U=$T/u-$1 R=$T/results/$1
+    local common=(--build-base "$U/build" --match "$T/" --helper "$HELPER")
+    local block=$((CPU_JOBS / CPU_ROUNDS)) p k
+    for ((k = 0; k < block; k++)); do echo /bin/true; done >"$T/true.batch"
+    chmod a+r "$T/true.batch"
+    for p in $CPU_LEVELS; do
+        local pool=$((p > 2 ? p : 2))
+        local v=(--exec bwrap "bwrap $BWRAP_FLAGS --bind $ROOT / --proc /proc --dev /dev --chdir / -- /bin/true")
+        if [[ -x $CLI ]]; then
+            v+=(--exec cli "$CLI --toolchain $ROOT --build-dir {build} --env PATH=/bin -- /bin/true"
+                --exec cli-batch "$CLI --toolchain $ROOT --env PATH=/bin --batch $T/true.batch --pool $pool --jobs $p"
+                --per-block cli-batch)
+        fi
+        for k in $lib_kinds; do v+=(--lib "lib-$k" "$k"); done
+        # At 1 at once, a ladder of floors that splits a job's CPU into its
+        # parts (RESULTS.md, "where the CPU goes"): one process exec'd, the
+        # helper exec'd and linked (--version), a user namespace, plus a
+        # network namespace, plus mount/PID/IPC/UTS namespaces and a fork.
+        ((p == 1)) && v+=(--exec floor-bare "$ROOT/bin/true"
+            --exec floor-helper-exec "$HELPER --version"
+            --exec floor-userns "unshare -Ur $ROOT/bin/true"
+            --exec floor-userns-netns "unshare -Urn $ROOT/bin/true"
+            --exec floor-all-ns "unshare -Urmpinu --fork $ROOT/bin/true")
+        log "[$user] cpu per job: $p at once, $CPU_JOBS jobs per variant in $CPU_ROUNDS blocks"
+        as_user "$user" "$DRIVER" cpu -P "$p" -n "$CPU_JOBS" --rounds "$CPU_ROUNDS" "${common[@]}" \
+            --toolchain "$ROOT" --env "PATH=/bin" --argv /bin/true --json "$R/cpu-$p.json" "${v[@]}" ||
+            log "[$user] cpu $p failed"
+    done
 }
 
 run_user() {
@@ -275,14 +350,21 @@ run_user() {
 }
 
 for u in $USERS; do
-    run_user "$u"
+    if ((cpu_only)); then
+        mkdir -p "$T/u-$u/build" "$T/results/$u"
+        [[ $u == root ]] || chown -R 65534:65534 "$T/u-$u" "$T/results/$u"
+    else
+        run_user "$u"
+    fi
+    run_cpu "$u"
 done
 
 # ---- 5. the report -----------------------------------------------------------------
 missing_txt=$(printf '%s\n' "${missing[@]+"${missing[@]}"}")
-cmdline="bench/run.sh${1:+ $1}"
+cmdline="bench/run.sh${*:+ $*}"
 python3 "$bench/report.py" --results "$T/results" --out "$bench/RESULTS.md" --command "$cmdline" \
     --status "$status" --missing "$missing_txt" --quick "$quick" --stream-bytes "$STREAM_BYTES" \
-    --lua "$(basename "$LUA_TAR")" --lua-tus "$(wc -l <"$T/lua/stems")" --helper "$HELPER" \
-    --bwrap-flags "$BWRAP_FLAGS" --load-start "$load_start"
+    --lua "$(basename "${LUA_TAR:-none}")" --lua-tus "$(cat "$T/lua/stems" 2>/dev/null | wc -l)" \
+    --helper "$HELPER" --bwrap-flags "$BWRAP_FLAGS" --load-start "$load_start" \
+    --cpu-only "$cpu_only" --cpu-jobs "$CPU_JOBS" --cpu-rounds "$CPU_ROUNDS" --cpu-tree "${CG:+cpuacct}"
 log "wrote $bench/RESULTS.md"

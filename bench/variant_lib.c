@@ -255,6 +255,17 @@ static void finish_warm(struct bench_variant *v)
 {
     struct warm_state *w = v->priv;
     pthread_mutex_lock(&w->lock);
+    if (w->pool) {
+        /* Helpers spawned per job tell what the pool costs beyond the jobs. */
+        struct cps_pool_stats st;
+        cps_pool_get_stats(w->pool, &st, sizeof(st));
+        fprintf(stderr,
+                "bench-driver: %s: pool spawned %llu, warm %llu, cold %llu, died %llu, expired "
+                "%llu, retried %llu\n",
+                v->name, (unsigned long long)st.spawned, (unsigned long long)st.warm,
+                (unsigned long long)st.cold, (unsigned long long)st.died,
+                (unsigned long long)st.expired, (unsigned long long)st.retried);
+    }
     cps_pool_free(w->pool);
     w->pool = NULL;
     pthread_mutex_unlock(&w->lock);
