@@ -467,16 +467,30 @@ def cpu_ladder(by, cpu, per):
             "| part | variants | ms/job |", "|---|---|---|"] + rows + [""]
 
 
+def distcc_section(text):
+    """bench/distcc.sh's section of an existing RESULTS.md (between its markers), or ""."""
+    begin, end = text.find("<!-- distcc:begin"), text.find("<!-- distcc:end -->")
+    if begin >= 0 and end > begin:
+        return text[begin:end + len("<!-- distcc:end -->")]
+    return ""
+
+
 def splice_cpu(path, section, header):
-    """Replace the CPU section (always the last one) of an existing RESULTS.md."""
+    """Replace the CPU section of an existing RESULTS.md (the last one but
+    bench/distcc.sh's, which is kept after it)."""
     try:
         with open(path) as f:
             text = f.read()
     except OSError:
         text = ""
+    distcc = distcc_section(text)
     keep = text.split(f"\n{CPU_HEADING}\n")[0].rstrip("\n")
+    if distcc:
+        keep = keep.replace(distcc, "").rstrip("\n")
     with open(path, "w") as f:
         f.write(keep + "\n\n" + "\n".join(header + section) + "\n")
+        if distcc:
+            f.write("\n" + distcc + "\n")
 
 
 def targets(head, args):
@@ -665,9 +679,8 @@ def main():
         old = open(args.out).read()
     except OSError:
         old = ""
-    begin, end = old.find("<!-- distcc:begin"), old.find("<!-- distcc:end -->")
-    if begin >= 0 and end > begin:
-        out.append(old[begin:end + len("<!-- distcc:end -->")])
+    if distcc_section(old):
+        out.append(distcc_section(old))
     with open(args.out, "w") as f:
         f.write("\n".join(out) + "\n")
 
