@@ -1,8 +1,34 @@
-/* error.h - filling struct cps_error (defined in the public header). */
+/*
+ * error.h - struct cps_error, the error type of the helper, the common code and
+ * the library, and filling it.
+ */
 #ifndef CPS_COMMON_ERROR_H
 #define CPS_COMMON_ERROR_H
 
-#include "cachepot-sandbox.h"
+/*
+ * The library's public header (parent/include/cachepot-sandbox.h) carries the
+ * same definition under the same guard, because it is installed alone; the two
+ * must stay identical (ABI), which tests/unit/test_error_layout.c checks.
+ */
+#ifndef CPS_ERROR_STRUCT_DEFINED
+#define CPS_ERROR_STRUCT_DEFINED
+#define CPS_ERROR_STAGE_MAX   32
+#define CPS_ERROR_MESSAGE_MAX 1024
+#define CPS_ERROR_HINT_MAX    512
+
+/*
+ * What went wrong, where, and what to do about it: stage is a name of the stage
+ * table (stage.h), errnum a positive errno value (0 when none applies), message
+ * what was attempted with which paths and facts, hint the knob to turn (may be
+ * empty).
+ */
+struct cps_error {
+    char stage[CPS_ERROR_STAGE_MAX];
+    int errnum;
+    char message[CPS_ERROR_MESSAGE_MAX];
+    char hint[CPS_ERROR_HINT_MAX];
+};
+#endif /* CPS_ERROR_STRUCT_DEFINED */
 
 /*
  * Fill err (may be NULL) with stage, errnum, hint (may be NULL or "") and a

@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "cachepot-sandbox.h"
+#include "error.h"
 #include "proto.h"
 #include "rootfs_prep.h"
 #include "seccomp_filter.h"

@@ -22,7 +22,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "cachepot-sandbox.h"
+#include "error.h"
 
 struct cps_builddir {
     char root[PATH_MAX]; /* BUILD itself */

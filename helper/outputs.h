@@ -17,7 +17,7 @@
 
 #include <stdint.h>
 
-#include "cachepot-sandbox.h"
+#include "error.h"
 #include "proto.h"
 
 /*

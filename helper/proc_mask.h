@@ -28,7 +28,7 @@
 #include <linux/limits.h>
 #include <stddef.h>
 
-#include "cachepot-sandbox.h"
+#include "error.h"
 
 /* Room for every root-only top-level file a kernel has (12 on Linux 6.18
  * with everything built in); more is an error, never a silent skip. */

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <sys/resource.h>
 
-#include "cachepot-sandbox.h"
+#include "error.h"
 #include "init.h"
 #include "proto.h"
 

@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "cachepot-sandbox.h"
+#include "error.h"
 
 /* openat2(root_fd, path, flags, mode, RESOLVE_IN_ROOT|NO_SYMLINKS|NO_MAGICLINKS).
  * path is a sandbox path (absolute, normalized). Returns an fd or -errno. */

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cachepot-sandbox.h"
+#include "error.h"
 #include "options.h"
 #include "proto.h"
 

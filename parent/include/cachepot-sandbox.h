@@ -46,6 +46,16 @@ extern "C" {
 #define CPS_API
 #endif
 
+/*
+ * struct cps_error is defined twice, token for token: here, so that this one
+ * installed header compiles on its own, and in the project's common/error.h, so
+ * that the helper and common code below the library need not include the
+ * library's header. Whichever comes first defines it; the shared guard keeps the
+ * other from redefining it. tests/unit/test_error_layout.c compiles each header
+ * alone and fails when the two disagree in a constant, a field or an offset.
+ */
+#ifndef CPS_ERROR_STRUCT_DEFINED
+#define CPS_ERROR_STRUCT_DEFINED
 #define CPS_ERROR_STAGE_MAX   32
 #define CPS_ERROR_MESSAGE_MAX 1024
 #define CPS_ERROR_HINT_MAX    512
@@ -62,6 +72,7 @@ struct cps_error {
     char message[CPS_ERROR_MESSAGE_MAX];
     char hint[CPS_ERROR_HINT_MAX];
 };
+#endif /* CPS_ERROR_STRUCT_DEFINED */
 
 /*
  * Stages the library itself reports (the helper reports its own, e.g. "overlay"):
