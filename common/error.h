@@ -30,14 +30,24 @@ struct cps_error {
 };
 #endif /* CPS_ERROR_STRUCT_DEFINED */
 
+#include "stage.h"
+
 /*
- * Fill err (may be NULL) with stage, errnum, hint (may be NULL or "") and a
- * printf-style message. Returns -errnum, or -EIO when errnum is 0, so callers can
- * write `return cps__error_set(err, "overlay", errno, hint, "mount %s", p);`.
+ * Fill err (may be NULL) with the stage's name, errnum, hint (may be NULL or "")
+ * and a printf-style message. Returns -errnum, or -EIO when errnum is 0, so
+ * callers can write
+ * `return cps__error_set(err, CPS_STAGE_OVERLAY, errno, hint, "mount %s", p);`.
  * Strings longer than the fields are truncated, never overflowed.
  */
-int cps__error_set(struct cps_error *err, const char *stage, int errnum, const char *hint,
+int cps__error_set(struct cps_error *err, enum cps_stage stage, int errnum, const char *hint,
                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/*
+ * cps__error_set with a stage given by name (borrowed; NULL means ""): for a
+ * stage that came from elsewhere, such as the helper's error frame.
+ */
+int cps__error_set_named(struct cps_error *err, const char *stage, int errnum, const char *hint,
+                         const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* Reset err to "no error" (all strings empty, errnum 0). err may be NULL. */
 void cps__error_clear(struct cps_error *err);

@@ -13,7 +13,7 @@
 #include "scan.h"
 #include "utf8.h"
 
-#define STAGE "decode"
+#define STAGE CPS_STAGE_DECODE
 
 /* Every failure below is -EPROTO with stage "decode" and "<field>: <rule>". */
 static int fail(struct cps_error *err, const char *field, const char *fmt, ...)

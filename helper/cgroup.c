@@ -411,7 +411,7 @@ static int write_num(int fd, uint64_t v, const char *what, struct cps_error *err
     int n = snprintf(buf, sizeof(buf), "%" PRIu64, v);
 
     if (pwrite(fd, buf, (size_t)n, 0) != n)
-        return cps__error_set(err, "cgroup", errno, NULL, "writing %s to %s", buf, what);
+        return cps__error_set(err, CPS_STAGE_CGROUP, errno, NULL, "writing %s to %s", buf, what);
     return 0;
 }
 

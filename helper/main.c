@@ -169,7 +169,8 @@ static int stop_signals(struct helper *h)
     sigaddset(&set, SIGHUP);
     if (sigprocmask(SIG_BLOCK, &set, NULL) < 0 ||
         (h->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
-        return cps__error_set(&h->err, "signals", errno, NULL, "signalfd for SIGTERM/INT/HUP");
+        return cps__error_set(&h->err, CPS_STAGE_SIGNALS, errno, NULL,
+                              "signalfd for SIGTERM/INT/HUP");
     return 0;
 }
 
@@ -257,7 +258,7 @@ static int make_root(struct helper *h)
     cps__timings_lap(&h->t, "overlay");
     h->target_fd = open(h->dirs.target, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (h->target_fd < 0)
-        return cps__error_set(&h->err, "inputs", errno, NULL, "open %s", h->dirs.target);
+        return cps__error_set(&h->err, CPS_STAGE_INPUTS, errno, NULL, "open %s", h->dirs.target);
     if (cps__inputs_receive(h->sock, h->sigfd, h->target_fd, job, &h->err) < 0 ||
         cps__inputs_make_dirs(h->target_fd, job, &h->err) < 0)
         return -1;
@@ -304,17 +305,17 @@ static int run(struct helper *h)
         return -1;
     }
     if (r.cancelled_early)
-        return cps__error_set(&h->err, "cancel", ECANCELED, NULL,
+        return cps__error_set(&h->err, CPS_STAGE_CANCEL, ECANCELED, NULL,
                               "cancelled by the peer before the job started");
     if (r.peer_gone)
-        return cps__error_set(&h->err, "parent", ECONNRESET, NULL, "job ended early: %s",
+        return cps__error_set(&h->err, CPS_STAGE_PARENT, ECONNRESET, NULL, "job ended early: %s",
                               r.gone_reason);
     if (r.failed) {
         h->err = r.failure;
         return -1;
     }
     if (!r.exited && !r.killed)
-        return cps__error_set(&h->err, "init", EIO, NULL,
+        return cps__error_set(&h->err, CPS_STAGE_INIT, EIO, NULL,
                               "PID 1 of the sandbox ended (wait status 0x%x) without reporting",
                               (unsigned)st);
     budget = h->limits.max_output_bytes - r.stream_bytes;
@@ -378,7 +379,8 @@ int main(int argc, char **argv)
     if (read_job(&h) < 0) {
         /* A warm helper whose worker closes fd 3 before sending a job is no
          * longer needed: that is the normal end of an idle helper. */
-        if (h.job.type == 0 && strcmp(h.err.stage, "frame") == 0 && h.err.errnum == ECONNRESET) {
+        if (h.job.type == 0 && cps__error_is(&h.err, CPS_STAGE_FRAME) &&
+            h.err.errnum == ECONNRESET) {
             cps__log_info("fd 3 closed before a job arrived: exiting");
             cleanup(&h);
             return CPS_EXIT_OK;

@@ -47,7 +47,7 @@ struct cps_proc_masks {
  * processes costs no more than a fresh one. Returns 0, or -errno with err
  * (stage): -E2BIG when more than CPS_PROC_MASK_MAX entries qualify.
  */
-int cps__proc_masks_find(int proc_fd, struct cps_proc_masks *m, const char *stage,
+int cps__proc_masks_find(int proc_fd, struct cps_proc_masks *m, enum cps_stage stage,
                          struct cps_error *err);
 
 #endif

@@ -298,7 +298,7 @@ static void pump_sock(struct pump *p)
         kill_job(p, "cancel");
     } else {
         if (rc == 0)
-            cps__error_set(&e, "protocol", EPROTO, NULL,
+            cps__error_set(&e, CPS_STAGE_PROTOCOL, EPROTO, NULL,
                            "only cancel may be sent while the job runs");
         p->r->peer_error = true;
         p->r->peer_err = e;
@@ -366,7 +366,7 @@ int cps__pump_run(int sock, int sigfd, struct cps_init *in, const uint8_t *raw, 
     p.reader.max_frame = CPS_MAX_FRAME;
     p.buf = malloc(CPS_MAX_CHUNK);
     if (p.buf == NULL)
-        return cps__error_set(err, "run", ENOMEM, NULL, "stream buffer");
+        return cps__error_set(err, CPS_STAGE_RUN, ENOMEM, NULL, "stream buffer");
     grow_sndbuf(sock);
     rc = cps__ctl_send_blob(in->ctl, raw, len, err);
     if (rc < 0) {
@@ -378,7 +378,7 @@ int cps__pump_run(int sock, int sigfd, struct cps_init *in, const uint8_t *raw, 
     sock_flags = fcntl(sock, F_GETFL);
     if (sock_flags < 0 || fcntl(sock, F_SETFL, sock_flags | O_NONBLOCK) < 0) {
         free(p.buf);
-        return cps__error_set(err, "run", errno, NULL, "O_NONBLOCK on fd 3");
+        return cps__error_set(err, CPS_STAGE_RUN, errno, NULL, "O_NONBLOCK on fd 3");
     }
     /* Until I reports the exec, the same budget covers the setup in I. */
     p.start_us = cps__now_usec();

@@ -78,14 +78,18 @@ struct cps_error {
  * Stages the library itself reports (the helper reports its own, e.g. "overlay"):
  *   "job"      the job is invalid (checked before anything is spawned)
  *   "input"    an input file could not be read, or changed while it was sent
+ *   "builddir" no build dir could be made under $TMPDIR (none was set)
  *   "spawn"    the helper could not be started (socketpair, posix_spawn)
  *   "hello"    the helper did not greet correctly (wrong protocol, not a helper)
+ *   "encode"   a message for the helper breaks a protocol rule
  *   "protocol" the helper sent something out of order or undecodable
+ *   "poll"     waiting on the helper's socket failed
  *   "helper"   the helper exited or was killed before finishing the job
  *   "output"   an output file could not be written to the out dir
  *   "callback" a callback returned non-zero
  *   "timeout"  the whole exchange took longer than cps_run_options.timeout_ms
  *   "cancel"   the run was cancelled with cps_cancel()
+ *   "pool"     a pool could not be set up (memory, eventfd, its thread)
  */
 
 /* Library version (e.g. "0.2.0"); static string. */

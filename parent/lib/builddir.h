@@ -5,7 +5,7 @@
 #include "cachepot-sandbox.h"
 
 /* Make a fresh private dir under $TMPDIR (or /tmp); *out (new) is its
- * realpath. Returns 0 or -errno (stage "spawn"). */
+ * realpath. Returns 0 or -errno (stage "builddir"). */
 int cps__build_dir_make_temp(char **out, struct cps_error *err);
 /* Create dir if missing (0700) and return its realpath in *out (new). */
 int cps__build_dir_prepare(const char *dir, char **out, struct cps_error *err);

@@ -24,7 +24,7 @@ int cps__output_sink_init(struct cps_output_sink *s, const struct cps_job_spec *
     if (!opts->on_output && opts->out_dir && spec->outputc > 0) {
         s->dirfd = open(opts->out_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (s->dirfd < 0)
-            return cps__error_set(err, "output", errno, "create the out dir first",
+            return cps__error_set(err, CPS_STAGE_OUTPUT, errno, "create the out dir first",
                                   "open out dir %s: %s", opts->out_dir, cps__errtext(errno));
     }
     return 0;
@@ -124,7 +124,8 @@ static int write_all(int fd, const uint8_t *data, size_t len)
 
 static int protocol_error(struct cps_error *err, const char *what, const char *path)
 {
-    return cps__error_set(err, "protocol", EPROTO, NULL, "helper sent output %s %s", path, what);
+    return cps__error_set(err, CPS_STAGE_PROTOCOL, EPROTO, NULL, "helper sent output %s %s", path,
+                          what);
 }
 
 static int begin_file(struct cps_output_sink *s, const struct cps_output *o, struct cps_error *err)
@@ -139,8 +140,8 @@ static int begin_file(struct cps_output_sink *s, const struct cps_output *o, str
         return 0;
     s->fd = open_below(s->dirfd, spec_out->name, o->mode);
     if (s->fd < 0)
-        return cps__error_set(err, "output", -s->fd, NULL, "create %s/%s: %s", s->opts->out_dir,
-                              spec_out->name, cps__errtext(-s->fd));
+        return cps__error_set(err, CPS_STAGE_OUTPUT, -s->fd, NULL, "create %s/%s: %s",
+                              s->opts->out_dir, spec_out->name, cps__errtext(-s->fd));
     return 0;
 }
 
@@ -151,13 +152,13 @@ static int deliver(struct cps_output_sink *s, const struct cps_output *o, struct
     if (s->opts->on_output) {
         if (s->opts->on_output(s->opts->user, spec_out->given, s->mode, s->size, o->data,
                                o->data_len, o->end) != 0)
-            return cps__error_set(err, "callback", ECANCELED, NULL,
+            return cps__error_set(err, CPS_STAGE_CALLBACK, ECANCELED, NULL,
                                   "the output callback refused %s", spec_out->given);
     } else if (s->fd >= 0) {
         int r = write_all(s->fd, o->data, o->data_len);
         if (r < 0)
-            return cps__error_set(err, "output", -r, NULL, "write %s/%s: %s", s->opts->out_dir,
-                                  spec_out->name, cps__errtext(-r));
+            return cps__error_set(err, CPS_STAGE_OUTPUT, -r, NULL, "write %s/%s: %s",
+                                  s->opts->out_dir, spec_out->name, cps__errtext(-r));
     }
     return 0;
 }
@@ -170,8 +171,8 @@ static int end_file(struct cps_output_sink *s, struct cps_error *err)
         int r = close(s->fd);
         s->fd = -1;
         if (r < 0)
-            return cps__error_set(err, "output", errno, NULL, "close %s/%s: %s", s->opts->out_dir,
-                                  spec_out->name, cps__errtext(errno));
+            return cps__error_set(err, CPS_STAGE_OUTPUT, errno, NULL, "close %s/%s: %s",
+                                  s->opts->out_dir, spec_out->name, cps__errtext(errno));
     }
     s->in_file = false;
     s->received++;
@@ -195,7 +196,7 @@ int cps__output_sink_frame(struct cps_output_sink *s, const struct cps_output *o
         s->idx++;
         if (s->opts->on_missing &&
             s->opts->on_missing(s->opts->user, s->spec->outputs[s->idx - 1].given) != 0)
-            return cps__error_set(err, "callback", ECANCELED, NULL,
+            return cps__error_set(err, CPS_STAGE_CALLBACK, ECANCELED, NULL,
                                   "the missing-output callback refused %s", o->path);
         return 0;
     }
