@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cleanup.h"
 #include "error.h"
 #include "path_search.h"
 #include "rlimits.h"
@@ -141,7 +142,7 @@ static char **with_seccomp(char **argv)
  */
 static int args_to_memfd(char **argv, size_t nopts, struct cps_error *err)
 {
-    int fd = memfd_create("bwrap-args", MFD_CLOEXEC);
+    cps_cleanup_close int fd = memfd_create("bwrap-args", MFD_CLOEXEC);
 
     if (fd < 0)
         return cps__error_set(err, CPS_STAGE_BUBBLEWRAP, errno, NULL,
@@ -155,24 +156,16 @@ static int args_to_memfd(char **argv, size_t nopts, struct cps_error *err)
 
             if (n < 0 && errno == EINTR)
                 continue;
-            if (n < 0) {
-                int saved = errno;
-
-                close(fd);
-                return cps__error_set(err, CPS_STAGE_BUBBLEWRAP, saved, NULL,
+            if (n < 0)
+                return cps__error_set(err, CPS_STAGE_BUBBLEWRAP, errno, NULL,
                                       "writing bwrap's arguments to a memfd");
-            }
             p += n;
             left -= (size_t)n;
         }
     }
-    if (lseek(fd, 0, SEEK_SET) < 0) {
-        int saved = errno;
-
-        close(fd);
-        return cps__error_set(err, CPS_STAGE_BUBBLEWRAP, saved, NULL, "lseek on bwrap's arguments");
-    }
-    return fd;
+    if (lseek(fd, 0, SEEK_SET) < 0)
+        return cps__error_set(err, CPS_STAGE_BUBBLEWRAP, errno, NULL, "lseek on bwrap's arguments");
+    return cps_steal_fd(&fd);
 }
 
 /* The argv bwrap is exec'd with: "bwrap --args ARGS_FD" and run's "--" with

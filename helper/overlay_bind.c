@@ -43,6 +43,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "cleanup.h"
 #include "error.h"
 #include "log.h"
 #include "tmpfs.h"
@@ -185,32 +186,45 @@ static int check_inputs(const struct cps_overlay_state *o, const struct span *w,
     return 0;
 }
 
-int cps__overlay_bind_check(const struct cps_overlay_state *o, struct cps_error *err)
+/*
+ * What both the check and the mount start from: the toolchain dir (*tc_fd,
+ * O_PATH, new) and the job's writable dirs (*w, new, *n of them). Returns 0
+ * or -errno with err; on error nothing is left open.
+ */
+static int open_toolchain_and_dirs(const struct cps_overlay_state *o, int *tc_fd, struct span **w,
+                                   size_t *n, struct cps_error *err)
 {
-    struct span *w;
-    size_t n;
-    int tc_fd, rc;
+    cps_cleanup_close int fd = -1;
 
     if (o->job == NULL)
         return cps__error_set(err, CPS_STAGE_OVERLAY, EINVAL, NULL,
                               "bind overlay mode needs the job");
-    tc_fd = open(o->paths.toolchain, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (tc_fd < 0)
+    fd = open(o->paths.toolchain, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
         return cps__error_set(err, CPS_STAGE_OVERLAY, errno,
                               "the worker must unpack the toolchain first", "toolchain dir %s: %s",
                               o->paths.toolchain, strerror(errno));
-    w = calloc(1 + o->job->outputc, sizeof(*w));
-    if (w == NULL) {
-        close(tc_fd);
+    *w = calloc(1 + o->job->outputc, sizeof(**w));
+    if (*w == NULL)
         return cps__error_set(err, CPS_STAGE_OVERLAY, ENOMEM, NULL,
                               "bind overlay mode: writable dirs");
-    }
-    n = writable_dirs(o->job, tc_fd, w);
-    rc = check_dirs(o, tc_fd, w, n, err);
+    *n = writable_dirs(o->job, fd, *w);
+    *tc_fd = cps_steal_fd(&fd);
+    return 0;
+}
+
+int cps__overlay_bind_check(const struct cps_overlay_state *o, struct cps_error *err)
+{
+    cps_cleanup_free struct span *w = NULL;
+    cps_cleanup_close int tc_fd = -1;
+    size_t n;
+    int rc;
+
+    rc = open_toolchain_and_dirs(o, &tc_fd, &w, &n, err);
+    if (rc == 0)
+        rc = check_dirs(o, tc_fd, w, n, err);
     if (rc == 0)
         rc = check_inputs(o, w, n, err);
-    free(w);
-    close(tc_fd);
     return rc;
 }
 
@@ -303,26 +317,22 @@ static int add_entry(int tc_fd, int root_fd, const char *target, const char *nam
 static int add_toolchain(int root_fd, const char *toolchain, const char *target,
                          struct cps_error *err)
 {
+    cps_cleanup_close int tc_fd = open(toolchain, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     struct dirent *e;
-    int tc_fd, rc = 0;
+    int rc = 0;
     DIR *d;
 
-    tc_fd = open(toolchain, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (tc_fd < 0)
         return cps__error_set(err, CPS_STAGE_OVERLAY, errno, NULL, "open toolchain dir %s",
                               toolchain);
     d = fdopendir(dup(tc_fd));
-    if (d == NULL) {
-        rc =
-            cps__error_set(err, CPS_STAGE_OVERLAY, errno, NULL, "read toolchain dir %s", toolchain);
-        close(tc_fd);
-        return rc;
-    }
+    if (d == NULL)
+        return cps__error_set(err, CPS_STAGE_OVERLAY, errno, NULL, "read toolchain dir %s",
+                              toolchain);
     while (rc == 0 && (e = readdir(d)) != NULL)
         if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
             rc = add_entry(tc_fd, root_fd, target, e->d_name, err);
     closedir(d);
-    close(tc_fd);
     return rc;
 }
 
@@ -397,28 +407,15 @@ static int build(struct cps_overlay_state *o, struct span *w, size_t n, struct c
 
 int cps__overlay_bind_mount(struct cps_overlay_state *o, struct cps_error *err)
 {
-    struct span *w;
-    size_t n;
+    cps_cleanup_free struct span *w = NULL;
     int tc_fd, rc;
+    size_t n;
 
-    if (o->job == NULL)
-        return cps__error_set(err, CPS_STAGE_OVERLAY, EINVAL, NULL,
-                              "bind overlay mode needs the job");
-    tc_fd = open(o->paths.toolchain, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (tc_fd < 0)
-        return cps__error_set(err, CPS_STAGE_OVERLAY, errno,
-                              "the worker must unpack the toolchain first", "toolchain dir %s: %s",
-                              o->paths.toolchain, strerror(errno));
-    w = calloc(1 + o->job->outputc, sizeof(*w));
-    if (w == NULL) {
-        close(tc_fd);
-        return cps__error_set(err, CPS_STAGE_OVERLAY, ENOMEM, NULL,
-                              "bind overlay mode: writable dirs");
-    }
-    n = writable_dirs(o->job, tc_fd, w);
+    rc = open_toolchain_and_dirs(o, &tc_fd, &w, &n, err);
+    if (rc < 0)
+        return rc;
     close(tc_fd);
     rc = build(o, w, n, err);
-    free(w);
     /* MNT_DETACH takes every mount below target with it. */
     if (rc < 0)
         umount2(o->paths.target, MNT_DETACH);

@@ -12,6 +12,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "cleanup.h"
 #include "error.h"
 #include "proc_mask.h"
 #include "rootfs_prep.h"
@@ -191,7 +192,8 @@ int cps__rootfs_mount_dev_tmp(int root_fd, uint64_t tmp_bytes, struct cps_error 
 int cps__rootfs_enter(const char *target, uint64_t tmp_bytes, struct cps_rootfs_prep *prep,
                       struct cps_error *err)
 {
-    int root_fd, rc;
+    cps_cleanup_close int root_fd = -1;
+    int rc;
 
     if (unshare(CLONE_NEWNS) < 0)
         return cps__error_set(err, CPS_STAGE_MOUNT, errno, NULL, "unshare(CLONE_NEWNS) in PID 1");
@@ -202,10 +204,7 @@ int cps__rootfs_enter(const char *target, uint64_t tmp_bytes, struct cps_rootfs_
      * the unshare copies, and may be attached into the new one. */
     if (prep != NULL && cps__rootfs_prep_ready(prep)) {
         rc = cps__rootfs_attach(prep, root_fd, tmp_bytes, err);
-        if (rc == 0)
-            rc = pivot(root_fd, target, err);
-        close(root_fd);
-        return rc;
+        return rc == 0 ? pivot(root_fd, target, err) : rc;
     }
     rc = mount_at(root_fd, "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, CPS_STAGE_PROC,
                   "a fresh /proc cannot be mounted where the host's /proc is partly masked "
@@ -219,6 +218,5 @@ int cps__rootfs_enter(const char *target, uint64_t tmp_bytes, struct cps_rootfs_
         rc = cps__rootfs_mount_dev_tmp(root_fd, tmp_bytes, err);
     if (rc == 0)
         rc = pivot(root_fd, target, err);
-    close(root_fd);
     return rc;
 }

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cleanup.h"
 #include "error.h"
 #include "log.h"
 #include "proc_mask.h"
@@ -51,28 +52,20 @@ bool cps__rootfs_prep_ready(const struct cps_rootfs_prep *p)
 static int new_fs(const char *fstype, const char *const (*opts)[2], unsigned attr,
                   enum cps_stage stage, struct cps_error *err)
 {
-    int fs, mnt, saved;
+    cps_cleanup_close int fs = fsopen(fstype, FSOPEN_CLOEXEC);
+    int mnt;
 
-    fs = fsopen(fstype, FSOPEN_CLOEXEC);
     if (fs < 0)
         return cps__error_set(err, stage, errno, NULL, "fsopen(\"%s\")", fstype);
     for (size_t i = 0; opts != NULL && opts[i][0] != NULL; i++)
-        if (fsconfig(fs, FSCONFIG_SET_STRING, opts[i][0], opts[i][1], 0) < 0) {
-            saved = errno;
-            close(fs);
-            return cps__error_set(err, stage, saved, NULL, "fsconfig %s %s=%s", fstype, opts[i][0],
+        if (fsconfig(fs, FSCONFIG_SET_STRING, opts[i][0], opts[i][1], 0) < 0)
+            return cps__error_set(err, stage, errno, NULL, "fsconfig %s %s=%s", fstype, opts[i][0],
                                   opts[i][1]);
-        }
-    if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
-        saved = errno;
-        close(fs);
-        return cps__error_set(err, stage, saved, NULL, "creating the %s superblock", fstype);
-    }
+    if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+        return cps__error_set(err, stage, errno, NULL, "creating the %s superblock", fstype);
     mnt = fsmount(fs, FSMOUNT_CLOEXEC, attr);
-    saved = errno;
-    close(fs);
     if (mnt < 0)
-        return cps__error_set(err, stage, saved, NULL, "fsmount of %s", fstype);
+        return cps__error_set(err, stage, errno, NULL, "fsmount of %s", fstype);
     return mnt;
 }
 
@@ -82,20 +75,19 @@ static int clone_onto(int dirfd, const char *path, unsigned attr, int tree_fd, c
                       enum cps_stage stage, struct cps_error *err)
 {
     struct mount_attr a = {.attr_set = attr};
-    int t, rc = 0;
+    cps_cleanup_close int t =
+        open_tree(dirfd, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
 
-    t = open_tree(dirfd, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
     if (t < 0)
         return cps__error_set(err, stage, errno, NULL, "open_tree of %s", path);
     if (attr != 0 && mount_setattr(t, "", AT_EMPTY_PATH, &a, sizeof(a)) < 0)
-        rc = cps__error_set(err, stage, errno, NULL, "mount_setattr on the clone of %s", path);
+        return cps__error_set(err, stage, errno, NULL, "mount_setattr on the clone of %s", path);
     /* Onto a detached tree: Linux 6.15, see rootfs_prep.h. */
-    if (rc == 0 && move_mount(t, "", tree_fd, name, MOVE_MOUNT_F_EMPTY_PATH) < 0)
-        rc = cps__error_set(err, stage, errno, NULL,
-                            "attaching %s onto the detached %s tree (needs Linux 6.15)", path,
-                            cps__stage_name(stage));
-    close(t);
-    return rc;
+    if (move_mount(t, "", tree_fd, name, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+        return cps__error_set(err, stage, errno, NULL,
+                              "attaching %s onto the detached %s tree (needs Linux 6.15)", path,
+                              cps__stage_name(stage));
+    return 0;
 }
 
 /* The root-only files of the fresh /proc (proc_mask.h) covered with clones

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cleanup.h"
 #include "errtext.h"
 #include "error.h"
 
@@ -68,17 +69,15 @@ static int walk_to_parent(int dirfd, char *path, bool create, const char **leaf)
  * what was there, so neither a symlink nor a hard link redirects the write. */
 static int open_below(int dirfd, const char *name, unsigned mode)
 {
-    char *copy = strdup(name);
+    cps_cleanup_free char *copy = strdup(name);
     const char *leaf = NULL;
     int dfd, fd;
 
     if (!copy)
         return -ENOMEM;
     dfd = walk_to_parent(dirfd, copy, true, &leaf);
-    if (dfd < 0) {
-        free(copy);
+    if (dfd < 0)
         return dfd;
-    }
     if (unlinkat(dfd, leaf, 0) < 0 && errno != ENOENT)
         fd = -errno;
     else if ((fd = openat(dfd, leaf, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
@@ -86,13 +85,12 @@ static int open_below(int dirfd, const char *name, unsigned mode)
         fd = -errno;
     if (dfd != dirfd)
         close(dfd);
-    free(copy);
     return fd;
 }
 
 static void remove_below(int dirfd, const char *name)
 {
-    char *copy = strdup(name);
+    cps_cleanup_free char *copy = strdup(name);
     const char *leaf = NULL;
     int dfd;
 
@@ -104,7 +102,6 @@ static void remove_below(int dirfd, const char *name)
         if (dfd != dirfd)
             close(dfd);
     }
-    free(copy);
 }
 
 static int write_all(int fd, const uint8_t *data, size_t len)
