@@ -11,7 +11,7 @@
 #include "error.h"
 #include "log.h"
 #include "rootpath.h"
-#include "session.h"
+#include "parent_session.h"
 
 /* Open (create or truncate) the file of decl in the root. Returns fd or -errno. */
 static int open_input(int root_fd, const struct cps_input_decl *decl, struct cps_error *err)
@@ -130,7 +130,7 @@ int cps__inputs_make_dirs(int root_fd, const struct cps_job *job, struct cps_err
      * but an output is only a request: when its directory cannot exist in
      * the job's view (a symlink on the way, never followed; a component that
      * is a file; a read-only toolchain dir, /proc) the job runs anyway and the
-     * output is "missing" (outputs.c finds nothing there either). Only a
+     * output is "missing" (outputs_send.c finds nothing there either). Only a
      * fault of the worker (ENOSPC of the scratch, EIO, ...) fails the job. */
     for (size_t i = 0; i < job->outputc; i++) {
         if (cps__path_split(job->outputs[i], parent, &name) < 0)

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "backend.h"
-#include "builddir.h"
+#include "scratch_dirs.h"
 #include "cgroup.h"
 #include "check_main.h"
 #include "cps_limits.h"
@@ -31,13 +31,13 @@
 #include "log.h"
 #include "namespaces.h"
 #include "options.h"
-#include "outputs.h"
+#include "outputs_send.h"
 #include "overlay.h"
 #include "pump.h"
 #include "report.h"
 #include "rlimits.h"
 #include "rootpath.h"
-#include "session.h"
+#include "parent_session.h"
 #include "timings.h"
 
 /* Everything a failure must undo, in one place. */

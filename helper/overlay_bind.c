@@ -15,7 +15,7 @@
  *       bind mount of a fresh directory BUILD/upper/N;
  *   then "/" remounted read-only.
  *
- * BUILD/upper lies on the scratch tmpfs (builddir.h), so all writable dirs
+ * BUILD/upper lies on the scratch tmpfs (scratch_dirs.h), so all writable dirs
  * share the one bound of limits.scratch_bytes (size and inodes), as the
  * upper layer of native and fuse does. A tmpfs per dir would give a job with
  * N output dirs N times the bound (issue 12: 20 output dirs, 5.6 GiB).

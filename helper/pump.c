@@ -19,7 +19,7 @@
 #include "frame.h"
 #include "log.h"
 #include "proto_stream.h"
-#include "session.h"
+#include "parent_session.h"
 #include "timings.h"
 
 /*

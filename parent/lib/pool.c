@@ -27,7 +27,7 @@
 #include "job_spec.h"
 #include "cps_limits.h"
 #include "log.h"
-#include "session.h"
+#include "helper_session.h"
 
 #define DEFAULT_SIZE        2
 #define DEFAULT_MAX_IDLE_MS 60000

@@ -3,14 +3,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "builddir.h"
+#include "host_builddir.h"
 #include "cachepot-sandbox.h"
 #include "error.h"
 #include "job_spec.h"
 #include "log.h"
-#include "outputs.h"
+#include "output_sink.h"
 #include "pool.h"
-#include "session.h"
+#include "helper_session.h"
 #include "helper_proc.h"
 
 /* A helper that sent its last frame only cleans up; after this long it is killed. */

@@ -1,5 +1,5 @@
 """Temporary build dirs and what a dead helper left in them
-(parent/lib/builddir.c). The helper removes its upper/ work/ target/; one that
+(parent/lib/host_builddir.c). The helper removes its upper/ work/ target/; one that
 was killed could not, so the session removes them: without following symlinks
 (a job's target/ may hold one pointing anywhere), without crossing into another
 filesystem (something mounted there could be the toolchain)."""

@@ -1,5 +1,5 @@
-/* builddir.c - BUILD/{upper,work,target}: create and remove, on a tmpfs or on disk. */
-#include "builddir.h"
+/* scratch_dirs.c - BUILD/{upper,work,target}: create and remove, on a tmpfs or on disk. */
+#include "scratch_dirs.h"
 
 #include <errno.h>
 #include <fcntl.h>

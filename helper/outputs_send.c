@@ -1,5 +1,5 @@
-/* outputs.c - output files from the root to the peer. */
-#include "outputs.h"
+/* outputs_send.c - output files from the root to the peer. */
+#include "outputs_send.h"
 
 #include <errno.h>
 #include <fcntl.h>

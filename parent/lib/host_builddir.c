@@ -1,5 +1,5 @@
-/* builddir.c - temporary build dirs and what a dead helper left in them. */
-#include "builddir.h"
+/* host_builddir.c - temporary build dirs and what a dead helper left in them. */
+#include "host_builddir.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,5 @@
-/* outputs.c - receiving output files: callbacks or the out-dir writer. */
-#include "outputs.h"
+/* output_sink.c - receiving output files: callbacks or the out-dir writer. */
+#include "output_sink.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,5 @@
-/* session.c - hello, job, peer errors. */
-#include "session.h"
+/* parent_session.c - hello, job, peer errors. */
+#include "parent_session.h"
 
 #include <errno.h>
 #include <fcntl.h>

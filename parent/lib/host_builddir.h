@@ -1,6 +1,6 @@
-/* builddir.h - the job's build dir on the host side. */
-#ifndef CPS_PARENT_BUILDDIR_H
-#define CPS_PARENT_BUILDDIR_H
+/* host_builddir.h - the job's build dir on the host side. */
+#ifndef CPS_PARENT_HOST_BUILDDIR_H
+#define CPS_PARENT_HOST_BUILDDIR_H
 
 #include "cachepot-sandbox.h"
 

@@ -1,5 +1,5 @@
-/* session.c - one exchange with a spawned helper, driven by one poll() loop. */
-#include "session.h"
+/* helper_session.c - one exchange with a spawned helper, driven by one poll() loop. */
+#include "helper_session.h"
 
 #include <errno.h>
 #include <fcntl.h>
