@@ -76,8 +76,9 @@ static int read_small(const char *path, char *buf, size_t size)
 /*
  * /proc/self/mountinfo and /proc/self/cgroup are read once per
  * cps__cgroup_create: the lookups for v2, v1 pids and v1 memory each parsed
- * both files anew (6 opens and reads at every helper start, about 2% of the
- * helper's CPU in a profile of warm jobs). The helper is single-threaded here.
+ * both files anew, 6 opens and reads at every helper start, a visible share
+ * of a warm job's CPU (docs/MEASUREMENTS.md). The helper is single-threaded
+ * here.
  */
 enum { PROC_MOUNTINFO, PROC_CGROUP, PROC_N };
 static const char *const proc_paths[PROC_N] = {"/proc/self/mountinfo", "/proc/self/cgroup"};

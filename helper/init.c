@@ -43,8 +43,8 @@ static void report_error(int ctl, uint32_t kind, const struct cps_error *e)
  * this PID namespace, so only I can make it), /dev and /tmp as detached trees.
  * The bubblewrap backend builds its own. O does not wait for it: a warm
  * helper has long finished when its job comes, and a cold one overlaps it
- * with O's job checks, overlay and inputs (waiting cost a scheduling round
- * trip before hello, about 2.7 ms median on a loaded 2-core machine).
+ * with O's job checks, overlay and inputs (waiting would cost a scheduling
+ * round trip before hello; docs/MEASUREMENTS.md).
  * Returns the time it took, 0 when nothing was made.
  */
 static uint64_t prepare_root(const struct cps_backend_prep *bp, struct cps_rootfs_prep *prep)

@@ -26,9 +26,8 @@
  * A job's pipe holds 64 KiB by default (pipe(7)): a compiler writing a large
  * stdout then blocks every 64 KiB until O has framed and sent the chunk, two
  * context switches per chunk on a busy machine. A 1 MiB pipe (the default
- * /proc/sys/fs/pipe-max-size) lets it run ahead while O sends (measured: 1 GiB
- * of stdout about 2x faster than through 64 KiB, 10-20% faster than through
- * 256 KiB). Pipe pages count against the user's quota,
+ * /proc/sys/fs/pipe-max-size) lets it run ahead while O sends (the figures:
+ * docs/MEASUREMENTS.md). Pipe pages count against the user's quota,
  * /proc/sys/fs/pipe-user-pages-soft (64 MiB), shared by all of the worker's
  * helpers and their jobs; past it every new pipe of the user gets a page or
  * two (pipe(7); gcc -pipe included). So a pipe grows only once the job has written
@@ -43,8 +42,8 @@
  * the sender's SO_SNDBUF (212992 by default, net.core.wmem_default): three
  * 64 KiB frames. A larger one (the kernel doubles the value and caps it at
  * net.core.wmem_max, socket(7)) lets O keep sending while the parent is busy
- * with the previous frames (measured: 1 GiB of stdout about 30% faster, an
- * output file about 10%). It stays set for the outputs sent after the run.
+ * with the previous frames (docs/MEASUREMENTS.md). It stays set for the
+ * outputs sent after the run.
  */
 #define SOCK_SNDBUF (1024 * 1024)
 /* Chunks forwarded from one pipe per wakeup before the loop looks at the

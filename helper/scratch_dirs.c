@@ -82,10 +82,10 @@ static int mount_tmpfs(struct cps_builddir *b, uint64_t scratch_bytes, struct cp
      * Only this helper's mount namespace sees it (/ is rprivate): the host's
      * build dir stays as it was, whatever the job writes.
      * huge=within_size lets the tmpfs back a file with large folios up to its
-     * size (tmpfs(5)): writing 1 GiB took 130 ms instead of 550-670 ms, and
-     * freeing it at the unmount 11 ms instead of 175-205 ms (Linux 6.18, this
-     * kind of host). A kernel without transparent huge pages refuses the
-     * option (EINVAL): then the tmpfs is mounted without it.
+     * size (tmpfs(5)), so writing a large file and freeing it at the unmount
+     * cost a fraction of the time (docs/MEASUREMENTS.md). A kernel without
+     * transparent huge pages refuses the option (EINVAL): then the tmpfs is
+     * mounted without it.
      */
     cps__tmpfs_options(data, sizeof(data) - sizeof(",huge=within_size"), "0700", scratch_bytes);
     strcat(data, ",huge=within_size");
