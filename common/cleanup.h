@@ -50,13 +50,4 @@ static inline int cps_steal_fd(int *fd)
     return r;
 }
 
-/* *pp (pp points to a pointer), which the cleanup will no longer free. */
-static inline void *cps_steal_ptr(void *pp)
-{
-    void *r = *(void **)pp;
-
-    *(void **)pp = NULL;
-    return r;
-}
-
 #endif

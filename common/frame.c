@@ -323,7 +323,7 @@ static int out_error(struct cps_error *err, int e, const struct cps_frame_out *o
         return cps__error_set(err, STAGE, EPIPE, NULL,
                               "peer closed the connection while a frame was written");
     return cps__error_set(err, STAGE, e, NULL, "write a frame of %zu bytes: %s", o->len,
-                          strerror(e));
+                          cps__errtext(e));
 }
 
 int cps__frame_out_push(struct cps_frame_out *o, int fd, struct cps_error *err)
