@@ -22,7 +22,7 @@ def make_temp():
     try:
         return os.path.realpath(tempfile.mkdtemp(prefix="cachepot-build-", dir=tmp))
     except OSError as e:
-        raise SandboxError("spawn", e.errno, f"create a build dir under {tmp}: {e.strerror}",
+        raise SandboxError("builddir", e.errno, f"create a build dir under {tmp}: {e.strerror}",
                            "set TMPDIR to a writable directory") from e
 
 
