@@ -24,8 +24,12 @@ static void copy_field(char *dst, size_t size, const char *src)
     dst[n] = '\0';
 }
 
-int cps__error_set(struct cps_error *err, const char *stage, int errnum, const char *hint,
-                   const char *fmt, ...)
+/* fmt is the caller's format, checked where cps__error_set* is called. */
+static int error_vset(struct cps_error *err, const char *stage, int errnum, const char *hint,
+                      const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+
+static int error_vset(struct cps_error *err, const char *stage, int errnum, const char *hint,
+                      const char *fmt, va_list ap)
 {
     int saved_errno = errno;
     int ret = errnum > 0 ? -errnum : -EIO;
@@ -36,11 +40,8 @@ int cps__error_set(struct cps_error *err, const char *stage, int errnum, const c
          * errno, which is still the caller's here. */
         char message[CPS_ERROR_MESSAGE_MAX + 8];
         char hint_copy[CPS_ERROR_HINT_MAX];
-        va_list ap;
 
-        va_start(ap, fmt);
         vsnprintf(message, sizeof(message), fmt, ap);
-        va_end(ap);
         copy_field(hint_copy, sizeof(hint_copy), hint ? hint : "");
 
         copy_field(err->stage, sizeof(err->stage), stage ? stage : "");
@@ -49,6 +50,30 @@ int cps__error_set(struct cps_error *err, const char *stage, int errnum, const c
         copy_field(err->hint, sizeof(err->hint), hint_copy);
     }
     errno = saved_errno;
+    return ret;
+}
+
+int cps__error_set(struct cps_error *err, enum cps_stage stage, int errnum, const char *hint,
+                   const char *fmt, ...)
+{
+    va_list ap;
+    int ret;
+
+    va_start(ap, fmt);
+    ret = error_vset(err, cps__stage_name(stage), errnum, hint, fmt, ap);
+    va_end(ap);
+    return ret;
+}
+
+int cps__error_set_named(struct cps_error *err, const char *stage, int errnum, const char *hint,
+                         const char *fmt, ...)
+{
+    va_list ap;
+    int ret;
+
+    va_start(ap, fmt);
+    ret = error_vset(err, stage, errnum, hint, fmt, ap);
+    va_end(ap);
     return ret;
 }
 

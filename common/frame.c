@@ -19,7 +19,7 @@
 #include "errtext.h"
 #include "cps_limits.h"
 
-#define STAGE "frame"
+#define STAGE CPS_STAGE_FRAME
 
 static size_t effective_max(size_t max_frame)
 {

@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#include "cachepot-sandbox.h"
+#include "error.h"
 
 /* Write one frame (header + payload, borrowed). Blocks until all is written.
  * Returns 0, or -errno with err->stage "frame" (-EPIPE: peer closed;

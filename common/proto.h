@@ -21,7 +21,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "cachepot-sandbox.h"
+#include "error.h"
 #include "cps_limits.h"
 
 enum cps_msg_type {

@@ -13,7 +13,7 @@
 
 struct ck {
     int errnum;
-    const char *stage;
+    enum cps_stage stage;
     struct cps_error *err;
 };
 
@@ -266,7 +266,8 @@ static int check_error(const struct ck *c, const struct cps_error *e)
     return 0;
 }
 
-int cps__msg_check(const struct cps_msg *msg, int errnum, const char *stage, struct cps_error *err)
+int cps__msg_check(const struct cps_msg *msg, int errnum, enum cps_stage stage,
+                   struct cps_error *err)
 {
     const struct ck c = {.errnum = errnum, .stage = stage, .err = err};
     int ret;

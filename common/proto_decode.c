@@ -13,7 +13,7 @@
 #include "scan.h"
 #include "utf8.h"
 
-#define STAGE "decode"
+#define STAGE CPS_STAGE_DECODE
 
 /* Every failure below is -EPROTO with stage "decode" and "<field>: <rule>". */
 static int fail(struct cps_error *err, const char *field, const char *fmt, ...)
@@ -312,18 +312,42 @@ static int get_overlay(const cbor_item_t *it, const char *field, bool allow_auto
     return 0;
 }
 
+/* The bit of a known name of a hello list, 0 for a name this side does not know. */
+typedef uint32_t (*name_bit_fn)(const unsigned char *p, size_t len);
+
+static uint32_t backend_bit(const unsigned char *p, size_t len)
+{
+    enum cps_backend b;
+
+    return cps__backend_parse((const char *)p, len, &b) == 0 ? (uint32_t)b : 0;
+}
+
+static uint32_t overlay_bit(const unsigned char *p, size_t len)
+{
+    enum cps_overlay o;
+
+    return cps__overlay_parse((const char *)p, len, &o) == 0 ? (uint32_t)o : 0;
+}
+
+static uint32_t feature_bit(const unsigned char *p, size_t len)
+{
+    return cps__feature_parse((const char *)p, len);
+}
+
 /*
- * A capability list of hello: names the helper supports. Names this side
- * does not know are skipped so that a newer helper can announce a new
- * backend to an older parent (docs/PROTOCOL.md, "Forward compatibility").
+ * A list of names of hello (backends, overlay modes, features) into the set of
+ * bits *out: at most max non-empty names. Names this side does not know are
+ * skipped so that a newer helper can announce a new backend, mode or job key
+ * to an older parent, which never asks for it anyway (docs/PROTOCOL.md,
+ * "Forward compatibility").
  */
-static int get_caps(const cbor_item_t *it, const char *field, bool backends, uint32_t *out,
-                    struct cps_error *err)
+static int get_name_set(const cbor_item_t *it, const char *field, size_t max, name_bit_fn bit,
+                        uint32_t *out, struct cps_error *err)
 {
     cbor_item_t **items;
     size_t n;
     char f[64];
-    int ret = get_array(it, field, 0, CPS_MAX_CAPS, &items, &n, err);
+    int ret = get_array(it, field, 0, max, &items, &n, err);
 
     if (ret < 0)
         return ret;
@@ -337,15 +361,7 @@ static int get_caps(const cbor_item_t *it, const char *field, bool backends, uin
             return ret;
         if (len == 0)
             return fail(err, f, "text is empty");
-        if (backends) {
-            enum cps_backend b;
-            if (cps__backend_parse((const char *)p, len, &b) == 0)
-                *out |= b;
-        } else {
-            enum cps_overlay o;
-            if (cps__overlay_parse((const char *)p, len, &o) == 0)
-                *out |= o;
-        }
+        *out |= bit(p, len);
     }
     return 0;
 }
@@ -370,36 +386,6 @@ enum {
 static const char *const hello_keys[H_COUNT] = {
     "type", "protocol", "helper_version", "backends", "overlay_modes", "max_frame", "max_chunk",
     "uid",  "gid",      "backend",        "seccomp",  "features"};
-
-/*
- * hello.features: the optional job keys the helper understands. As with the
- * capability lists, names this side does not know are skipped: a newer helper
- * announces keys an older parent never sends anyway.
- */
-static int get_features(const cbor_item_t *it, const char *field, uint32_t *out,
-                        struct cps_error *err)
-{
-    cbor_item_t **items;
-    size_t n;
-    char f[64];
-    int ret = get_array(it, field, 0, CPS_MAX_FEATURES, &items, &n, err);
-
-    if (ret < 0)
-        return ret;
-    *out = 0;
-    for (size_t i = 0; i < n; i++) {
-        const unsigned char *p;
-        size_t len;
-
-        snprintf(f, sizeof(f), "%s[%zu]", field, i);
-        if ((ret = text_view(items[i], f, CPS_MAX_SHORT_TEXT, &p, &len, err)) < 0)
-            return ret;
-        if (len == 0)
-            return fail(err, f, "text is empty");
-        *out |= cps__feature_parse((const char *)p, len);
-    }
-    return 0;
-}
 
 /* The protocol of a hello is read before anything else of it: a parent that
  * cannot speak the helper's version must say so, not complain about a field
@@ -435,8 +421,10 @@ static int decode_hello(const cbor_item_t *root, struct cps_hello *h, struct cps
     if ((ret = get_uint(v[H_PROTOCOL], F("protocol"), UINT64_MAX, &h->protocol, err)) < 0 ||
         (ret = get_text(v[H_VERSION], F("helper_version"), CPS_MAX_SHORT_TEXT, &h->helper_version,
                         err)) < 0 ||
-        (ret = get_caps(v[H_BACKENDS], F("backends"), true, &h->backends, err)) < 0 ||
-        (ret = get_caps(v[H_OVERLAYS], F("overlay_modes"), false, &h->overlay_modes, err)) < 0 ||
+        (ret = get_name_set(v[H_BACKENDS], F("backends"), CPS_MAX_CAPS, backend_bit, &h->backends,
+                            err)) < 0 ||
+        (ret = get_name_set(v[H_OVERLAYS], F("overlay_modes"), CPS_MAX_CAPS, overlay_bit,
+                            &h->overlay_modes, err)) < 0 ||
         (ret = get_uint(v[H_MAX_FRAME], F("max_frame"), UINT64_MAX, &h->max_frame, err)) < 0 ||
         (ret = get_uint(v[H_MAX_CHUNK], F("max_chunk"), UINT64_MAX, &h->max_chunk, err)) < 0 ||
         (ret = get_u32(v[H_UID], F("uid"), UINT32_MAX - 1, &h->uid, err)) < 0 ||
@@ -446,7 +434,8 @@ static int decode_hello(const cbor_item_t *root, struct cps_hello *h, struct cps
         return ret;
     h->has_features = v[H_FEATURES] != NULL;
     if (h->has_features &&
-        (ret = get_features(v[H_FEATURES], F("features"), &h->features, err)) < 0)
+        (ret = get_name_set(v[H_FEATURES], F("features"), CPS_MAX_FEATURES, feature_bit,
+                            &h->features, err)) < 0)
         return ret;
 #undef F
     return 0;

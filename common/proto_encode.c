@@ -323,7 +323,7 @@ int cps__msg_encode(const struct cps_msg *msg, uint8_t **out, size_t *out_len,
 
     *out = NULL;
     *out_len = 0;
-    ret = cps__msg_check(msg, EINVAL, "encode", err);
+    ret = cps__msg_check(msg, EINVAL, CPS_STAGE_ENCODE, err);
     if (ret < 0)
         return ret;
 
@@ -364,10 +364,10 @@ int cps__msg_encode(const struct cps_msg *msg, uint8_t **out, size_t *out_len,
     if (o.too_big || o.oom) {
         free(o.p);
         if (o.too_big)
-            return cps__error_set(err, "encode", EMSGSIZE, NULL,
+            return cps__error_set(err, CPS_STAGE_ENCODE, EMSGSIZE, NULL,
                                   "%s message is larger than a frame (%u bytes)",
                                   cps__msg_type_name(msg->type), CPS_MAX_FRAME);
-        return cps__error_set(err, "encode", ENOMEM, NULL, "allocate a %s message",
+        return cps__error_set(err, CPS_STAGE_ENCODE, ENOMEM, NULL, "allocate a %s message",
                               cps__msg_type_name(msg->type));
     }
     *out = o.p;

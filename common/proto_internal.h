@@ -11,6 +11,7 @@
  * encoder on what it is asked to send (EINVAL, "encode"), so both sides
  * refuse exactly the same messages. Returns 0 or -errnum.
  */
-int cps__msg_check(const struct cps_msg *msg, int errnum, const char *stage, struct cps_error *err);
+int cps__msg_check(const struct cps_msg *msg, int errnum, enum cps_stage stage,
+                   struct cps_error *err);
 
 #endif

@@ -66,11 +66,11 @@ int cps__data_frame_encode(const struct cps_msg *msg, struct cps_data_frame *f,
     f->head_len = f->tail_len = 0;
     if (msg->type != CPS_MSG_STDOUT && msg->type != CPS_MSG_STDERR &&
         (msg->type != CPS_MSG_OUTPUT || msg->u.output.missing))
-        return cps__error_set(err, "encode", EINVAL, NULL,
+        return cps__error_set(err, CPS_STAGE_ENCODE, EINVAL, NULL,
                               "only stdout, stderr and output chunks are data messages");
     /* The same rules as cps__msg_encode, so that both refuse the same messages;
      * the path check bounds the head to CPS_DATA_HEAD_MAX. */
-    ret = cps__msg_check(msg, EINVAL, "encode", err);
+    ret = cps__msg_check(msg, EINVAL, CPS_STAGE_ENCODE, err);
     if (ret < 0)
         return ret;
     if (msg->type == CPS_MSG_OUTPUT) {

@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cachepot-sandbox.h"
+#include "error.h"
 #include "cps_limits.h"
 #include "proto.h"
 

@@ -15,8 +15,8 @@ static int bwrap_proc_masks(struct cps_bwrap *bw, struct cps_error *err)
     int fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
 
     if (fd < 0)
-        return cps__error_set(err, "bubblewrap", errno, NULL, "open /proc");
-    rc = cps__proc_masks_find(fd, &bw->proc_masks, "bubblewrap", err);
+        return cps__error_set(err, CPS_STAGE_BUBBLEWRAP, errno, NULL, "open /proc");
+    rc = cps__proc_masks_find(fd, &bw->proc_masks, CPS_STAGE_BUBBLEWRAP, err);
     close(fd);
     return rc;
 }
@@ -42,7 +42,7 @@ int cps__backend_check(const struct cps_backend_prep *bp, struct cps_error *err)
         *err = bp->bwrap_err;
         return bp->bwrap_rc;
     }
-    return cps__error_set(err, "backend", ENOTSUP,
+    return cps__error_set(err, CPS_STAGE_BACKEND, ENOTSUP,
                           "spawn the helper with --backend userns or bubblewrap",
                           "the %s backend is not supported by this helper build",
                           cps__backend_name((enum cps_backend)bp->backend));

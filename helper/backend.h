@@ -22,7 +22,7 @@
 
 #include "backend_launch.h"
 #include "bwrap.h"
-#include "cachepot-sandbox.h"
+#include "error.h"
 
 /* What O learns about its backend before I is forked; I inherits the copy
  * (fork), so no per-job probe runs in I. */

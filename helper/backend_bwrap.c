@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cleanup.h"
 #include "error.h"
 #include "path_search.h"
 #include "rlimits.h"
@@ -87,7 +88,7 @@ static int find_program(const char *target, const struct cps_job *job, struct cp
 
     r.root_fd = open(target, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (r.root_fd < 0)
-        return cps__error_set(err, "exec", errno, NULL, "open %s", target);
+        return cps__error_set(err, CPS_STAGE_EXEC, errno, NULL, "open %s", target);
     rc = cps__path_search(job, try_in_root, &r, err);
     close(r.root_fd);
     return rc;
@@ -103,10 +104,10 @@ static int mount_dev_tmp(const char *target, uint64_t tmp_bytes, struct cps_erro
     int root_fd, rc;
 
     if (unshare(CLONE_NEWNS) < 0)
-        return cps__error_set(err, "mount", errno, NULL, "unshare(CLONE_NEWNS) in PID 1");
+        return cps__error_set(err, CPS_STAGE_MOUNT, errno, NULL, "unshare(CLONE_NEWNS) in PID 1");
     root_fd = open(target, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (root_fd < 0)
-        return cps__error_set(err, "mount", errno, NULL, "open %s", target);
+        return cps__error_set(err, CPS_STAGE_MOUNT, errno, NULL, "open %s", target);
     rc = cps__rootfs_mount_dev_tmp(root_fd, tmp_bytes, err);
     close(root_fd);
     return rc;
@@ -141,10 +142,11 @@ static char **with_seccomp(char **argv)
  */
 static int args_to_memfd(char **argv, size_t nopts, struct cps_error *err)
 {
-    int fd = memfd_create("bwrap-args", MFD_CLOEXEC);
+    cps_cleanup_close int fd = memfd_create("bwrap-args", MFD_CLOEXEC);
 
     if (fd < 0)
-        return cps__error_set(err, "bubblewrap", errno, NULL, "memfd_create for bwrap --args");
+        return cps__error_set(err, CPS_STAGE_BUBBLEWRAP, errno, NULL,
+                              "memfd_create for bwrap --args");
     for (size_t i = 1; i < nopts; i++) {
         const char *p = argv[i];
         size_t left = strlen(p) + 1; /* with its NUL */
@@ -154,24 +156,16 @@ static int args_to_memfd(char **argv, size_t nopts, struct cps_error *err)
 
             if (n < 0 && errno == EINTR)
                 continue;
-            if (n < 0) {
-                int saved = errno;
-
-                close(fd);
-                return cps__error_set(err, "bubblewrap", saved, NULL,
+            if (n < 0)
+                return cps__error_set(err, CPS_STAGE_BUBBLEWRAP, errno, NULL,
                                       "writing bwrap's arguments to a memfd");
-            }
             p += n;
             left -= (size_t)n;
         }
     }
-    if (lseek(fd, 0, SEEK_SET) < 0) {
-        int saved = errno;
-
-        close(fd);
-        return cps__error_set(err, "bubblewrap", saved, NULL, "lseek on bwrap's arguments");
-    }
-    return fd;
+    if (lseek(fd, 0, SEEK_SET) < 0)
+        return cps__error_set(err, CPS_STAGE_BUBBLEWRAP, errno, NULL, "lseek on bwrap's arguments");
+    return cps_steal_fd(&fd);
 }
 
 /* The argv bwrap is exec'd with: "bwrap --args ARGS_FD" and run's "--" with
@@ -223,7 +217,7 @@ static _Noreturn void child(struct cps_launch *l, const char *path, char **argv,
     if (sc_fd >= 0)
         sc = fcntl(sc_fd, F_DUPFD_CLOEXEC, FD_PARK);
     if (null < 0 || out < 0 || errfd < 0 || rep < 0 || args < 0 || (sc_fd >= 0 && sc < 0)) {
-        cps__error_set(&e, "bubblewrap", errno, NULL, "preparing bwrap's fds");
+        cps__error_set(&e, CPS_STAGE_BUBBLEWRAP, errno, NULL, "preparing bwrap's fds");
         child_fail(report, &e);
     }
     /* dup2 clears close-on-exec on the new fd: 0-2, the filter and the
@@ -231,7 +225,7 @@ static _Noreturn void child(struct cps_launch *l, const char *path, char **argv,
     if (dup2(null, 0) < 0 || dup2(out, 1) < 0 || dup2(errfd, 2) < 0 ||
         (sc >= 0 && dup2(sc, SECCOMP_FD) < 0) || dup3(rep, REPORT_FD, O_CLOEXEC) < 0 ||
         dup2(args, ARGS_FD) < 0) {
-        cps__error_set(&e, "bubblewrap", errno, NULL, "dup2 of bwrap's fds");
+        cps__error_set(&e, CPS_STAGE_BUBBLEWRAP, errno, NULL, "dup2 of bwrap's fds");
         child_fail(rep, &e);
     }
     close_range(ARGS_FD + 1, ~0U, 0);
@@ -243,7 +237,7 @@ static _Noreturn void child(struct cps_launch *l, const char *path, char **argv,
     /* An empty environment: nothing of the helper's (LD_PRELOAD, ...) reaches
      * bwrap; the job's environment is passed with --setenv. */
     execve(path, argv, envp);
-    cps__error_set(&e, "bubblewrap", errno,
+    cps__error_set(&e, CPS_STAGE_BUBBLEWRAP, errno,
                    "install bubblewrap or point CACHEPOT_BWRAP at a working bwrap",
                    "exec of %s failed", path);
     child_fail(REPORT_FD, &e);
@@ -277,13 +271,14 @@ int cps__backend_bwrap_launch(const struct cps_bwrap *bw, struct cps_launch *l, 
         sc_fd = cps__seccomp_to_memfd(l->seccomp, err);
         run = sc_fd >= 0 ? with_seccomp(argv) : NULL;
         if (run == NULL) {
-            rc = sc_fd < 0 ? sc_fd : cps__error_set(err, "bubblewrap", ENOMEM, NULL, "argv");
+            rc =
+                sc_fd < 0 ? sc_fd : cps__error_set(err, CPS_STAGE_BUBBLEWRAP, ENOMEM, NULL, "argv");
             goto out;
         }
     }
     exec_v = exec_argv(run, l->job->argc, &nopts);
     if (exec_v == NULL) {
-        rc = cps__error_set(err, "bubblewrap", ENOMEM, NULL, "argv");
+        rc = cps__error_set(err, CPS_STAGE_BUBBLEWRAP, ENOMEM, NULL, "argv");
         goto out;
     }
     args_fd = args_to_memfd(run, nopts, err);
@@ -292,12 +287,12 @@ int cps__backend_bwrap_launch(const struct cps_bwrap *bw, struct cps_launch *l, 
         goto out;
     }
     if (pipe2(report, O_CLOEXEC) < 0) {
-        rc = cps__error_set(err, "bubblewrap", errno, NULL, "pipe2 for the exec report");
+        rc = cps__error_set(err, CPS_STAGE_BUBBLEWRAP, errno, NULL, "pipe2 for the exec report");
         goto out;
     }
     c = fork();
     if (c < 0) {
-        rc = cps__error_set(err, "bubblewrap", errno, NULL, "fork of bwrap");
+        rc = cps__error_set(err, CPS_STAGE_BUBBLEWRAP, errno, NULL, "fork of bwrap");
         close(report[0]);
         close(report[1]);
         goto out;
@@ -307,7 +302,7 @@ int cps__backend_bwrap_launch(const struct cps_bwrap *bw, struct cps_launch *l, 
         child(l, run[0], exec_v, args_fd, sc_fd, report[1]);
     }
     close(report[1]);
-    rc = cps__backend_await_exec(l, c, report[0], t0, "bubblewrap", pid, err);
+    rc = cps__backend_await_exec(l, c, report[0], t0, CPS_STAGE_BUBBLEWRAP, pid, err);
 out:
     if (args_fd >= 0)
         close(args_fd);

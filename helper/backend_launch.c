@@ -9,7 +9,7 @@
 #include "timings.h"
 
 int cps__backend_await_exec(struct cps_launch *l, pid_t c, int report_rd, uint64_t t0,
-                            const char *stage, pid_t *pid, struct cps_error *err)
+                            enum cps_stage stage, pid_t *pid, struct cps_error *err)
 {
     struct cps_error child_err;
     ssize_t n;

@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "cachepot-sandbox.h"
+#include "error.h"
 #include "proto.h"
 #include "rootfs_prep.h"
 #include "seccomp_filter.h"
@@ -37,6 +37,6 @@ struct cps_launch {
  * report_rd.
  */
 int cps__backend_await_exec(struct cps_launch *l, pid_t c, int report_rd, uint64_t t0,
-                            const char *stage, pid_t *pid, struct cps_error *err);
+                            enum cps_stage stage, pid_t *pid, struct cps_error *err);
 
 #endif

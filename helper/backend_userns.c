@@ -46,7 +46,7 @@ int cps__backend_userns_launch(struct cps_launch *l, pid_t *pid, struct cps_erro
     /* The child reports a failure before exec on this close-on-exec pipe; EOF
      * without data means execve succeeded. */
     if (pipe2(report, O_CLOEXEC) < 0)
-        return cps__error_set(err, "exec", errno, NULL, "pipe2 for the exec report");
+        return cps__error_set(err, CPS_STAGE_EXEC, errno, NULL, "pipe2 for the exec report");
     ca.a.job = l->job;
     ca.a.limits = l->limits;
     ca.a.stdout_fd = l->stdout_fd;
@@ -70,7 +70,7 @@ int cps__backend_userns_launch(struct cps_launch *l, pid_t *pid, struct cps_erro
         rc = errno;
         close(report[0]);
         close(report[1]);
-        return cps__error_set(err, "exec", rc, NULL, "stack for the job's process");
+        return cps__error_set(err, CPS_STAGE_EXEC, rc, NULL, "stack for the job's process");
     }
     c = clone(child_main, (char *)stack + CHILD_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, &ca);
     rc = errno;
@@ -78,8 +78,8 @@ int cps__backend_userns_launch(struct cps_launch *l, pid_t *pid, struct cps_erro
     if (c < 0) {
         close(report[0]);
         close(report[1]);
-        return cps__error_set(err, "exec", rc, NULL, "clone of the job's process");
+        return cps__error_set(err, CPS_STAGE_EXEC, rc, NULL, "clone of the job's process");
     }
     close(report[1]);
-    return cps__backend_await_exec(l, c, report[0], t0, "exec", pid, err);
+    return cps__backend_await_exec(l, c, report[0], t0, CPS_STAGE_EXEC, pid, err);
 }

@@ -20,7 +20,7 @@
 #include "host_facts.h"
 #include "rootfs.h"
 
-#define STAGE "bubblewrap"
+#define STAGE CPS_STAGE_BUBBLEWRAP
 #define INSTALL_HINT                                                                               \
     "install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap) or set " CPS_BWRAP_ENV         \
     " to the path of a bwrap executable"

@@ -14,7 +14,7 @@
 #include <limits.h>
 #include <stddef.h>
 
-#include "cachepot-sandbox.h"
+#include "error.h"
 #include "proc_mask.h"
 #include "proto.h"
 

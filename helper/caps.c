@@ -36,7 +36,7 @@ static int drop_bounding_set(struct cps_error *err)
             continue;
         if (errno == EINVAL && cap > 0)
             return 0;
-        return cps__error_set(err, "caps", errno, NULL, "prctl(PR_CAPBSET_DROP, %d)", cap);
+        return cps__error_set(err, CPS_STAGE_CAPS, errno, NULL, "prctl(PR_CAPBSET_DROP, %d)", cap);
     }
     return 0;
 }
@@ -52,16 +52,16 @@ static int verify_empty(struct cps_error *err)
     struct __user_cap_data_struct data[CAP_WORDS];
 
     if (syscall(SYS_capget, &hdr, data) < 0)
-        return cps__error_set(err, "caps", errno, NULL, "reading back the capabilities");
+        return cps__error_set(err, CPS_STAGE_CAPS, errno, NULL, "reading back the capabilities");
     for (int i = 0; i < CAP_WORDS; i++)
         if (data[i].effective != 0 || data[i].permitted != 0 || data[i].inheritable != 0)
-            return cps__error_set(err, "caps", EPERM, NULL,
+            return cps__error_set(err, CPS_STAGE_CAPS, EPERM, NULL,
                                   "capabilities left after dropping all of them");
     if (prctl(PR_CAPBSET_READ, CAP_SYS_ADMIN, 0, 0, 0) != 0)
-        return cps__error_set(err, "caps", EPERM, NULL,
+        return cps__error_set(err, CPS_STAGE_CAPS, EPERM, NULL,
                               "CAP_SYS_ADMIN is still in the bounding set");
     if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, CAP_SYS_ADMIN, 0, 0) != 0)
-        return cps__error_set(err, "caps", EPERM, NULL,
+        return cps__error_set(err, CPS_STAGE_CAPS, EPERM, NULL,
                               "CAP_SYS_ADMIN is still in the ambient set");
     return 0;
 }
@@ -77,15 +77,16 @@ int cps__caps_drop_all(struct cps_error *err)
 
     /* Needs CAP_SETPCAP, so it comes before the sets are cleared. */
     if (prctl(PR_SET_SECUREBITS, bits, 0, 0, 0) < 0)
-        return cps__error_set(err, "caps", errno, NULL, "prctl(PR_SET_SECUREBITS, 0x%lx)", bits);
+        return cps__error_set(err, CPS_STAGE_CAPS, errno, NULL, "prctl(PR_SET_SECUREBITS, 0x%lx)",
+                              bits);
     if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
-        return cps__error_set(err, "caps", errno, NULL, "clearing the ambient set");
+        return cps__error_set(err, CPS_STAGE_CAPS, errno, NULL, "clearing the ambient set");
     rc = drop_bounding_set(err);
     if (rc < 0)
         return rc;
     /* Effective, permitted and inheritable all empty (capset(2)). */
     memset(none, 0, sizeof(none));
     if (syscall(SYS_capset, &hdr, none) < 0)
-        return cps__error_set(err, "caps", errno, NULL, "capset: clearing every set");
+        return cps__error_set(err, CPS_STAGE_CAPS, errno, NULL, "capset: clearing every set");
     return verify_empty(err);
 }

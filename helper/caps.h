@@ -2,7 +2,7 @@
 #ifndef CPS_HELPER_CAPS_H
 #define CPS_HELPER_CAPS_H
 
-#include "cachepot-sandbox.h"
+#include "error.h"
 
 /*
  * Lock the securebits so that uid 0 inside the sandbox regains nothing at

@@ -76,8 +76,9 @@ static int read_small(const char *path, char *buf, size_t size)
 /*
  * /proc/self/mountinfo and /proc/self/cgroup are read once per
  * cps__cgroup_create: the lookups for v2, v1 pids and v1 memory each parsed
- * both files anew (6 opens and reads at every helper start, about 2% of the
- * helper's CPU in a profile of warm jobs). The helper is single-threaded here.
+ * both files anew, 6 opens and reads at every helper start, a visible share
+ * of a warm job's CPU (docs/MEASUREMENTS.md). The helper is single-threaded
+ * here.
  */
 enum { PROC_MOUNTINFO, PROC_CGROUP, PROC_N };
 static const char *const proc_paths[PROC_N] = {"/proc/self/mountinfo", "/proc/self/cgroup"};
@@ -411,7 +412,7 @@ static int write_num(int fd, uint64_t v, const char *what, struct cps_error *err
     int n = snprintf(buf, sizeof(buf), "%" PRIu64, v);
 
     if (pwrite(fd, buf, (size_t)n, 0) != n)
-        return cps__error_set(err, "cgroup", errno, NULL, "writing %s to %s", buf, what);
+        return cps__error_set(err, CPS_STAGE_CGROUP, errno, NULL, "writing %s to %s", buf, what);
     return 0;
 }
 

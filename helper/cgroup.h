@@ -23,7 +23,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "cachepot-sandbox.h"
+#include "error.h"
 #include "proto.h"
 
 /* memory.max when the job sets no address_space: a bound for runaway jobs,

@@ -16,9 +16,9 @@ static int send_record(int fd, const void *buf, size_t len, struct cps_error *er
         n = send(fd, buf, len, MSG_NOSIGNAL);
     } while (n < 0 && errno == EINTR);
     if (n < 0)
-        return cps__error_set(err, "control", errno, NULL, "send on the control socket");
+        return cps__error_set(err, CPS_STAGE_CONTROL, errno, NULL, "send on the control socket");
     if ((size_t)n != len)
-        return cps__error_set(err, "control", EPROTO, NULL,
+        return cps__error_set(err, CPS_STAGE_CONTROL, EPROTO, NULL,
                               "short send on the control socket (%zd of %zu bytes)", n, len);
     return 0;
 }
@@ -33,11 +33,11 @@ static int recv_record(int fd, void *buf, size_t len, struct cps_error *err)
         n = recv(fd, buf, len, MSG_TRUNC);
     } while (n < 0 && errno == EINTR);
     if (n < 0)
-        return cps__error_set(err, "control", errno, NULL, "recv on the control socket");
+        return cps__error_set(err, CPS_STAGE_CONTROL, errno, NULL, "recv on the control socket");
     if (n == 0)
-        return cps__error_set(err, "control", ECONNRESET, NULL, "control socket closed");
+        return cps__error_set(err, CPS_STAGE_CONTROL, ECONNRESET, NULL, "control socket closed");
     if ((size_t)n != len)
-        return cps__error_set(err, "control", EPROTO, NULL,
+        return cps__error_set(err, CPS_STAGE_CONTROL, EPROTO, NULL,
                               "control record of %zd bytes, expected %zu", n, len);
     return 0;
 }
@@ -81,11 +81,11 @@ int cps__ctl_recv_blob(int fd, size_t max, uint8_t **buf, size_t *len, struct cp
     if (rc < 0)
         return rc;
     if (total == 0 || total > max)
-        return cps__error_set(err, "control", EPROTO, NULL, "control blob of %llu bytes",
+        return cps__error_set(err, CPS_STAGE_CONTROL, EPROTO, NULL, "control blob of %llu bytes",
                               (unsigned long long)total);
     data = malloc(total);
     if (data == NULL)
-        return cps__error_set(err, "control", ENOMEM, NULL, "control blob of %llu bytes",
+        return cps__error_set(err, CPS_STAGE_CONTROL, ENOMEM, NULL, "control blob of %llu bytes",
                               (unsigned long long)total);
     while (off < total) {
         size_t n = total - off < CPS_CTL_BLOB_CHUNK ? total - off : CPS_CTL_BLOB_CHUNK;

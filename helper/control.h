@@ -16,7 +16,7 @@
 #include <stdint.h>
 #include <sys/resource.h>
 
-#include "cachepot-sandbox.h"
+#include "error.h"
 
 #define CPS_CTL_BLOB_CHUNK (64u * 1024u)
 

@@ -44,19 +44,19 @@ static int setup_fds(const struct cps_exec_args *a, struct cps_error *err)
 
     null = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (null < 0)
-        return cps__error_set(err, "exec", errno, NULL, "open /dev/null in the sandbox");
+        return cps__error_set(err, CPS_STAGE_EXEC, errno, NULL, "open /dev/null in the sandbox");
     out = fcntl(a->stdout_fd, F_DUPFD_CLOEXEC, FD_PARK);
     errfd = fcntl(a->stderr_fd, F_DUPFD_CLOEXEC, FD_PARK);
     rep = fcntl(a->report_fd, F_DUPFD_CLOEXEC, FD_PARK);
     if (out < 0 || errfd < 0 || rep < 0)
-        return cps__error_set(err, "exec", errno, NULL, "fcntl(F_DUPFD_CLOEXEC)");
+        return cps__error_set(err, CPS_STAGE_EXEC, errno, NULL, "fcntl(F_DUPFD_CLOEXEC)");
     if (dup2(null, 0) < 0 || dup2(out, 1) < 0 || dup2(errfd, 2) < 0 ||
         dup3(rep, REPORT_FD, O_CLOEXEC) < 0)
-        return cps__error_set(err, "exec", errno, NULL, "dup2 onto fds 0-3");
+        return cps__error_set(err, CPS_STAGE_EXEC, errno, NULL, "dup2 onto fds 0-3");
     /* Nothing of the worker or the helper reaches the job: only 0-2 survive
      * execve (REPORT_FD is close-on-exec). close_range(2): Linux 5.9. */
     if (close_range(REPORT_FD + 1, ~0U, 0) < 0)
-        return cps__error_set(err, "exec", errno, NULL, "close_range(4, ~0U)");
+        return cps__error_set(err, CPS_STAGE_EXEC, errno, NULL, "close_range(4, ~0U)");
     return 0;
 }
 
@@ -108,7 +108,7 @@ _Noreturn void cps__exec_child(const struct cps_exec_args *a)
     if (setup_fds(a, &e) < 0)
         fail_at(a->report_fd, &e);
     if (chdir(a->job->cwd) < 0) {
-        cps__error_set(&e, "exec", errno, NULL, "chdir %s in the sandbox", a->job->cwd);
+        cps__error_set(&e, CPS_STAGE_EXEC, errno, NULL, "chdir %s in the sandbox", a->job->cwd);
         fail(&e);
     }
     if (cps__rlimits_apply(a->limits, &e) < 0)
@@ -118,7 +118,7 @@ _Noreturn void cps__exec_child(const struct cps_exec_args *a)
     /* no_new_privs: a setuid or file-capability binary in the toolchain grants
      * nothing (prctl(2)); also the precondition of an unprivileged seccomp filter. */
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
-        cps__error_set(&e, "caps", errno, NULL, "prctl(PR_SET_NO_NEW_PRIVS)");
+        cps__error_set(&e, CPS_STAGE_CAPS, errno, NULL, "prctl(PR_SET_NO_NEW_PRIVS)");
         fail(&e);
     }
     if (a->seccomp != NULL && cps__seccomp_load(a->seccomp, &e) < 0)
@@ -126,7 +126,7 @@ _Noreturn void cps__exec_child(const struct cps_exec_args *a)
     w.envp = build_env(a->job);
     w.argv = build_argv(a->job);
     if (w.envp == NULL || w.argv == NULL) {
-        cps__error_set(&e, "exec", ENOMEM, NULL, "building argv and the environment");
+        cps__error_set(&e, CPS_STAGE_EXEC, ENOMEM, NULL, "building argv and the environment");
         fail(&e);
     }
     cps__path_search(a->job, try_execve, &w, &e);

@@ -7,7 +7,7 @@
 
 #include <stdbool.h>
 
-#include "cachepot-sandbox.h"
+#include "error.h"
 #include "proto.h"
 #include "seccomp_filter.h"
 

@@ -54,7 +54,7 @@ void cps__userns_facts(char *buf, size_t size)
              max_ns, clone, apparmor, u.release);
 }
 
-static int write_file(const char *stage, const char *path, const char *text, uid_t outer_uid,
+static int write_file(enum cps_stage stage, const char *path, const char *text, uid_t outer_uid,
                       struct cps_error *err)
 {
     size_t len = strlen(text);
@@ -86,13 +86,13 @@ int cps__idmap_write(uid_t outer_uid, gid_t outer_gid, uint32_t inside_uid, uint
     char line[64];
     int rc;
 
-    rc = write_file("setgroups", "/proc/self/setgroups", "deny", outer_uid, err);
+    rc = write_file(CPS_STAGE_SETGROUPS, "/proc/self/setgroups", "deny", outer_uid, err);
     if (rc < 0)
         return rc;
     snprintf(line, sizeof(line), "%u %u 1\n", inside_uid, (unsigned)outer_uid);
-    rc = write_file("uid_map", "/proc/self/uid_map", line, outer_uid, err);
+    rc = write_file(CPS_STAGE_UID_MAP, "/proc/self/uid_map", line, outer_uid, err);
     if (rc < 0)
         return rc;
     snprintf(line, sizeof(line), "%u %u 1\n", inside_gid, (unsigned)outer_gid);
-    return write_file("gid_map", "/proc/self/gid_map", line, outer_uid, err);
+    return write_file(CPS_STAGE_GID_MAP, "/proc/self/gid_map", line, outer_uid, err);
 }

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "cachepot-sandbox.h"
+#include "error.h"
 
 /*
  * Map inside_uid/inside_gid to outer_uid/outer_gid (the helper's EFFECTIVE ids,

@@ -43,8 +43,8 @@ static void report_error(int ctl, uint32_t kind, const struct cps_error *e)
  * this PID namespace, so only I can make it), /dev and /tmp as detached trees.
  * The bubblewrap backend builds its own. O does not wait for it: a warm
  * helper has long finished when its job comes, and a cold one overlaps it
- * with O's job checks, overlay and inputs (waiting cost a scheduling round
- * trip before hello, about 2.7 ms median on a loaded 2-core machine).
+ * with O's job checks, overlay and inputs (waiting would cost a scheduling
+ * round trip before hello; docs/MEASUREMENTS.md).
  * Returns the time it took, 0 when nothing was made.
  */
 static uint64_t prepare_root(const struct cps_backend_prep *bp, struct cps_rootfs_prep *prep)
@@ -126,8 +126,8 @@ static _Noreturn void init_main(int ctl, int out_wr, int err_wr, bool seccomp,
      * its other jobs, and /dev/tty opens the worker's controlling terminal.
      * A new session has none (setsid(2)), and I never opens a terminal. */
     if (setsid() < 0)
-        sid_rc =
-            cps__error_set(&sid_err, "init", errno, NULL, "setsid in PID 1 of the job's namespace");
+        sid_rc = cps__error_set(&sid_err, CPS_STAGE_INIT, errno, NULL,
+                                "setsid in PID 1 of the job's namespace");
     /* First, so that everything I forks later is in the job cgroup; a failure
      * is the job's setup error, reported when the job comes. */
     cg_rc = cps__cgroup_enter(cg, 0, &cg_err);
@@ -141,10 +141,11 @@ static _Noreturn void init_main(int ctl, int out_wr, int err_wr, bool seccomp,
     rc = cps__msg_decode(raw, len, &msg, &e);
     free(raw);
     if (rc == 0 && msg.type != CPS_MSG_JOB)
-        rc = cps__error_set(&e, "control", EPROTO, NULL, "I received a message that is no job");
+        rc = cps__error_set(&e, CPS_STAGE_CONTROL, EPROTO, NULL,
+                            "I received a message that is no job");
     if (rc == 0 && (size_t)snprintf(target, sizeof(target), "%s/target", msg.u.job.build_dir) >=
                        sizeof(target))
-        rc = cps__error_set(&e, "control", ENAMETOOLONG, NULL, "target path too long");
+        rc = cps__error_set(&e, CPS_STAGE_CONTROL, ENAMETOOLONG, NULL, "target path too long");
     if (rc == 0 && sc_rc < 0) {
         e = sc_err;
         rc = sc_rc;
@@ -177,7 +178,8 @@ static _Noreturn void init_main(int ctl, int out_wr, int err_wr, bool seccomp,
     /* The helper's backend: O refused a job asking for another one. */
     rc = cps__backend_launch(bp, &l, &job_pid, &e);
     if (rc < 0) {
-        report_error(ctl, strcmp(e.stage, "exec") == 0 ? CPS_CTL_EXEC_FAILED : CPS_CTL_SETUP_FAILED,
+        report_error(ctl,
+                     cps__error_is(&e, CPS_STAGE_EXEC) ? CPS_CTL_EXEC_FAILED : CPS_CTL_SETUP_FAILED,
                      &e);
         _exit(1);
     }
@@ -204,12 +206,13 @@ int cps__init_spawn(struct cps_init *in, const int *close_fds, size_t nclose, bo
 
     if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
         socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0) {
-        rc = cps__error_set(err, "fork_init", errno, NULL, "creating the pipes and control socket");
+        rc = cps__error_set(err, CPS_STAGE_FORK_INIT, errno, NULL,
+                            "creating the pipes and control socket");
         goto fail;
     }
     /* O polls the read ends; the write ends stay blocking for the job. */
     if (fcntl(out[0], F_SETFL, O_NONBLOCK) < 0 || fcntl(errp[0], F_SETFL, O_NONBLOCK) < 0) {
-        rc = cps__error_set(err, "fork_init", errno, NULL, "O_NONBLOCK on the pipes");
+        rc = cps__error_set(err, CPS_STAGE_FORK_INIT, errno, NULL, "O_NONBLOCK on the pipes");
         goto fail;
     }
     /* clone(CLONE_NEWPID) without a new stack behaves like fork(2), with the
@@ -218,8 +221,8 @@ int cps__init_spawn(struct cps_init *in, const int *close_fds, size_t nclose, bo
      * which is fine in a single-threaded process. */
     pid = (pid_t)syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, NULL, NULL, NULL, NULL);
     if (pid < 0) {
-        rc =
-            cps__error_set(err, "fork_init", errno, NULL, "fork of PID 1 in the new PID namespace");
+        rc = cps__error_set(err, CPS_STAGE_FORK_INIT, errno, NULL,
+                            "fork of PID 1 in the new PID namespace");
         goto fail;
     }
     if (pid == 0) {

@@ -18,7 +18,7 @@
 
 #include "backend.h"
 #include "cgroup.h"
-#include "cachepot-sandbox.h"
+#include "error.h"
 #include "seccomp_filter.h"
 
 /* O's side of I. */

@@ -11,7 +11,7 @@
 #include "error.h"
 #include "log.h"
 #include "rootpath.h"
-#include "session.h"
+#include "parent_session.h"
 
 /* Open (create or truncate) the file of decl in the root. Returns fd or -errno. */
 static int open_input(int root_fd, const struct cps_input_decl *decl, struct cps_error *err)
@@ -21,16 +21,16 @@ static int open_input(int root_fd, const struct cps_input_decl *decl, struct cps
     int dir, fd;
 
     if (cps__path_split(decl->path, parent, &name) < 0)
-        return cps__error_set(err, "inputs", EINVAL, NULL, "input path %s names no file",
+        return cps__error_set(err, CPS_STAGE_INPUTS, EINVAL, NULL, "input path %s names no file",
                               decl->path);
-    dir = cps__root_mkdirs(root_fd, parent, "inputs", err);
+    dir = cps__root_mkdirs(root_fd, parent, CPS_STAGE_INPUTS, err);
     if (dir < 0)
         return dir;
     fd = cps__root_open(dir, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0600);
     close(dir);
     if (fd < 0)
-        return cps__error_set(err, "inputs", -fd, NULL, "creating input %s: %s%s", decl->path,
-                              strerror(-fd),
+        return cps__error_set(err, CPS_STAGE_INPUTS, -fd, NULL, "creating input %s: %s%s",
+                              decl->path, strerror(-fd),
                               fd == -ELOOP ? " (a symlink is there; it is never followed)" : "");
     return fd;
 }
@@ -63,17 +63,17 @@ static int receive_one(int sock, int sigfd, int fd, const struct cps_input_decl 
         if (rc < 0)
             return rc;
         if (strcmp(m.u.input.path, decl->path) != 0) {
-            rc = cps__error_set(err, "protocol", EPROTO, NULL,
+            rc = cps__error_set(err, CPS_STAGE_PROTOCOL, EPROTO, NULL,
                                 "input frame for %s while %s was expected", m.u.input.path,
                                 decl->path);
         } else if (m.u.input.data_len > decl->size - have) {
-            rc = cps__error_set(err, "protocol", EPROTO, NULL,
+            rc = cps__error_set(err, CPS_STAGE_PROTOCOL, EPROTO, NULL,
                                 "input %s: more than its declared %llu bytes", decl->path,
                                 (unsigned long long)decl->size);
         } else {
             rc = write_all(fd, m.u.input.data, m.u.input.data_len);
             if (rc < 0)
-                rc = cps__error_set(err, "inputs", -rc,
+                rc = cps__error_set(err, CPS_STAGE_INPUTS, -rc,
                                     rc == -ENOSPC || rc == -EDQUOT
                                         ? "the inputs do not fit the job's scratch space: raise "
                                           "limits.scratch_bytes, or use CACHEPOT_SCRATCH=disk"
@@ -87,12 +87,13 @@ static int receive_one(int sock, int sigfd, int fd, const struct cps_input_decl 
             return rc;
     }
     if (have != decl->size)
-        return cps__error_set(err, "protocol", EPROTO, NULL, "input %s: %llu bytes, declared %llu",
-                              decl->path, (unsigned long long)have, (unsigned long long)decl->size);
+        return cps__error_set(err, CPS_STAGE_PROTOCOL, EPROTO, NULL,
+                              "input %s: %llu bytes, declared %llu", decl->path,
+                              (unsigned long long)have, (unsigned long long)decl->size);
     /* The mode is exactly the job's, not reduced by the umask. */
     if (fchmod(fd, decl->mode & 07777) < 0)
-        return cps__error_set(err, "inputs", errno, NULL, "chmod %04o %s", (unsigned)decl->mode,
-                              decl->path);
+        return cps__error_set(err, CPS_STAGE_INPUTS, errno, NULL, "chmod %04o %s",
+                              (unsigned)decl->mode, decl->path);
     return 0;
 }
 
@@ -107,8 +108,8 @@ int cps__inputs_receive(int sock, int sigfd, int root_fd, const struct cps_job *
             return fd;
         rc = receive_one(sock, sigfd, fd, &job->inputs[i], err);
         if (close(fd) < 0 && rc == 0)
-            rc =
-                cps__error_set(err, "inputs", errno, NULL, "closing input %s", job->inputs[i].path);
+            rc = cps__error_set(err, CPS_STAGE_INPUTS, errno, NULL, "closing input %s",
+                                job->inputs[i].path);
         if (rc < 0)
             return rc;
     }
@@ -121,7 +122,7 @@ int cps__inputs_make_dirs(int root_fd, const struct cps_job *job, struct cps_err
     const char *name;
     int fd;
 
-    fd = cps__root_mkdirs(root_fd, job->cwd, "inputs", err);
+    fd = cps__root_mkdirs(root_fd, job->cwd, CPS_STAGE_INPUTS, err);
     if (fd < 0)
         return fd;
     close(fd);
@@ -129,12 +130,12 @@ int cps__inputs_make_dirs(int root_fd, const struct cps_job *job, struct cps_err
      * but an output is only a request: when its directory cannot exist in
      * the job's view (a symlink on the way, never followed; a component that
      * is a file; a read-only toolchain dir, /proc) the job runs anyway and the
-     * output is "missing" (outputs.c finds nothing there either). Only a
+     * output is "missing" (outputs_send.c finds nothing there either). Only a
      * fault of the worker (ENOSPC of the scratch, EIO, ...) fails the job. */
     for (size_t i = 0; i < job->outputc; i++) {
         if (cps__path_split(job->outputs[i], parent, &name) < 0)
             continue;
-        fd = cps__root_mkdirs(root_fd, parent, "inputs", err);
+        fd = cps__root_mkdirs(root_fd, parent, CPS_STAGE_INPUTS, err);
         if (fd < 0 && cps__root_errno_is_view(-fd)) {
             cps__log_debug("output %s: its directory cannot be made (%s): it will be missing",
                            job->outputs[i], err->message);

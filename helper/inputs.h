@@ -6,7 +6,7 @@
 #ifndef CPS_HELPER_INPUTS_H
 #define CPS_HELPER_INPUTS_H
 
-#include "cachepot-sandbox.h"
+#include "error.h"
 #include "proto.h"
 
 /*

@@ -32,13 +32,13 @@ int cps__job_paths_check(const struct cps_job *job, struct cps_error *err)
     const char *m;
 
     if ((m = hidden_by(job->cwd, true)) != NULL)
-        return cps__error_set(err, "job", EINVAL, HINT,
+        return cps__error_set(err, CPS_STAGE_JOB, EINVAL, HINT,
                               "cwd %s is below %s, which the sandbox mounts over the root after "
                               "making the cwd: the job could not enter it",
                               job->cwd, m);
     for (size_t i = 0; i < job->inputc; i++)
         if ((m = hidden_by(job->inputs[i].path, false)) != NULL)
-            return cps__error_set(err, "job", EINVAL, HINT,
+            return cps__error_set(err, CPS_STAGE_JOB, EINVAL, HINT,
                                   "input %s is in %s, which the sandbox mounts over the root after "
                                   "writing the inputs: the job would not see it",
                                   job->inputs[i].path, m);

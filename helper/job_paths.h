@@ -5,7 +5,7 @@
 #ifndef CPS_HELPER_JOB_PATHS_H
 #define CPS_HELPER_JOB_PATHS_H
 
-#include "cachepot-sandbox.h"
+#include "error.h"
 #include "proto.h"
 
 /*

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "backend.h"
-#include "builddir.h"
+#include "scratch_dirs.h"
 #include "cgroup.h"
 #include "check_main.h"
 #include "cps_limits.h"
@@ -31,13 +31,13 @@
 #include "log.h"
 #include "namespaces.h"
 #include "options.h"
-#include "outputs.h"
+#include "outputs_send.h"
 #include "overlay.h"
 #include "pump.h"
 #include "report.h"
 #include "rlimits.h"
 #include "rootpath.h"
-#include "session.h"
+#include "parent_session.h"
 #include "timings.h"
 
 /* Everything a failure must undo, in one place. */
@@ -60,6 +60,8 @@ struct helper {
     uint32_t overlay;                /* the mode that was mounted, for exit */
     int target_fd;
     bool stream_cut; /* a frame to the peer was left half sent: send nothing more */
+    struct cps_pump_result end; /* how the job ended, from hand_job_to_init */
+    struct rusage usage;        /* the job's processes */
 };
 
 /* Kill and reap I, and with PID 1 every process of its namespace. */
@@ -169,7 +171,8 @@ static int stop_signals(struct helper *h)
     sigaddset(&set, SIGHUP);
     if (sigprocmask(SIG_BLOCK, &set, NULL) < 0 ||
         (h->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
-        return cps__error_set(&h->err, "signals", errno, NULL, "signalfd for SIGTERM/INT/HUP");
+        return cps__error_set(&h->err, CPS_STAGE_SIGNALS, errno, NULL,
+                              "signalfd for SIGTERM/INT/HUP");
     return 0;
 }
 
@@ -257,7 +260,7 @@ static int make_root(struct helper *h)
     cps__timings_lap(&h->t, "overlay");
     h->target_fd = open(h->dirs.target, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (h->target_fd < 0)
-        return cps__error_set(&h->err, "inputs", errno, NULL, "open %s", h->dirs.target);
+        return cps__error_set(&h->err, CPS_STAGE_INPUTS, errno, NULL, "open %s", h->dirs.target);
     if (cps__inputs_receive(h->sock, h->sigfd, h->target_fd, job, &h->err) < 0 ||
         cps__inputs_make_dirs(h->target_fd, job, &h->err) < 0)
         return -1;
@@ -265,79 +268,100 @@ static int make_root(struct helper *h)
     return 0;
 }
 
-/* Run the job, collect its outputs, clean up, report. */
-static int run(struct helper *h)
+/*
+ * Hand the job to I (PID 1 of the sandbox), which builds the job's view of the
+ * root and starts the compiler, and pump the job's streams to the peer until
+ * it ends; then reap what is left of I and say how the job ended (h->end).
+ * An error is a job that did not run to its end: the peer broke the protocol
+ * or went away, a cancel before the start, a setup failure I reported, or I
+ * dying without a report.
+ */
+static int hand_job_to_init(struct helper *h)
 {
-    struct cps_pump_result r;
-    struct rusage ru;
-    uint64_t budget;
-    int st, rc;
+    struct cps_pump_result *r = &h->end;
+    int st = 0;
 
-    if (cps__pump_run(h->sock, h->sigfd, &h->init, h->job_raw, h->job_len, &h->limits, &r,
+    if (cps__pump_run(h->sock, h->sigfd, &h->init, h->job_raw, h->job_len, &h->limits, r,
                       &h->err) < 0)
         return -1;
-    memset(&ru, 0, sizeof(ru));
-    st = 0;
-    if (r.exited) {
-        ru = r.usage;
+    memset(&h->usage, 0, sizeof(h->usage));
+    if (r->exited) {
+        h->usage = r->usage;
         h->init_ending = true;
     } else {
-        while (wait4(h->init.pid, &st, 0, &ru) < 0 && errno == EINTR)
+        while (wait4(h->init.pid, &st, 0, &h->usage) < 0 && errno == EINTR)
             ;
         h->init.pid = 0;
     }
-    if (r.limit == NULL && WIFSIGNALED(r.wait_status) && WTERMSIG(r.wait_status) == SIGKILL &&
+    if (r->limit == NULL && WIFSIGNALED(r->wait_status) && WTERMSIG(r->wait_status) == SIGKILL &&
         cps__cgroup_oom_killed(&h->cg))
-        r.limit = "memory";
-    if (r.rootfs_prep_usec > 0)
-        cps__timings_add(&h->t, "rootfs_prep", r.rootfs_prep_usec);
-    cps__timings_add(&h->t, "rootfs", r.rootfs_usec);
-    cps__timings_add(&h->t, "exec", r.exec_usec);
+        r->limit = "memory";
+    if (r->rootfs_prep_usec > 0)
+        cps__timings_add(&h->t, "rootfs_prep", r->rootfs_prep_usec);
+    cps__timings_add(&h->t, "rootfs", r->rootfs_usec);
+    cps__timings_add(&h->t, "exec", r->exec_usec);
     cps__timings_lap(&h->t, "run");
-    if (r.peer_error) {
-        h->err = r.peer_err;
+    if (r->peer_error) {
+        h->err = r->peer_err;
         return -1;
     }
-    if (r.stopped) {
-        h->err = r.stop_err;
-        h->stream_cut = r.frame_cut;
+    if (r->stopped) {
+        h->err = r->stop_err;
+        h->stream_cut = r->frame_cut;
         return -1;
     }
-    if (r.cancelled_early)
-        return cps__error_set(&h->err, "cancel", ECANCELED, NULL,
+    if (r->cancelled_early)
+        return cps__error_set(&h->err, CPS_STAGE_CANCEL, ECANCELED, NULL,
                               "cancelled by the peer before the job started");
-    if (r.peer_gone)
-        return cps__error_set(&h->err, "parent", ECONNRESET, NULL, "job ended early: %s",
-                              r.gone_reason);
-    if (r.failed) {
-        h->err = r.failure;
+    if (r->peer_gone)
+        return cps__error_set(&h->err, CPS_STAGE_PARENT, ECONNRESET, NULL, "job ended early: %s",
+                              r->gone_reason);
+    if (r->failed) {
+        h->err = r->failure;
         return -1;
     }
-    if (!r.exited && !r.killed)
-        return cps__error_set(&h->err, "init", EIO, NULL,
+    if (!r->exited && !r->killed)
+        return cps__error_set(&h->err, CPS_STAGE_INIT, EIO, NULL,
                               "PID 1 of the sandbox ended (wait status 0x%x) without reporting",
                               (unsigned)st);
-    budget = h->limits.max_output_bytes - r.stream_bytes;
+    return 0;
+}
+
+/* The output files, within what the streams left of max_output_bytes. */
+static int send_outputs(struct helper *h)
+{
+    uint64_t budget = h->limits.max_output_bytes - h->end.stream_bytes;
+
     if (cps__outputs_send(h->sock, h->target_fd, &h->job.u.job, &budget, &h->err) < 0)
         return -1;
     cps__timings_lap(&h->t, "outputs");
-    /*
-     * With the writable layer on this helper's tmpfs, exit already means "the
-     * host is as before": every process of the job is dead (I reaped them
-     * before its report) and the build dir was never written. What is left
-     * (unmounting, reaping I, whose exit tears down its mount namespace:
-     * 0.5-1 ms) happens after the exit frame, overlapping with the worker's
-     * next step; the worker still reaps this helper. On disk, the build dir is
-     * cleaned first so that the worker reading exit finds it as before.
-     */
+    return 0;
+}
+
+/*
+ * The exit frame, and cleanup. With the writable layer on this helper's
+ * tmpfs, exit already means "the host is as before": every process of the job
+ * is dead (I reaped them before its report) and the build dir was never
+ * written. What is left (unmounting, reaping I, whose exit tears down its
+ * mount namespace) happens after the exit frame, overlapping with the
+ * worker's next step (docs/MEASUREMENTS.md); the worker still reaps this
+ * helper. On disk, the build dir is cleaned first so that the worker reading
+ * exit finds it as before.
+ */
+static int report_exit(struct helper *h)
+{
+    int rc;
+
     if (h->dirs.tmpfs) {
-        rc = cps__report_exit(h->sock, &r, &ru, h->opt.backend, h->overlay, &h->t, &h->err);
+        rc = cps__report_exit(h->sock, &h->end, &h->usage, h->opt.backend, h->overlay, &h->t,
+                              &h->err);
         cleanup(h);
         return rc;
     }
     cleanup(h);
     cps__timings_lap(&h->t, "cleanup");
-    return cps__report_exit(h->sock, &r, &ru, h->opt.backend, h->overlay, &h->t, &h->err);
+    return cps__report_exit(h->sock, &h->end, &h->usage, h->opt.backend, h->overlay, &h->t,
+                            &h->err);
 }
 
 int main(int argc, char **argv)
@@ -378,14 +402,16 @@ int main(int argc, char **argv)
     if (read_job(&h) < 0) {
         /* A warm helper whose worker closes fd 3 before sending a job is no
          * longer needed: that is the normal end of an idle helper. */
-        if (h.job.type == 0 && strcmp(h.err.stage, "frame") == 0 && h.err.errnum == ECONNRESET) {
+        if (h.job.type == 0 && cps__error_is(&h.err, CPS_STAGE_FRAME) &&
+            h.err.errnum == ECONNRESET) {
             cps__log_info("fd 3 closed before a job arrived: exiting");
             cleanup(&h);
             return CPS_EXIT_OK;
         }
         return fail(&h);
     }
-    if (make_root(&h) < 0 || run(&h) < 0)
+    if (make_root(&h) < 0 || hand_job_to_init(&h) < 0 || send_outputs(&h) < 0 ||
+        report_exit(&h) < 0)
         return fail(&h);
     cps__msg_free(&h.job);
     free(h.job_raw);

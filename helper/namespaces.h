@@ -7,7 +7,7 @@
 
 #include <sys/types.h>
 
-#include "cachepot-sandbox.h"
+#include "error.h"
 
 #define CPS_SANDBOX_HOSTNAME "cachepot-sandbox"
 

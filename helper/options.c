@@ -20,7 +20,7 @@ static int parse_id(const char *flag, const char *text, uint32_t *out, struct cp
     v = strtoull(text, &end, 10);
     /* (uid_t)-1 is "no id" for setresuid(2) and cannot be mapped. */
     if (errno != 0 || end == text || *end != '\0' || text[0] == '-' || v >= UINT32_MAX)
-        return cps__error_set(err, "usage", EINVAL, NULL,
+        return cps__error_set(err, CPS_STAGE_USAGE, EINVAL, NULL,
                               "%s wants a number between 0 and %u, got \"%s\"", flag,
                               UINT32_MAX - 1, text);
     *out = (uint32_t)v;
@@ -32,7 +32,7 @@ static int parse_backend(const char *origin, const char *text, uint32_t *out, st
     enum cps_backend b;
 
     if (cps__backend_parse(text, strlen(text), &b) < 0)
-        return cps__error_set(err, "usage", EINVAL, "valid backends: userns, bubblewrap",
+        return cps__error_set(err, CPS_STAGE_USAGE, EINVAL, "valid backends: userns, bubblewrap",
                               "%s: unknown sandbox backend \"%s\" (valid: userns, bubblewrap)",
                               origin, text);
     *out = b;
@@ -47,7 +47,7 @@ static int parse_hello_features(const char *text, bool *on, struct cps_error *er
         *on = text[0] == '1';
         return 0;
     }
-    return cps__error_set(err, "usage", EINVAL, "valid values: 0, 1",
+    return cps__error_set(err, CPS_STAGE_USAGE, EINVAL, "valid values: 0, 1",
                           "%s: \"%s\" is not 0 or 1", CPS_HELLO_FEATURES_ENV, text);
 }
 
@@ -57,7 +57,7 @@ static int parse_scratch(const char *text, bool *disk, struct cps_error *err)
         *disk = text[0] == 'd';
         return 0;
     }
-    return cps__error_set(err, "usage", EINVAL, "valid values: tmpfs, disk",
+    return cps__error_set(err, CPS_STAGE_USAGE, EINVAL, "valid values: tmpfs, disk",
                           "%s: unknown scratch kind \"%s\" (valid: tmpfs, disk)", CPS_ENV_SCRATCH,
                           text);
 }
@@ -180,7 +180,8 @@ int cps__options_parse(int argc, char **argv, struct cps_helper_options *o, stru
             o->seccomp = false;
             break;
         case OPT_CHECK:
-            return cps__error_set(err, "usage", EINVAL, NULL, "--check must be the first argument");
+            return cps__error_set(err, CPS_STAGE_USAGE, EINVAL, NULL,
+                                  "--check must be the first argument");
         case OPT_VERSION:
             o->mode = CPS_MODE_VERSION;
             break;
@@ -188,12 +189,12 @@ int cps__options_parse(int argc, char **argv, struct cps_helper_options *o, stru
             o->mode = CPS_MODE_HELP;
             break;
         default:
-            return cps__error_set(err, "usage", EINVAL, "see --help",
+            return cps__error_set(err, CPS_STAGE_USAGE, EINVAL, "see --help",
                                   "unknown or incomplete option \"%s\"", argv[optind - 1]);
         }
     }
     if (optind < argc)
-        return cps__error_set(err, "usage", EINVAL, "see --help", "unexpected argument \"%s\"",
-                              argv[optind]);
+        return cps__error_set(err, CPS_STAGE_USAGE, EINVAL, "see --help",
+                              "unexpected argument \"%s\"", argv[optind]);
     return 0;
 }

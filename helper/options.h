@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "cachepot-sandbox.h"
+#include "error.h"
 #include "proto.h"
 
 /* Environment variables the helper reads. */

@@ -71,15 +71,16 @@ int cps__overlay_plan(struct cps_overlay_state *o, struct cps_error *err)
     o->mode = 0;
     /* Every mode needs the toolchain: say so once, not once per mode. */
     if (stat(o->paths.toolchain, &st) < 0)
-        return cps__error_set(err, "overlay", errno, "the worker must unpack the toolchain first",
-                              "toolchain dir %s: %s", o->paths.toolchain, strerror(errno));
+        return cps__error_set(err, CPS_STAGE_OVERLAY, errno,
+                              "the worker must unpack the toolchain first", "toolchain dir %s: %s",
+                              o->paths.toolchain, strerror(errno));
     if (!S_ISDIR(st.st_mode))
-        return cps__error_set(err, "overlay", ENOTDIR, NULL, "toolchain %s is not a directory",
-                              o->paths.toolchain);
+        return cps__error_set(err, CPS_STAGE_OVERLAY, ENOTDIR, NULL,
+                              "toolchain %s is not a directory", o->paths.toolchain);
     if (o->requested != CPS_OVERLAY_AUTO) {
         ops = find(o->requested);
         if (ops == NULL)
-            return cps__error_set(err, "overlay", ENOTSUP, "use the overlay mode auto",
+            return cps__error_set(err, CPS_STAGE_OVERLAY, ENOTSUP, "use the overlay mode auto",
                                   "overlay mode \"%s\" is not supported by this helper",
                                   cps__overlay_name((enum cps_overlay)o->requested));
         if (ops->check(o, err) < 0)
@@ -98,7 +99,7 @@ int cps__overlay_plan(struct cps_overlay_state *o, struct cps_error *err)
     }
     if (o->planned == 0)
         return cps__error_set(
-            err, "overlay", ENOTSUP,
+            err, CPS_STAGE_OVERLAY, ENOTSUP,
             "run cachepot-dist-sandbox --check on this host to see what to change",
             "no overlay mode can run this job: %s", why);
     return 0;
@@ -126,7 +127,8 @@ static int mount_one(const struct cps_overlay_mode_ops *ops, struct cps_overlay_
 {
     if (test_hook_refuses(ops->mode))
         return cps__error_set(
-            err, "overlay", EPERM, "unset " CPS_ENV_TEST_FAIL_OVERLAY ", a hook for tests only",
+            err, CPS_STAGE_OVERLAY, EPERM,
+            "unset " CPS_ENV_TEST_FAIL_OVERLAY ", a hook for tests only",
             "mount of overlay mode %s refused by the test hook " CPS_ENV_TEST_FAIL_OVERLAY,
             cps__overlay_name((enum cps_overlay)ops->mode));
     return ops->mount(o, err);
@@ -142,8 +144,8 @@ int cps__overlay_mount(struct cps_overlay_state *o, struct cps_error *err)
         const struct cps_overlay_mode_ops *ops = find(o->requested);
 
         if (ops == NULL || o->planned != o->requested)
-            return cps__error_set(err, "overlay", EINVAL, NULL, "overlay mode %u was not planned",
-                                  (unsigned)o->requested);
+            return cps__error_set(err, CPS_STAGE_OVERLAY, EINVAL, NULL,
+                                  "overlay mode %u was not planned", (unsigned)o->requested);
         rc = mount_one(ops, o, err);
         if (rc == 0)
             o->mode = ops->mode;
@@ -161,7 +163,7 @@ int cps__overlay_mount(struct cps_overlay_state *o, struct cps_error *err)
         cps__log_info("overlay auto: %s failed: %s", cps__overlay_name(modes[i].mode), e.message);
         add_reason(why, sizeof(why), modes[i].mode, &e);
     }
-    return cps__error_set(err, "overlay", rc < 0 ? -rc : ENOTSUP,
+    return cps__error_set(err, CPS_STAGE_OVERLAY, rc < 0 ? -rc : ENOTSUP,
                           "run cachepot-dist-sandbox --check on this host to see what to change",
                           "no overlay mode could be mounted: %s", why);
 }
@@ -175,7 +177,8 @@ int cps__overlay_unmount(struct cps_overlay_state *o, struct cps_error *err)
         return 0;
     ops = find(o->mode);
     if (ops == NULL)
-        return cps__error_set(err, "cleanup", EINVAL, NULL, "overlay mode %u", (unsigned)o->mode);
+        return cps__error_set(err, CPS_STAGE_CLEANUP, EINVAL, NULL, "overlay mode %u",
+                              (unsigned)o->mode);
     rc = ops->unmount(o, err);
     o->mode = 0;
     return rc;

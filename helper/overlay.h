@@ -28,7 +28,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "cachepot-sandbox.h"
+#include "error.h"
 #include "proto.h"
 
 struct cps_root_paths {

@@ -15,7 +15,7 @@
  *       bind mount of a fresh directory BUILD/upper/N;
  *   then "/" remounted read-only.
  *
- * BUILD/upper lies on the scratch tmpfs (builddir.h), so all writable dirs
+ * BUILD/upper lies on the scratch tmpfs (scratch_dirs.h), so all writable dirs
  * share the one bound of limits.scratch_bytes (size and inodes), as the
  * upper layer of native and fuse does. A tmpfs per dir would give a job with
  * N output dirs N times the bound (issue 12: 20 output dirs, 5.6 GiB).
@@ -43,6 +43,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "cleanup.h"
 #include "error.h"
 #include "log.h"
 #include "tmpfs.h"
@@ -143,17 +144,17 @@ static int check_dirs(const struct cps_overlay_state *o, int tc_fd, const struct
 
     for (size_t i = 0; i < n; i++) {
         if (w[i].len == 0)
-            return cps__error_set(err, "overlay", EINVAL,
+            return cps__error_set(err, CPS_STAGE_OVERLAY, EINVAL,
                                   "use a cwd below a top-level directory (e.g. /work), " HINT_MODE,
                                   "bind overlay mode cannot make / writable (the cwd is %s)",
                                   o->job->cwd);
         if (strlen(o->paths.target) + w[i].len >= PATH_MAX)
-            return cps__error_set(err, "overlay", ENAMETOOLONG, NULL,
+            return cps__error_set(err, CPS_STAGE_OVERLAY, ENAMETOOLONG, NULL,
                                   "bind overlay mode: %s plus %.*s is too long", o->paths.target,
                                   (int)w[i].len, w[i].p);
         first_component(w[i], name);
         if (fstatat(tc_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
-            return cps__error_set(err, "overlay", EROFS,
+            return cps__error_set(err, CPS_STAGE_OVERLAY, EROFS,
                                   "use a cwd under a top-level directory the toolchain does "
                                   "not have (e.g. /work), " HINT_MODE,
                                   "bind overlay mode: the cwd %.*s is inside /%s, which the "
@@ -175,7 +176,7 @@ static int check_inputs(const struct cps_overlay_state *o, const struct span *w,
         for (size_t j = 0; j < n && !ok; j++)
             ok = in.len > w[j].len && under(in, w[j]);
         if (!ok)
-            return cps__error_set(err, "overlay", EROFS,
+            return cps__error_set(err, CPS_STAGE_OVERLAY, EROFS,
                                   "put inputs under the job's cwd or an output dir, " HINT_MODE,
                                   "bind overlay mode: input %s is outside the writable dirs (the "
                                   "cwd %s and the output dirs); the rest of the root is the "
@@ -185,29 +186,45 @@ static int check_inputs(const struct cps_overlay_state *o, const struct span *w,
     return 0;
 }
 
-int cps__overlay_bind_check(const struct cps_overlay_state *o, struct cps_error *err)
+/*
+ * What both the check and the mount start from: the toolchain dir (*tc_fd,
+ * O_PATH, new) and the job's writable dirs (*w, new, *n of them). Returns 0
+ * or -errno with err; on error nothing is left open.
+ */
+static int open_toolchain_and_dirs(const struct cps_overlay_state *o, int *tc_fd, struct span **w,
+                                   size_t *n, struct cps_error *err)
 {
-    struct span *w;
-    size_t n;
-    int tc_fd, rc;
+    cps_cleanup_close int fd = -1;
 
     if (o->job == NULL)
-        return cps__error_set(err, "overlay", EINVAL, NULL, "bind overlay mode needs the job");
-    tc_fd = open(o->paths.toolchain, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (tc_fd < 0)
-        return cps__error_set(err, "overlay", errno, "the worker must unpack the toolchain first",
-                              "toolchain dir %s: %s", o->paths.toolchain, strerror(errno));
-    w = calloc(1 + o->job->outputc, sizeof(*w));
-    if (w == NULL) {
-        close(tc_fd);
-        return cps__error_set(err, "overlay", ENOMEM, NULL, "bind overlay mode: writable dirs");
-    }
-    n = writable_dirs(o->job, tc_fd, w);
-    rc = check_dirs(o, tc_fd, w, n, err);
+        return cps__error_set(err, CPS_STAGE_OVERLAY, EINVAL, NULL,
+                              "bind overlay mode needs the job");
+    fd = open(o->paths.toolchain, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return cps__error_set(err, CPS_STAGE_OVERLAY, errno,
+                              "the worker must unpack the toolchain first", "toolchain dir %s: %s",
+                              o->paths.toolchain, strerror(errno));
+    *w = calloc(1 + o->job->outputc, sizeof(**w));
+    if (*w == NULL)
+        return cps__error_set(err, CPS_STAGE_OVERLAY, ENOMEM, NULL,
+                              "bind overlay mode: writable dirs");
+    *n = writable_dirs(o->job, fd, *w);
+    *tc_fd = cps_steal_fd(&fd);
+    return 0;
+}
+
+int cps__overlay_bind_check(const struct cps_overlay_state *o, struct cps_error *err)
+{
+    cps_cleanup_free struct span *w = NULL;
+    cps_cleanup_close int tc_fd = -1;
+    size_t n;
+    int rc;
+
+    rc = open_toolchain_and_dirs(o, &tc_fd, &w, &n, err);
+    if (rc == 0)
+        rc = check_dirs(o, tc_fd, w, n, err);
     if (rc == 0)
         rc = check_inputs(o, w, n, err);
-    free(w);
-    close(tc_fd);
     return rc;
 }
 
@@ -241,15 +258,16 @@ static int bind_ro(int tc_fd, const char *name, const char *dst, struct cps_erro
      * the entry that was inspected, never where a swapped-in link points. */
     fd = openat(tc_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
-        return cps__error_set(err, "overlay", errno, NULL, "open toolchain entry %s", name);
+        return cps__error_set(err, CPS_STAGE_OVERLAY, errno, NULL, "open toolchain entry %s", name);
     snprintf(src, sizeof(src), "/proc/self/fd/%d", fd);
     if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL) < 0)
-        rc = cps__error_set(err, "overlay", errno, NULL, "bind mount of toolchain entry /%s", name);
+        rc = cps__error_set(err, CPS_STAGE_OVERLAY, errno, NULL,
+                            "bind mount of toolchain entry /%s", name);
     else if (mount(NULL, dst, NULL,
                    MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | locked_flags(dst),
                    NULL) < 0)
-        rc = cps__error_set(err, "overlay", errno, NULL, "remounting toolchain entry /%s read-only",
-                            name);
+        rc = cps__error_set(err, CPS_STAGE_OVERLAY, errno, NULL,
+                            "remounting toolchain entry /%s read-only", name);
     close(fd);
     return rc;
 }
@@ -263,27 +281,30 @@ static int add_entry(int tc_fd, int root_fd, const char *target, const char *nam
     int fd;
 
     if (fstatat(tc_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-        return cps__error_set(err, "overlay", errno, NULL, "stat toolchain entry %s", name);
+        return cps__error_set(err, CPS_STAGE_OVERLAY, errno, NULL, "stat toolchain entry %s", name);
     if ((size_t)snprintf(dst, sizeof(dst), "%s/%s", target, name) >= sizeof(dst))
-        return cps__error_set(err, "overlay", ENAMETOOLONG, NULL, "%s/%s", target, name);
+        return cps__error_set(err, CPS_STAGE_OVERLAY, ENAMETOOLONG, NULL, "%s/%s", target, name);
     if (S_ISLNK(st.st_mode)) {
         n = readlinkat(tc_fd, name, link, sizeof(link) - 1);
         if (n < 0)
-            return cps__error_set(err, "overlay", errno, NULL, "readlink toolchain entry %s", name);
+            return cps__error_set(err, CPS_STAGE_OVERLAY, errno, NULL,
+                                  "readlink toolchain entry %s", name);
         link[n] = '\0';
         if (symlinkat(link, root_fd, name) < 0)
-            return cps__error_set(err, "overlay", errno, NULL, "symlink /%s", name);
+            return cps__error_set(err, CPS_STAGE_OVERLAY, errno, NULL, "symlink /%s", name);
         return 0;
     }
     if (S_ISDIR(st.st_mode)) {
         if (mkdirat(root_fd, name, 0755) < 0)
-            return cps__error_set(err, "overlay", errno, NULL, "mkdir mount point /%s", name);
+            return cps__error_set(err, CPS_STAGE_OVERLAY, errno, NULL, "mkdir mount point /%s",
+                                  name);
         return bind_ro(tc_fd, name, dst, err);
     }
     if (S_ISREG(st.st_mode)) {
         fd = openat(root_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
         if (fd < 0)
-            return cps__error_set(err, "overlay", errno, NULL, "create mount point /%s", name);
+            return cps__error_set(err, CPS_STAGE_OVERLAY, errno, NULL, "create mount point /%s",
+                                  name);
         close(fd);
         return bind_ro(tc_fd, name, dst, err);
     }
@@ -296,24 +317,22 @@ static int add_entry(int tc_fd, int root_fd, const char *target, const char *nam
 static int add_toolchain(int root_fd, const char *toolchain, const char *target,
                          struct cps_error *err)
 {
+    cps_cleanup_close int tc_fd = open(toolchain, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     struct dirent *e;
-    int tc_fd, rc = 0;
+    int rc = 0;
     DIR *d;
 
-    tc_fd = open(toolchain, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (tc_fd < 0)
-        return cps__error_set(err, "overlay", errno, NULL, "open toolchain dir %s", toolchain);
+        return cps__error_set(err, CPS_STAGE_OVERLAY, errno, NULL, "open toolchain dir %s",
+                              toolchain);
     d = fdopendir(dup(tc_fd));
-    if (d == NULL) {
-        rc = cps__error_set(err, "overlay", errno, NULL, "read toolchain dir %s", toolchain);
-        close(tc_fd);
-        return rc;
-    }
+    if (d == NULL)
+        return cps__error_set(err, CPS_STAGE_OVERLAY, errno, NULL, "read toolchain dir %s",
+                              toolchain);
     while (rc == 0 && (e = readdir(d)) != NULL)
         if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
             rc = add_entry(tc_fd, root_fd, target, e->d_name, err);
     closedir(d);
-    close(tc_fd);
     return rc;
 }
 
@@ -332,24 +351,25 @@ static int add_writable(const char *target, const char *upper, size_t n, struct 
         c = *p;
         *p = '\0';
         if (mkdir(path, 0755) < 0 && errno != EEXIST)
-            return cps__error_set(err, "overlay", errno, NULL, "bind overlay mode: mkdir %s",
-                                  path + base);
+            return cps__error_set(err, CPS_STAGE_OVERLAY, errno, NULL,
+                                  "bind overlay mode: mkdir %s", path + base);
         *p = c;
         if (c == '\0')
             break;
     }
     if ((size_t)snprintf(src, sizeof(src), "%s/%zu", upper, n) >= sizeof(src))
-        return cps__error_set(err, "overlay", ENAMETOOLONG, NULL, "%s/%zu", upper, n);
+        return cps__error_set(err, CPS_STAGE_OVERLAY, ENAMETOOLONG, NULL, "%s/%zu", upper, n);
     if (mkdir(src, 0755) < 0)
-        return cps__error_set(err, "overlay", errno, NULL, "bind overlay mode: mkdir %s", src);
+        return cps__error_set(err, CPS_STAGE_OVERLAY, errno, NULL, "bind overlay mode: mkdir %s",
+                              src);
     if (mount(src, path, NULL, MS_BIND, NULL) < 0)
-        return cps__error_set(err, "overlay", errno, NULL,
+        return cps__error_set(err, CPS_STAGE_OVERLAY, errno, NULL,
                               "bind overlay mode: bind mount of %s on %.*s", src, (int)w.len, w.p);
     /* With CACHEPOT_SCRATCH=disk the source is the build dir's filesystem:
      * no set-uid or device files from there either. */
     if (mount(NULL, path, NULL, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | locked_flags(path),
               NULL) < 0)
-        return cps__error_set(err, "overlay", errno, NULL,
+        return cps__error_set(err, CPS_STAGE_OVERLAY, errno, NULL,
                               "bind overlay mode: remounting %.*s nosuid,nodev", (int)w.len, w.p);
     return 0;
 }
@@ -363,47 +383,39 @@ static int build(struct cps_overlay_state *o, struct span *w, size_t n, struct c
 
     cps__tmpfs_options(opts, sizeof(opts), "0755", ROOT_TMPFS_BYTES);
     if (mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
-        return cps__error_set(err, "overlay", errno, NULL,
+        return cps__error_set(err, CPS_STAGE_OVERLAY, errno, NULL,
                               "bind overlay mode: mount tmpfs (%s) on %s", opts, target);
     root_fd = open(target, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (root_fd < 0)
-        return cps__error_set(err, "overlay", errno, NULL, "open %s", target);
+        return cps__error_set(err, CPS_STAGE_OVERLAY, errno, NULL, "open %s", target);
     rc = add_toolchain(root_fd, o->paths.toolchain, target, err);
     /* I (or bwrap) mounts /proc, /dev and /tmp later; their mount points
      * must exist before "/" becomes read-only. */
     for (size_t i = 0; rc == 0 && i < sizeof(points) / sizeof(points[0]); i++)
         if (mkdirat(root_fd, points[i], 0755) < 0 && errno != EEXIST)
-            rc = cps__error_set(err, "overlay", errno, NULL, "mkdir mount point /%s", points[i]);
+            rc = cps__error_set(err, CPS_STAGE_OVERLAY, errno, NULL, "mkdir mount point /%s",
+                                points[i]);
     close(root_fd);
     for (size_t i = 0; rc == 0 && i < n; i++)
         rc = add_writable(target, o->paths.upper, i, w[i], err);
     if (rc == 0 && mount(NULL, target, NULL,
                          MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
-        rc = cps__error_set(err, "overlay", errno, NULL, "remounting the root tmpfs read-only");
+        rc = cps__error_set(err, CPS_STAGE_OVERLAY, errno, NULL,
+                            "remounting the root tmpfs read-only");
     return rc;
 }
 
 int cps__overlay_bind_mount(struct cps_overlay_state *o, struct cps_error *err)
 {
-    struct span *w;
-    size_t n;
+    cps_cleanup_free struct span *w = NULL;
     int tc_fd, rc;
+    size_t n;
 
-    if (o->job == NULL)
-        return cps__error_set(err, "overlay", EINVAL, NULL, "bind overlay mode needs the job");
-    tc_fd = open(o->paths.toolchain, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (tc_fd < 0)
-        return cps__error_set(err, "overlay", errno, "the worker must unpack the toolchain first",
-                              "toolchain dir %s: %s", o->paths.toolchain, strerror(errno));
-    w = calloc(1 + o->job->outputc, sizeof(*w));
-    if (w == NULL) {
-        close(tc_fd);
-        return cps__error_set(err, "overlay", ENOMEM, NULL, "bind overlay mode: writable dirs");
-    }
-    n = writable_dirs(o->job, tc_fd, w);
+    rc = open_toolchain_and_dirs(o, &tc_fd, &w, &n, err);
+    if (rc < 0)
+        return rc;
     close(tc_fd);
     rc = build(o, w, n, err);
-    free(w);
     /* MNT_DETACH takes every mount below target with it. */
     if (rc < 0)
         umount2(o->paths.target, MNT_DETACH);
@@ -413,6 +425,6 @@ int cps__overlay_bind_mount(struct cps_overlay_state *o, struct cps_error *err)
 int cps__overlay_bind_unmount(struct cps_overlay_state *o, struct cps_error *err)
 {
     if (umount2(o->paths.target, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
-        return cps__error_set(err, "cleanup", errno, NULL, "umount %s", o->paths.target);
+        return cps__error_set(err, CPS_STAGE_CLEANUP, errno, NULL, "umount %s", o->paths.target);
     return 0;
 }

@@ -57,7 +57,7 @@ int cps__fuse_overlayfs_find(char *path, size_t size, struct cps_error *err)
         rc = cps__find_executable(env, path, size);
         if (rc < 0)
             return cps__error_set(
-                err, "overlay", -rc,
+                err, CPS_STAGE_OVERLAY, -rc,
                 "point " CPS_ENV_FUSE_OVERLAYFS " at an executable "
                 "fuse-overlayfs, or unset it to search PATH; else use overlay mode "
                 "native or bind",
@@ -66,7 +66,7 @@ int cps__fuse_overlayfs_find(char *path, size_t size, struct cps_error *err)
     }
     rc = cps__find_executable(CPS_FUSE_OVERLAYFS, path, size);
     if (rc < 0)
-        return cps__error_set(err, "overlay", -rc,
+        return cps__error_set(err, CPS_STAGE_OVERLAY, -rc,
                               "install fuse-overlayfs (Debian/Ubuntu: apt-get install "
                               "fuse-overlayfs) or set " CPS_ENV_FUSE_OVERLAYFS
                               "; else use overlay mode native or bind",
@@ -91,7 +91,7 @@ int cps__overlay_fuse_check(const struct cps_overlay_state *o, struct cps_error 
     if (cps__fuse_overlayfs_find(exe, sizeof(exe), err) < 0)
         return -err->errnum;
     if (stat(CPS_DEV_FUSE, &st) < 0 || !S_ISCHR(st.st_mode))
-        return cps__error_set(err, "overlay", ENODEV,
+        return cps__error_set(err, CPS_STAGE_OVERLAY, ENODEV,
                               "load the fuse module (modprobe fuse) or, in a container, pass "
                               "/dev/fuse in; else use overlay mode native or bind",
                               "fuse overlay mode: %s is missing or not a character device",
@@ -99,7 +99,7 @@ int cps__overlay_fuse_check(const struct cps_overlay_state *o, struct cps_error 
     /* access(2) uses the real ids, which are O's in its user namespace: the
      * device's owner must map to O's uid there for mode 0600 to allow it. */
     if (access(CPS_DEV_FUSE, R_OK | W_OK) < 0)
-        return cps__error_set(err, "overlay", EACCES,
+        return cps__error_set(err, CPS_STAGE_OVERLAY, EACCES,
                               "let this user open /dev/fuse (chmod 0666 /dev/fuse or a udev "
                               "rule) or run the worker as root; else use overlay mode native "
                               "or bind",
@@ -118,7 +118,7 @@ int cps__overlay_fuse_check(const struct cps_overlay_state *o, struct cps_error 
                                          err) < 0)
         return -EINVAL;
     if (build_options(&o->paths, opts, sizeof(opts)) < 0)
-        return cps__error_set(err, "overlay", ENAMETOOLONG, NULL,
+        return cps__error_set(err, CPS_STAGE_OVERLAY, ENAMETOOLONG, NULL,
                               "fuse overlay mode: options too long");
     return 0;
 }
@@ -220,20 +220,20 @@ int cps__overlay_fuse_mount(struct cps_overlay_state *o, struct cps_error *err)
     if (cps__fuse_overlayfs_find(exe, sizeof(exe), err) < 0)
         return -err->errnum;
     if (build_options(&o->paths, opts, sizeof(opts)) < 0)
-        return cps__error_set(err, "overlay", ENAMETOOLONG, NULL, "fuse-overlayfs options");
+        return cps__error_set(err, CPS_STAGE_OVERLAY, ENAMETOOLONG, NULL, "fuse-overlayfs options");
     snprintf(target, sizeof(target), "%s", o->paths.target);
     if (stat(target, &before) < 0)
-        return cps__error_set(err, "overlay", errno, NULL, "stat %s", target);
+        return cps__error_set(err, CPS_STAGE_OVERLAY, errno, NULL, "stat %s", target);
     /* Its output goes to a memfd, not a pipe: once it runs as the daemon
      * nobody reads, and a write to an unread pipe would block or kill it. */
     log = memfd_create("fuse-overlayfs-output", MFD_CLOEXEC);
     if (log < 0)
-        return cps__error_set(err, "overlay", errno, NULL, "memfd_create");
+        return cps__error_set(err, CPS_STAGE_OVERLAY, errno, NULL, "memfd_create");
     pid = fork();
     if (pid < 0) {
         st = errno;
         close(log);
-        return cps__error_set(err, "overlay", st, NULL, "fork of fuse-overlayfs");
+        return cps__error_set(err, CPS_STAGE_OVERLAY, st, NULL, "fork of fuse-overlayfs");
     }
     if (pid == 0)
         child(exe, opts, target, log, self);
@@ -246,7 +246,7 @@ int cps__overlay_fuse_mount(struct cps_overlay_state *o, struct cps_error *err)
             said(log, text, sizeof(text));
             close(log);
             return cps__error_set(
-                err, "overlay", EIO,
+                err, CPS_STAGE_OVERLAY, EIO,
                 "run cachepot-dist-sandbox --check; else use overlay mode native or bind",
                 "fuse-overlayfs %s exited with %d before mounting %s: %s", exe,
                 WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), target,
@@ -259,7 +259,7 @@ int cps__overlay_fuse_mount(struct cps_overlay_state *o, struct cps_error *err)
             reap(pid, 0);
             said(log, text, sizeof(text));
             close(log);
-            return cps__error_set(err, "overlay", ETIMEDOUT, NULL,
+            return cps__error_set(err, CPS_STAGE_OVERLAY, ETIMEDOUT, NULL,
                                   "fuse-overlayfs %s did not mount %s within %d ms: %s", exe,
                                   target, MOUNT_WAIT_MS, text[0] ? text : "(no output)");
         }
@@ -279,7 +279,7 @@ int cps__overlay_fuse_unmount(struct cps_overlay_state *o, struct cps_error *err
      * below anyway. */
     if (umount2(o->paths.target, 0) < 0 && errno != EINVAL && errno != ENOENT &&
         umount2(o->paths.target, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
-        rc = cps__error_set(err, "cleanup", errno, NULL, "umount %s", o->paths.target);
+        rc = cps__error_set(err, CPS_STAGE_CLEANUP, errno, NULL, "umount %s", o->paths.target);
     if (o->fuse_pid > 0) {
         st = reap(o->fuse_pid, EXIT_WAIT_MS);
         if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)

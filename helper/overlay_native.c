@@ -81,8 +81,9 @@ int cps__overlay_native_mount(const struct cps_root_paths *p, struct cps_error *
 
     rc = open_layers(p, fds);
     if (rc < 0)
-        return cps__error_set(err, "overlay", -rc, NULL, "opening the overlay layers %s, %s, %s",
-                              p->toolchain, p->upper, p->work);
+        return cps__error_set(err, CPS_STAGE_OVERLAY, -rc, NULL,
+                              "opening the overlay layers %s, %s, %s", p->toolchain, p->upper,
+                              p->work);
     snprintf(data, sizeof(data), DATA_FMT, fds[0], fds[1], fds[2]);
     rc = mount("overlay", p->target, "overlay", MS_NOSUID | MS_NODEV, data);
     saved = errno;
@@ -95,7 +96,7 @@ int cps__overlay_native_mount(const struct cps_root_paths *p, struct cps_error *
     fs_fact(p->toolchain, lower, sizeof(lower));
     fs_fact(p->upper, upper, sizeof(upper));
     return cps__error_set(
-        err, "overlay", saved,
+        err, CPS_STAGE_OVERLAY, saved,
         "overlayfs in a user namespace needs Linux 5.11 (5.13 with SELinux) and an upper dir on "
         "a filesystem with user xattrs that is not itself an overlay; use the fuse or bind "
         "overlay mode",
@@ -108,6 +109,6 @@ int cps__overlay_native_mount(const struct cps_root_paths *p, struct cps_error *
 int cps__overlay_native_unmount(const struct cps_root_paths *p, struct cps_error *err)
 {
     if (umount2(p->target, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
-        return cps__error_set(err, "cleanup", errno, NULL, "umount %s", p->target);
+        return cps__error_set(err, CPS_STAGE_CLEANUP, errno, NULL, "umount %s", p->target);
     return 0;
 }

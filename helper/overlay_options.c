@@ -15,7 +15,7 @@ int cps__overlay_refuse_option_chars(const struct cps_root_paths *p, const char 
         const char *c = strpbrk(paths[i], ",:\\");
 
         if (c != NULL)
-            return cps__error_set(err, "overlay", EINVAL, hint,
+            return cps__error_set(err, CPS_STAGE_OVERLAY, EINVAL, hint,
                                   "%spath %s contains '%c', which %s options cannot carry", prefix,
                                   paths[i], *c, options);
     }

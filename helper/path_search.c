@@ -43,7 +43,8 @@ int cps__path_search(const struct cps_job *job, cps_path_try_fn try, void *arg,
         if (rc == 0)
             return 0;
         note_tried(tried, sizeof(tried), name, -rc);
-        return cps__error_set(err, "exec", -rc, "check argv[0] and the toolchain's contents",
+        return cps__error_set(err, CPS_STAGE_EXEC, -rc,
+                              "check argv[0] and the toolchain's contents",
                               "exec %s failed: tried %s", name, tried);
     }
     p = path_env != NULL ? path_env : CPS_EXEC_DEFAULT_PATH;
@@ -70,7 +71,7 @@ int cps__path_search(const struct cps_job *job, cps_path_try_fn try, void *arg,
     }
     if (eacces && (rc == -ENOENT || rc == -ENOTDIR))
         rc = -EACCES;
-    return cps__error_set(err, "exec", -rc,
+    return cps__error_set(err, CPS_STAGE_EXEC, -rc,
                           "set PATH in the job's environment, or give argv[0] as an absolute path",
                           "exec %s failed with PATH=%s%s: tried %s", name,
                           path_env != NULL ? path_env : CPS_EXEC_DEFAULT_PATH,

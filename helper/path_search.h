@@ -9,7 +9,7 @@
 #ifndef CPS_HELPER_PATH_SEARCH_H
 #define CPS_HELPER_PATH_SEARCH_H
 
-#include "cachepot-sandbox.h"
+#include "error.h"
 #include "proto.h"
 
 /* Used when the job's environment has no PATH: confstr(_CS_PATH) of POSIX. */

@@ -27,7 +27,8 @@ static bool is_named(const char *name)
     return false;
 }
 
-static int add(struct cps_proc_masks *m, const char *name, const char *stage, struct cps_error *err)
+static int add(struct cps_proc_masks *m, const char *name, enum cps_stage stage,
+               struct cps_error *err)
 {
     if (m->count == CPS_PROC_MASK_MAX)
         return cps__error_set(err, stage, E2BIG, NULL,
@@ -54,7 +55,7 @@ static bool wanted(int dirfd, const char *name)
     return (st.st_mode & S_IROTH) == 0 || is_named(name);
 }
 
-int cps__proc_masks_find(int proc_fd, struct cps_proc_masks *m, const char *stage,
+int cps__proc_masks_find(int proc_fd, struct cps_proc_masks *m, enum cps_stage stage,
                          struct cps_error *err)
 {
     /* A few hundred bytes of dirents per call; about 60 entries come before

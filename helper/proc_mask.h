@@ -28,7 +28,7 @@
 #include <linux/limits.h>
 #include <stddef.h>
 
-#include "cachepot-sandbox.h"
+#include "error.h"
 
 /* Room for every root-only top-level file a kernel has (12 on Linux 6.18
  * with everything built in); more is an error, never a silent skip. */
@@ -47,7 +47,7 @@ struct cps_proc_masks {
  * processes costs no more than a fresh one. Returns 0, or -errno with err
  * (stage): -E2BIG when more than CPS_PROC_MASK_MAX entries qualify.
  */
-int cps__proc_masks_find(int proc_fd, struct cps_proc_masks *m, const char *stage,
+int cps__proc_masks_find(int proc_fd, struct cps_proc_masks *m, enum cps_stage stage,
                          struct cps_error *err);
 
 #endif

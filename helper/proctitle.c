@@ -53,7 +53,7 @@ int cps__proctitle_set(const char *title, struct cps_error *err)
     int rc = read_arg_area(&start, &end);
 
     if (rc < 0)
-        return cps__error_set(err, "proc", -rc, NULL,
+        return cps__error_set(err, CPS_STAGE_PROC, -rc, NULL,
                               "reading the argument area from /proc/self/stat");
     size = end - start;
     len = strlen(title);

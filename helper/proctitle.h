@@ -11,7 +11,7 @@
 #ifndef CPS_HELPER_PROCTITLE_H
 #define CPS_HELPER_PROCTITLE_H
 
-#include "cachepot-sandbox.h"
+#include "error.h"
 
 /* What I's cmdline says instead. */
 #define CPS_INIT_TITLE "cachepot-sandbox-init"

@@ -19,16 +19,15 @@
 #include "frame.h"
 #include "log.h"
 #include "proto_stream.h"
-#include "session.h"
+#include "parent_session.h"
 #include "timings.h"
 
 /*
  * A job's pipe holds 64 KiB by default (pipe(7)): a compiler writing a large
  * stdout then blocks every 64 KiB until O has framed and sent the chunk, two
  * context switches per chunk on a busy machine. A 1 MiB pipe (the default
- * /proc/sys/fs/pipe-max-size) lets it run ahead while O sends (measured: 1 GiB
- * of stdout about 2x faster than through 64 KiB, 10-20% faster than through
- * 256 KiB). Pipe pages count against the user's quota,
+ * /proc/sys/fs/pipe-max-size) lets it run ahead while O sends (the figures:
+ * docs/MEASUREMENTS.md). Pipe pages count against the user's quota,
  * /proc/sys/fs/pipe-user-pages-soft (64 MiB), shared by all of the worker's
  * helpers and their jobs; past it every new pipe of the user gets a page or
  * two (pipe(7); gcc -pipe included). So a pipe grows only once the job has written
@@ -43,8 +42,8 @@
  * the sender's SO_SNDBUF (212992 by default, net.core.wmem_default): three
  * 64 KiB frames. A larger one (the kernel doubles the value and caps it at
  * net.core.wmem_max, socket(7)) lets O keep sending while the parent is busy
- * with the previous frames (measured: 1 GiB of stdout about 30% faster, an
- * output file about 10%). It stays set for the outputs sent after the run.
+ * with the previous frames (docs/MEASUREMENTS.md). It stays set for the
+ * outputs sent after the run.
  */
 #define SOCK_SNDBUF (1024 * 1024)
 /* Chunks forwarded from one pipe per wakeup before the loop looks at the
@@ -298,7 +297,7 @@ static void pump_sock(struct pump *p)
         kill_job(p, "cancel");
     } else {
         if (rc == 0)
-            cps__error_set(&e, "protocol", EPROTO, NULL,
+            cps__error_set(&e, CPS_STAGE_PROTOCOL, EPROTO, NULL,
                            "only cancel may be sent while the job runs");
         p->r->peer_error = true;
         p->r->peer_err = e;
@@ -366,7 +365,7 @@ int cps__pump_run(int sock, int sigfd, struct cps_init *in, const uint8_t *raw, 
     p.reader.max_frame = CPS_MAX_FRAME;
     p.buf = malloc(CPS_MAX_CHUNK);
     if (p.buf == NULL)
-        return cps__error_set(err, "run", ENOMEM, NULL, "stream buffer");
+        return cps__error_set(err, CPS_STAGE_RUN, ENOMEM, NULL, "stream buffer");
     grow_sndbuf(sock);
     rc = cps__ctl_send_blob(in->ctl, raw, len, err);
     if (rc < 0) {
@@ -378,7 +377,7 @@ int cps__pump_run(int sock, int sigfd, struct cps_init *in, const uint8_t *raw, 
     sock_flags = fcntl(sock, F_GETFL);
     if (sock_flags < 0 || fcntl(sock, F_SETFL, sock_flags | O_NONBLOCK) < 0) {
         free(p.buf);
-        return cps__error_set(err, "run", errno, NULL, "O_NONBLOCK on fd 3");
+        return cps__error_set(err, CPS_STAGE_RUN, errno, NULL, "O_NONBLOCK on fd 3");
     }
     /* Until I reports the exec, the same budget covers the setup in I. */
     p.start_us = cps__now_usec();

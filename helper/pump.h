@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <sys/resource.h>
 
-#include "cachepot-sandbox.h"
+#include "error.h"
 #include "init.h"
 #include "proto.h"
 
@@ -21,7 +21,15 @@ struct cps_pump_result {
     bool failed;         /* I reported a setup or exec failure: failure */
     struct cps_error failure;
     bool killed;           /* O killed I (limit says why) */
-    const char *limit;     /* "timeout", "output", "cancel", ... or NULL */
+    /*
+     * Why the job ended early, or NULL: O killed I for "timeout"
+     * (limits.timeout_ms), "output" (max_output_bytes) or "cancel"; main.c
+     * sets "memory" afterwards when the job cgroup's OOM killer ended it. The
+     * exit frame (report.c) tells the other ends itself: an exit code, a
+     * signal, and the limits the kernel enforces by signal, "cpu" (SIGXCPU) and
+     * "file_size" (SIGXFSZ).
+     */
+    const char *limit;
     bool peer_gone;        /* the peer closed fd 3, or a stop signal came: send nothing */
     char gone_reason[160]; /* why peer_gone was set */
     bool frame_cut;        /* a frame was half sent when peer_gone was set */

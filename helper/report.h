@@ -4,7 +4,7 @@
 
 #include <sys/resource.h>
 
-#include "cachepot-sandbox.h"
+#include "error.h"
 #include "pump.h"
 #include "timings.h"
 

@@ -57,7 +57,7 @@ static int set(int resource, const char *name, rlim_t soft, rlim_t hard, struct 
             r.rlim_cur = r.rlim_max;
     }
     if (setrlimit(resource, &r) < 0)
-        return cps__error_set(err, "rlimits", errno, NULL, "setrlimit(%s, %llu)", name,
+        return cps__error_set(err, CPS_STAGE_RLIMITS, errno, NULL, "setrlimit(%s, %llu)", name,
                               (unsigned long long)soft);
     return 0;
 }

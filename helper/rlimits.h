@@ -5,7 +5,7 @@
 #ifndef CPS_HELPER_RLIMITS_H
 #define CPS_HELPER_RLIMITS_H
 
-#include "cachepot-sandbox.h"
+#include "error.h"
 #include "proto.h"
 
 #define CPS_DEFAULT_TIMEOUT_MS       (10u * 60u * 1000u)         /* 10 minutes */

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cachepot-sandbox.h"
+#include "error.h"
 #include "rootfs_contents.h"
 #include "rootfs_prep.h"
 

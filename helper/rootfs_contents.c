@@ -22,9 +22,9 @@ int cps__dev_populate(int dev_fd, struct cps_error *err)
 
     for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++)
         if (symlinkat(links[i][1], dev_fd, links[i][0]) < 0)
-            return cps__error_set(err, "dev", errno, NULL, "symlink /dev/%s", links[i][0]);
+            return cps__error_set(err, CPS_STAGE_DEV, errno, NULL, "symlink /dev/%s", links[i][0]);
     if (mkdirat(dev_fd, "shm", 0700) < 0 || fchmodat(dev_fd, "shm", 01777, 0) < 0)
-        return cps__error_set(err, "dev", errno, NULL, "mkdir /dev/shm");
+        return cps__error_set(err, CPS_STAGE_DEV, errno, NULL, "mkdir /dev/shm");
     return 0;
 }
 

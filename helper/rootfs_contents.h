@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 
-#include "cachepot-sandbox.h"
+#include "error.h"
 
 /* Size of the /dev tmpfs: it holds mount points, links and /dev/shm, which
  * compilers do not use (POSIX shared memory is for servers); 64 KiB keeps a

@@ -23,7 +23,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "cachepot-sandbox.h"
+#include "error.h"
 
 struct cps_rootfs_prep {
     int proc_fd;        /* detached procfs of I's PID namespace, entries read-only; -1 */

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <linux/limits.h>
 #include <linux/openat2.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -68,7 +69,7 @@ int cps__path_split(const char *path, char *parent, const char **name)
     return 0;
 }
 
-int cps__root_mkdirs(int root_fd, const char *path, const char *stage, struct cps_error *err)
+int cps__root_mkdirs(int root_fd, const char *path, enum cps_stage stage, struct cps_error *err)
 {
     char comp[NAME_MAX + 1];
     const char *p = path;

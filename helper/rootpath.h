@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "cachepot-sandbox.h"
+#include "error.h"
 
 /* openat2(root_fd, path, flags, mode, RESOLVE_IN_ROOT|NO_SYMLINKS|NO_MAGICLINKS).
  * path is a sandbox path (absolute, normalized). Returns an fd or -errno. */
@@ -25,7 +25,7 @@ int cps__root_open(int root_fd, const char *path, int flags, mode_t mode);
  * component is an error (-ELOOP / -ENOTDIR). On success returns an O_PATH fd of
  * the directory (caller closes). Stage as given; the message names the component.
  */
-int cps__root_mkdirs(int root_fd, const char *path, const char *stage, struct cps_error *err);
+int cps__root_mkdirs(int root_fd, const char *path, enum cps_stage stage, struct cps_error *err);
 
 /*
  * Is errnum, from opening or creating a path in the root, an answer about the

@@ -11,7 +11,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define STAGE "seccomp"
+#define STAGE CPS_STAGE_SECCOMP
 
 /* The rules live in helper/seccomp/seccomp_rules.c; cps-seccomp-gen runs
  * them through libseccomp at build time and writes the program into

@@ -125,7 +125,7 @@ static const char *fs_name(const char *path)
 }
 
 /*
- * Put upper and work where a job's would be (builddir.c): on a tmpfs, unless
+ * Put upper and work where a job's would be (scratch_dirs.c): on a tmpfs, unless
  * CACHEPOT_SCRATCH=disk or this kernel's tmpfs has no user xattrs (< 6.6),
  * where the helper too keeps them on the build dir's filesystem. Runs in the
  * probe's own mount namespace. Returns the name of the upper layer's

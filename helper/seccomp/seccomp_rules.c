@@ -21,7 +21,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define STAGE "seccomp"
+#define STAGE CPS_STAGE_SECCOMP
 
 /*
  * The policy is "allow by default, deny what a compiler never needs":

@@ -46,6 +46,16 @@ extern "C" {
 #define CPS_API
 #endif
 
+/*
+ * struct cps_error is defined twice, token for token: here, so that this one
+ * installed header compiles on its own, and in the project's common/error.h, so
+ * that the helper and common code below the library need not include the
+ * library's header. Whichever comes first defines it; the shared guard keeps the
+ * other from redefining it. tests/unit/test_error_layout.c compiles each header
+ * alone and fails when the two disagree in a constant, a field or an offset.
+ */
+#ifndef CPS_ERROR_STRUCT_DEFINED
+#define CPS_ERROR_STRUCT_DEFINED
 #define CPS_ERROR_STAGE_MAX   32
 #define CPS_ERROR_MESSAGE_MAX 1024
 #define CPS_ERROR_HINT_MAX    512
@@ -62,19 +72,24 @@ struct cps_error {
     char message[CPS_ERROR_MESSAGE_MAX];
     char hint[CPS_ERROR_HINT_MAX];
 };
+#endif /* CPS_ERROR_STRUCT_DEFINED */
 
 /*
  * Stages the library itself reports (the helper reports its own, e.g. "overlay"):
  *   "job"      the job is invalid (checked before anything is spawned)
  *   "input"    an input file could not be read, or changed while it was sent
+ *   "builddir" no build dir could be made under $TMPDIR (none was set)
  *   "spawn"    the helper could not be started (socketpair, posix_spawn)
  *   "hello"    the helper did not greet correctly (wrong protocol, not a helper)
+ *   "encode"   a message for the helper breaks a protocol rule
  *   "protocol" the helper sent something out of order or undecodable
+ *   "poll"     waiting on the helper's socket failed
  *   "helper"   the helper exited or was killed before finishing the job
  *   "output"   an output file could not be written to the out dir
  *   "callback" a callback returned non-zero
  *   "timeout"  the whole exchange took longer than cps_run_options.timeout_ms
  *   "cancel"   the run was cancelled with cps_cancel()
+ *   "pool"     a pool could not be set up (memory, eventfd, its thread)
  */
 
 /* Library version (e.g. "0.2.0"); static string. */

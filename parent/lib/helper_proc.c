@@ -164,13 +164,13 @@ int cps__helper_spawn(const char *path, const struct cps_job *job, struct cps_he
     p->sock = -1;
     /* SOCK_CLOEXEC: another thread's spawn or exec must never inherit either end. */
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-        return cps__error_set(err, "spawn", errno, "raise the open file limit (ulimit -n)",
+        return cps__error_set(err, CPS_STAGE_SPAWN, errno, "raise the open file limit (ulimit -n)",
                               "socketpair: %s", cps__errtext(errno));
     r = move_above_3(&sv[1]);
     if (r < 0) {
         close(sv[0]);
         close(sv[1]);
-        return cps__error_set(err, "spawn", -r, NULL, "fcntl(F_DUPFD_CLOEXEC): %s",
+        return cps__error_set(err, CPS_STAGE_SPAWN, -r, NULL, "fcntl(F_DUPFD_CLOEXEC): %s",
                               cps__errtext(-r));
     }
     helper_argv(&a, path, job);
@@ -194,7 +194,7 @@ int cps__helper_spawn(const char *path, const struct cps_job *job, struct cps_he
     close(sv[1]);
     if (r != 0) {
         close(sv[0]);
-        return cps__error_set(err, "spawn", r,
+        return cps__error_set(err, CPS_STAGE_SPAWN, r,
                               "install cachepot-dist-sandbox, or point CACHEPOT_SANDBOX_HELPER "
                               "(or the helper option) at it",
                               "cannot run the helper %s: %s", path, cps__errtext(r));

@@ -64,7 +64,7 @@ CPS_API void cps_job_free(struct cps_job_spec *job)
 
 static int nomem(struct cps_error *err, const char *what)
 {
-    return cps__error_set(err, "job", ENOMEM, NULL, "out of memory setting %s", what);
+    return cps__error_set(err, CPS_STAGE_JOB, ENOMEM, NULL, "out of memory setting %s", what);
 }
 
 /* Replace *slot with a copy of value (value must be a non-empty host path). */
@@ -73,10 +73,10 @@ static int set_host_dir(char **slot, const char *value, const char *what, struct
     char *copy;
 
     if (!value || value[0] == '\0')
-        return cps__error_set(err, "job", EINVAL, NULL, "%s must not be empty", what);
+        return cps__error_set(err, CPS_STAGE_JOB, EINVAL, NULL, "%s must not be empty", what);
     if (strlen(value) > CPS_MAX_PATH)
-        return cps__error_set(err, "job", ENAMETOOLONG, NULL, "%s is longer than %d bytes", what,
-                              CPS_MAX_PATH);
+        return cps__error_set(err, CPS_STAGE_JOB, ENAMETOOLONG, NULL, "%s is longer than %d bytes",
+                              what, CPS_MAX_PATH);
     copy = strdup(value);
     if (!copy)
         return nomem(err, what);
@@ -106,8 +106,8 @@ CPS_API int cps_job_set_argv(struct cps_job_spec *job, size_t argc, const char *
     const char **copy;
 
     if (argc < 1 || argc > CPS_MAX_ARGV)
-        return cps__error_set(err, "job", EINVAL, NULL, "argv needs 1 to %d entries, not %zu",
-                              CPS_MAX_ARGV, argc);
+        return cps__error_set(err, CPS_STAGE_JOB, EINVAL, NULL,
+                              "argv needs 1 to %d entries, not %zu", CPS_MAX_ARGV, argc);
     copy = calloc(argc, sizeof(*copy));
     if (!copy)
         return nomem(err, "argv");
@@ -116,7 +116,7 @@ CPS_API int cps_job_set_argv(struct cps_job_spec *job, size_t argc, const char *
         if (!copy[i]) {
             free_strv(copy, i);
             if (!argv[i])
-                return cps__error_set(err, "job", EINVAL, NULL, "argv[%zu] is NULL", i);
+                return cps__error_set(err, CPS_STAGE_JOB, EINVAL, NULL, "argv[%zu] is NULL", i);
             return nomem(err, "argv");
         }
     }
@@ -133,11 +133,11 @@ CPS_API int cps_job_add_env(struct cps_job_spec *job, const char *name, const ch
     char *n, *v;
 
     if (!name || !value || name[0] == '\0' || strchr(name, '='))
-        return cps__error_set(err, "job", EINVAL, NULL,
+        return cps__error_set(err, CPS_STAGE_JOB, EINVAL, NULL,
                               "environment name \"%s\" must be non-empty without '='",
                               name ? name : "(null)");
     if (job->envc >= CPS_MAX_ENV)
-        return cps__error_set(err, "job", E2BIG, NULL, "more than %d environment variables",
+        return cps__error_set(err, CPS_STAGE_JOB, E2BIG, NULL, "more than %d environment variables",
                               CPS_MAX_ENV);
     env = realloc(job->env, (job->envc + 1) * sizeof(*env));
     if (!env)
@@ -160,7 +160,7 @@ CPS_API int cps_job_set_cwd(struct cps_job_spec *job, const char *path, struct c
     int r;
 
     if (!path || path[0] != '/')
-        return cps__error_set(err, "job", EINVAL, NULL, "cwd \"%s\" must be absolute",
+        return cps__error_set(err, CPS_STAGE_JOB, EINVAL, NULL, "cwd \"%s\" must be absolute",
                               path ? path : "(null)");
     r = cps__path_resolve("/", path, &resolved, err);
     if (r < 0)
@@ -178,12 +178,14 @@ CPS_API int cps_job_add_input(struct cps_job_spec *job, const char *host_path,
     int r;
 
     if (!host_path || host_path[0] == '\0' || !sandbox_path)
-        return cps__error_set(err, "job", EINVAL, NULL, "input needs a host and a sandbox path");
+        return cps__error_set(err, CPS_STAGE_JOB, EINVAL, NULL,
+                              "input needs a host and a sandbox path");
     if (mode > 07777)
-        return cps__error_set(err, "job", EINVAL, NULL, "input %s: mode %o is not a mode",
+        return cps__error_set(err, CPS_STAGE_JOB, EINVAL, NULL, "input %s: mode %o is not a mode",
                               host_path, mode);
     if (job->inputc >= CPS_MAX_INPUTS)
-        return cps__error_set(err, "job", E2BIG, NULL, "more than %d inputs", CPS_MAX_INPUTS);
+        return cps__error_set(err, CPS_STAGE_JOB, E2BIG, NULL, "more than %d inputs",
+                              CPS_MAX_INPUTS);
     /* Refuse ".." now rather than at run time; the cwd may still change. */
     r = cps__path_resolve("/", sandbox_path, &check, err);
     if (r < 0)
@@ -212,9 +214,10 @@ CPS_API int cps_job_add_output(struct cps_job_spec *job, const char *path, struc
     int r;
 
     if (!path)
-        return cps__error_set(err, "job", EINVAL, NULL, "output path is NULL");
+        return cps__error_set(err, CPS_STAGE_JOB, EINVAL, NULL, "output path is NULL");
     if (job->outputc >= CPS_MAX_OUTPUTS)
-        return cps__error_set(err, "job", E2BIG, NULL, "more than %d outputs", CPS_MAX_OUTPUTS);
+        return cps__error_set(err, CPS_STAGE_JOB, E2BIG, NULL, "more than %d outputs",
+                              CPS_MAX_OUTPUTS);
     r = cps__path_output_name(path, &name, err);
     if (r < 0)
         return r;
@@ -266,7 +269,7 @@ CPS_API int cps_job_set_limit(struct cps_job_spec *job, enum cps_limit which, ui
         l->scratch_bytes = value;
         return 0;
     }
-    return cps__error_set(err, "job", EINVAL, NULL, "unknown limit %d", (int)which);
+    return cps__error_set(err, CPS_STAGE_JOB, EINVAL, NULL, "unknown limit %d", (int)which);
 }
 
 CPS_API int cps_job_set_backend(struct cps_job_spec *job, const char *backend,
@@ -279,7 +282,7 @@ CPS_API int cps_job_set_backend(struct cps_job_spec *job, const char *backend,
         return 0;
     }
     if (cps__backend_parse(backend, strlen(backend), &b) < 0)
-        return cps__error_set(err, "job", EINVAL, "valid backends: userns, bubblewrap",
+        return cps__error_set(err, CPS_STAGE_JOB, EINVAL, "valid backends: userns, bubblewrap",
                               "unknown sandbox backend \"%s\"", backend);
     job->backend = b;
     return 0;
@@ -291,7 +294,8 @@ CPS_API int cps_job_set_overlay(struct cps_job_spec *job, const char *overlay,
     enum cps_overlay o;
 
     if (!overlay || cps__overlay_parse(overlay, strlen(overlay), &o) < 0)
-        return cps__error_set(err, "job", EINVAL, "valid overlay modes: auto, native, fuse, bind",
+        return cps__error_set(err, CPS_STAGE_JOB, EINVAL,
+                              "valid overlay modes: auto, native, fuse, bind",
                               "unknown overlay mode \"%s\"", overlay ? overlay : "(null)");
     job->overlay = o;
     return 0;
@@ -339,11 +343,11 @@ static int stat_inputs(const struct cps_job_spec *spec, struct cps_wire_job *w,
         struct stat st;
 
         if (stat(host, &st) < 0)
-            return cps__error_set(err, "input", errno, NULL, "stat input %s: %s", host,
+            return cps__error_set(err, CPS_STAGE_INPUT, errno, NULL, "stat input %s: %s", host,
                                   cps__errtext(errno));
         if (!S_ISREG(st.st_mode))
-            return cps__error_set(err, "input", EINVAL, NULL, "input %s is not a regular file",
-                                  host);
+            return cps__error_set(err, CPS_STAGE_INPUT, EINVAL, NULL,
+                                  "input %s is not a regular file", host);
         w->decl[i].size = (uint64_t)st.st_size;
         w->input_dev[i] = st.st_dev;
         w->input_ino[i] = st.st_ino;
@@ -360,10 +364,10 @@ int cps__wire_job_build(const struct cps_job_spec *spec, const char *build_dir,
 
     memset(w, 0, sizeof(*w));
     if (!spec->toolchain)
-        return cps__error_set(err, "job", EINVAL, "set a toolchain dir",
+        return cps__error_set(err, CPS_STAGE_JOB, EINVAL, "set a toolchain dir",
                               "the job has no toolchain");
     if (spec->argc == 0)
-        return cps__error_set(err, "job", EINVAL, "set a command", "the job has no argv");
+        return cps__error_set(err, CPS_STAGE_JOB, EINVAL, "set a command", "the job has no argv");
     w->input_paths = calloc(spec->inputc + 1, sizeof(char *));
     w->output_paths = calloc(spec->outputc + 1, sizeof(char *));
     w->decl = calloc(spec->inputc + 1, sizeof(*w->decl));
@@ -400,7 +404,8 @@ int cps__wire_job_build(const struct cps_job_spec *spec, const char *build_dir,
      * (and in the caller's terms) that the toolchain does not exist. */
     w->toolchain = realpath(spec->toolchain, NULL);
     if (!w->toolchain) {
-        r = cps__error_set(err, "job", errno, "package a compiler with cachepot-dist-toolchain",
+        r = cps__error_set(err, CPS_STAGE_JOB, errno,
+                           "package a compiler with cachepot-dist-toolchain",
                            "toolchain dir %s: %s", spec->toolchain, cps__errtext(errno));
         goto fail;
     }

@@ -42,15 +42,15 @@ int cps__path_resolve(const char *base, const char *path, char **out, struct cps
 
     *out = NULL;
     if (path[0] == '\0')
-        return cps__error_set(err, "job", EINVAL, NULL, "empty sandbox path");
+        return cps__error_set(err, CPS_STAGE_JOB, EINVAL, NULL, "empty sandbox path");
     buf = malloc(cap);
     if (!buf)
-        return cps__error_set(err, "job", ENOMEM, NULL, "resolve %s", path);
+        return cps__error_set(err, CPS_STAGE_JOB, ENOMEM, NULL, "resolve %s", path);
     buf[0] = '\0';
     if ((path[0] != '/' && !append_components(buf, &len, base)) ||
         !append_components(buf, &len, path)) {
         free(buf);
-        return cps__error_set(err, "job", EINVAL, "name sandbox files without \"..\"",
+        return cps__error_set(err, CPS_STAGE_JOB, EINVAL, "name sandbox files without \"..\"",
                               "sandbox path %s has a \"..\" component", path);
     }
     if (len == 0) {
@@ -59,7 +59,7 @@ int cps__path_resolve(const char *base, const char *path, char **out, struct cps
     }
     if (!cps__path_is_normal(buf, len)) {
         free(buf);
-        return cps__error_set(err, "job", EINVAL, NULL,
+        return cps__error_set(err, CPS_STAGE_JOB, EINVAL, NULL,
                               "sandbox path %s is not valid (at most %d bytes, no NUL)", path,
                               CPS_MAX_PATH);
     }
@@ -74,16 +74,17 @@ int cps__path_output_name(const char *path, char **out, struct cps_error *err)
 
     *out = NULL;
     if (!buf)
-        return cps__error_set(err, "job", ENOMEM, NULL, "output %s", path);
+        return cps__error_set(err, CPS_STAGE_JOB, ENOMEM, NULL, "output %s", path);
     buf[0] = '\0';
     if (!append_components(buf, &len, path)) {
         free(buf);
-        return cps__error_set(err, "job", EINVAL, "name outputs without \"..\"",
+        return cps__error_set(err, CPS_STAGE_JOB, EINVAL, "name outputs without \"..\"",
                               "output path %s has a \"..\" component", path);
     }
     if (len == 0) {
         free(buf);
-        return cps__error_set(err, "job", EINVAL, NULL, "output path \"%s\" names no file", path);
+        return cps__error_set(err, CPS_STAGE_JOB, EINVAL, NULL, "output path \"%s\" names no file",
+                              path);
     }
     /* Drop the leading "/" that append_components() put before the first component. */
     memmove(buf, buf + 1, len);

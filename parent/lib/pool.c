@@ -27,7 +27,7 @@
 #include "job_spec.h"
 #include "cps_limits.h"
 #include "log.h"
-#include "session.h"
+#include "helper_session.h"
 
 #define DEFAULT_SIZE        2
 #define DEFAULT_MAX_IDLE_MS 60000
@@ -316,7 +316,7 @@ CPS_API int cps_pool_prepare(struct cps_pool *pool, const struct cps_job_spec *s
     wake(pool);
     pthread_mutex_unlock(&pool->mu);
     if (!c)
-        return cps__error_set(err, "pool", ENOMEM, NULL, "pool configuration");
+        return cps__error_set(err, CPS_STAGE_POOL, ENOMEM, NULL, "pool configuration");
     return 0;
 }
 
@@ -497,17 +497,18 @@ static void read_hello(struct cps_pool *pool, struct pool_helper *h, uint64_t no
             return;
         }
         if (r == 0 && m.type == CPS_MSG_ERROR)
-            cps__error_set(&err, m.u.error.stage, m.u.error.errnum, m.u.error.hint, "%s",
-                           m.u.error.message);
+            cps__error_set_named(&err, m.u.error.stage, m.u.error.errnum, m.u.error.hint, "%s",
+                                 m.u.error.message);
         else if (r == 0 && m.type == CPS_MSG_HELLO)
-            cps__error_set(&err, "hello", EPROTO, NULL,
+            cps__error_set(&err, CPS_STAGE_HELLO, EPROTO, NULL,
                            "it was prepared with uid %u gid %u backend %s seccomp %s, which is "
                            "not the configuration it was spawned for",
                            (unsigned)m.u.hello.uid, (unsigned)m.u.hello.gid,
                            cps__backend_name((enum cps_backend)m.u.hello.backend),
                            m.u.hello.seccomp ? "on" : "off");
         else if (r == 0)
-            cps__error_set(&err, "hello", EPROTO, NULL, "it sent another message before hello");
+            cps__error_set(&err, CPS_STAGE_HELLO, EPROTO, NULL,
+                           "it sent another message before hello");
         if (r == 0)
             cps__msg_free(&m);
     }
@@ -690,7 +691,7 @@ CPS_API int cps_pool_new(const struct cps_pool_options *opts, struct cps_pool **
     cps__error_clear(err);
     cps__log_init("libcachepot-sandbox");
     if (!(pool = calloc(1, sizeof(*pool))))
-        return cps__error_set(err, "pool", ENOMEM, NULL, "pool");
+        return cps__error_set(err, CPS_STAGE_POOL, ENOMEM, NULL, "pool");
     pool->size = opts && opts->size ? opts->size : DEFAULT_SIZE;
     pool->max_idle_us =
         (opts && opts->max_idle_ms ? opts->max_idle_ms : DEFAULT_MAX_IDLE_MS) * 1000u;
@@ -702,7 +703,7 @@ CPS_API int cps_pool_new(const struct cps_pool_options *opts, struct cps_pool **
             close(pool->wake_fd);
         free(pool->helper_path);
         free(pool);
-        return cps__error_set(err, "pool", r, NULL, "eventfd: %s", cps__errtext(r));
+        return cps__error_set(err, CPS_STAGE_POOL, r, NULL, "eventfd: %s", cps__errtext(r));
     }
     pthread_mutex_init(&pool->mu, NULL);
     pthread_cond_init(&pool->runs_done, NULL);
@@ -722,7 +723,7 @@ CPS_API int cps_pool_new(const struct cps_pool_options *opts, struct cps_pool **
         close(pool->wake_fd);
         free(pool->helper_path);
         free(pool);
-        return cps__error_set(err, "pool", r, NULL, "cannot start the pool thread: %s",
+        return cps__error_set(err, CPS_STAGE_POOL, r, NULL, "cannot start the pool thread: %s",
                               cps__errtext(r));
     }
     *out = pool;

@@ -3,14 +3,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "builddir.h"
+#include "host_builddir.h"
 #include "cachepot-sandbox.h"
 #include "error.h"
 #include "job_spec.h"
 #include "log.h"
-#include "outputs.h"
+#include "output_sink.h"
 #include "pool.h"
-#include "session.h"
+#include "helper_session.h"
 #include "helper_proc.h"
 
 /* A helper that sent its last frame only cleans up; after this long it is killed. */
@@ -69,7 +69,7 @@ static void fill_times(struct cps_result *res, const struct cps_session_times *t
 static bool died_before_job(bool warm, const struct cps_session_times *t,
                             const struct cps_error *err)
 {
-    return warm && !t->answered && strcmp(err->stage, "helper") == 0;
+    return warm && !t->answered && cps__error_is(err, CPS_STAGE_HELPER);
 }
 
 /* Run the exchange with a warm helper from pool, or with one spawned now; the
@@ -144,10 +144,10 @@ CPS_API int cps_run(const struct cps_job_spec *job, const struct cps_run_options
     cps__error_clear(err);
     cps__log_init("libcachepot-sandbox");
     if (!opts)
-        return cps__error_set(err, "job", EINVAL, NULL, "no run options");
+        return cps__error_set(err, CPS_STAGE_JOB, EINVAL, NULL, "no run options");
     res = calloc(1, sizeof(*res));
     if (!res)
-        return cps__error_set(err, "job", ENOMEM, NULL, "result");
+        return cps__error_set(err, CPS_STAGE_JOB, ENOMEM, NULL, "result");
     pool = opts->pool && cps__pool_enter(opts->pool, opts->helper_path) ? opts->pool : NULL;
     path = pool ? cps__pool_helper_path(pool) : cps__helper_path(opts);
     r = temp_build ? cps__build_dir_make_temp(&build_dir, err)

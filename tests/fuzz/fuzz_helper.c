@@ -24,13 +24,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "builddir.h"
+#include "scratch_dirs.h"
 #include "inputs.h"
 #include "options.h"
-#include "outputs.h"
+#include "outputs_send.h"
 #include "proto.h"
 #include "rlimits.h"
-#include "session.h"
+#include "parent_session.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);

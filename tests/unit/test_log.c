@@ -142,16 +142,17 @@ START_TEST(error_set_fills_and_returns)
     struct cps_error err;
 
     errno = ENOENT;
-    ck_assert_int_eq(cps__error_set(&err, "overlay", EPERM, "set knob", "mount %s", "/m"), -EPERM);
+    ck_assert_int_eq(cps__error_set(&err, CPS_STAGE_OVERLAY, EPERM, "set knob", "mount %s", "/m"),
+                     -EPERM);
     ck_assert_int_eq(errno, ENOENT);
     ck_assert_str_eq(err.stage, "overlay");
     ck_assert_int_eq(err.errnum, EPERM);
     ck_assert_str_eq(err.message, "mount /m");
     ck_assert_str_eq(err.hint, "set knob");
-    ck_assert_int_eq(cps__error_set(&err, "x", 0, NULL, "no errno"), -EIO);
+    ck_assert_int_eq(cps__error_set_named(&err, "x", 0, NULL, "no errno"), -EIO);
     ck_assert_int_eq(err.errnum, 0);
     ck_assert_str_eq(err.hint, "");
-    ck_assert_int_eq(cps__error_set(NULL, "x", EINVAL, NULL, "nowhere"), -EINVAL);
+    ck_assert_int_eq(cps__error_set_named(NULL, "x", EINVAL, NULL, "nowhere"), -EINVAL);
     cps__error_clear(&err);
     ck_assert_str_eq(err.message, "");
     ck_assert_int_eq(err.errnum, 0);
@@ -163,8 +164,8 @@ START_TEST(error_set_may_reuse_its_own_fields)
 {
     struct cps_error err;
 
-    cps__error_set(&err, "idmap", EPERM, "turn the knob", "write uid_map");
-    cps__error_set(&err, err.stage, err.errnum, err.hint, "spawn: %s", err.message);
+    cps__error_set_named(&err, "idmap", EPERM, "turn the knob", "write uid_map");
+    cps__error_set_named(&err, err.stage, err.errnum, err.hint, "spawn: %s", err.message);
     ck_assert_str_eq(err.message, "spawn: write uid_map");
     ck_assert_str_eq(err.hint, "turn the knob");
     ck_assert_str_eq(err.stage, "idmap");
@@ -183,7 +184,8 @@ START_TEST(error_set_truncates_on_character_boundaries)
     big[1021] = '\0';
     for (int i = 0; i < 100; i++)
         strcat(big, "\xe2\x82\xac");
-    cps__error_set(&err, "a_stage_name_that_is_much_longer_than_thirty_one", EIO, big, "%s", big);
+    cps__error_set_named(&err, "a_stage_name_that_is_much_longer_than_thirty_one", EIO, big, "%s",
+                         big);
     n = strlen(err.message);
     ck_assert_uint_eq(n, 1021);
     ck_assert(cps__utf8_valid(err.message, n));

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 /* The parent's private headers (helper/ has a builddir.h of its own). */
-#include "../../parent/lib/builddir.h"
+#include "../../parent/lib/host_builddir.h"
 #include "../../parent/lib/paths.h"
 #include "check_run.h"
 

@@ -37,7 +37,7 @@ START_TEST(real_proc)
     int fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
     ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(cps__proc_masks_find(fd, &m, "proc", &err), 0);
+    ck_assert_int_eq(cps__proc_masks_find(fd, &m, CPS_STAGE_PROC, &err), 0);
     d = opendir("/proc");
     ck_assert_ptr_nonnull(d);
     while ((e = readdir(d)) != NULL) {
@@ -121,7 +121,7 @@ START_TEST(rule)
     ck_assert_int_eq(mkfifo(path, 0666), 0);
     fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(cps__proc_masks_find(fd, &m, "proc", &err), 0);
+    ck_assert_int_eq(cps__proc_masks_find(fd, &m, CPS_STAGE_PROC, &err), 0);
     close(fd);
     ck_assert_uint_eq(m.count, 5);
     ck_assert(has(&m, "secret") && has(&m, "secret_rw") && has(&m, "keys") &&
@@ -144,7 +144,7 @@ START_TEST(too_many)
     }
     fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(cps__proc_masks_find(fd, &m, "bubblewrap", &err), -E2BIG);
+    ck_assert_int_eq(cps__proc_masks_find(fd, &m, CPS_STAGE_BUBBLEWRAP, &err), -E2BIG);
     close(fd);
     ck_assert_str_eq(err.stage, "bubblewrap");
     ck_assert_ptr_nonnull(strstr(err.message, "CPS_PROC_MASK_MAX"));

@@ -327,8 +327,8 @@ START_TEST(send_error_makes_any_error_sendable)
 
     ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
     /* No stage, a Latin-1 path in the message: still reported, sanitized. */
-    cps__error_set(&e, "", ENOENT, "check the \xe9 path", "open /tmp/caf\xe9: %s",
-                   strerror(ENOENT));
+    cps__error_set_named(&e, "", ENOENT, "check the \xe9 path", "open /tmp/caf\xe9: %s",
+                         strerror(ENOENT));
     ck_assert_int_eq(cps__msg_send_error(sv[0], &e, &err), 0);
     ck_assert_int_eq(cps__frame_read(sv[1], 0, &buf, &len, &err), 0);
     ck_assert_int_eq(cps__msg_decode(buf, len, &back, &err), 0);

@@ -72,16 +72,16 @@ START_TEST(mkdirs_creates_and_reuses)
     char path[PATH_MAX];
     int fd;
 
-    fd = cps__root_mkdirs(root_fd, "/x/y/z", "test", &e);
+    fd = cps__root_mkdirs(root_fd, "/x/y/z", CPS_STAGE_INPUTS, &e);
     ck_assert_int_ge(fd, 0);
     close(fd);
     snprintf(path, sizeof(path), "%s/x/y/z", dir);
     ck_assert_int_eq(stat(path, &st), 0);
     ck_assert(S_ISDIR(st.st_mode));
-    fd = cps__root_mkdirs(root_fd, "/x/y", "test", &e);
+    fd = cps__root_mkdirs(root_fd, "/x/y", CPS_STAGE_INPUTS, &e);
     ck_assert_int_ge(fd, 0);
     close(fd);
-    fd = cps__root_mkdirs(root_fd, "/", "test", &e);
+    fd = cps__root_mkdirs(root_fd, "/", CPS_STAGE_INPUTS, &e);
     ck_assert_int_ge(fd, 0);
     close(fd);
 }
@@ -91,11 +91,11 @@ START_TEST(mkdirs_never_follows)
 {
     struct cps_error e;
 
-    ck_assert_int_eq(cps__root_mkdirs(root_fd, "/abs/sub", "test", &e), -ELOOP);
-    ck_assert_str_eq(e.stage, "test");
+    ck_assert_int_eq(cps__root_mkdirs(root_fd, "/abs/sub", CPS_STAGE_INPUTS, &e), -ELOOP);
+    ck_assert_str_eq(e.stage, "inputs");
     ck_assert_ptr_nonnull(strstr(e.message, "symlink"));
-    ck_assert_int_eq(cps__root_mkdirs(root_fd, "/rel/sub", "test", &e), -ELOOP);
-    ck_assert_int_eq(cps__root_mkdirs(root_fd, "/file/sub", "test", &e), -ENOTDIR);
+    ck_assert_int_eq(cps__root_mkdirs(root_fd, "/rel/sub", CPS_STAGE_INPUTS, &e), -ELOOP);
+    ck_assert_int_eq(cps__root_mkdirs(root_fd, "/file/sub", CPS_STAGE_INPUTS, &e), -ENOTDIR);
     ck_assert(outside_empty());
 }
 END_TEST

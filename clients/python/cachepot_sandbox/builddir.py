@@ -1,5 +1,5 @@
 """Temporary build dirs and what a dead helper left in them
-(parent/lib/builddir.c). The helper removes its upper/ work/ target/; one that
+(parent/lib/host_builddir.c). The helper removes its upper/ work/ target/; one that
 was killed could not, so the session removes them: without following symlinks
 (a job's target/ may hold one pointing anywhere), without crossing into another
 filesystem (something mounted there could be the toolchain)."""
@@ -22,7 +22,7 @@ def make_temp():
     try:
         return os.path.realpath(tempfile.mkdtemp(prefix="cachepot-build-", dir=tmp))
     except OSError as e:
-        raise SandboxError("spawn", e.errno, f"create a build dir under {tmp}: {e.strerror}",
+        raise SandboxError("builddir", e.errno, f"create a build dir under {tmp}: {e.strerror}",
                            "set TMPDIR to a writable directory") from e
 
 

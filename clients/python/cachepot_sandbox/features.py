@@ -52,7 +52,7 @@ def announced(hello):
 
 def unannounced_error(missing, who, version):
     """(message, hint) of the refusal of a job that sets the keys missing (in
-    table order), worded as the C library's (parent/lib/session.c)."""
+    table order), worded as the C library's (parent/lib/helper_session.c)."""
     # The newest first release among them: the table only grows at the end.
     since = SINCE[missing[-1]]
     message = (f"helper {who} of release {version} does not understand {', '.join(missing)}, "

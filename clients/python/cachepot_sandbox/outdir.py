@@ -1,5 +1,5 @@
 """Writing output files below a directory without ever leaving it
-(parent/lib/outputs.c). Names come from Output.name (relative, normalized, no
+(parent/lib/output_sink.c). Names come from Output.name (relative, normalized, no
 ".."); every directory on the way is opened with O_NOFOLLOW relative to the one
 before, and the file is created with O_EXCL after unlinking what was there, so
 neither a symlink nor a hard link planted in the out dir redirects a write."""

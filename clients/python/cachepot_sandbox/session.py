@@ -1,5 +1,5 @@
 """Session: one exchange with a spawned helper, driven by one poll() loop
-(parent/lib/session.c), as a context manager that yields events."""
+(parent/lib/helper_session.c), as a context manager that yields events."""
 
 import errno
 import os
@@ -339,7 +339,7 @@ class Session:
             self._finish(SandboxError("job", errno.EOPNOTSUPP, message, hint))
 
     def _output_frame(self, m):
-        """Check the order and sizes of output frames (parent/lib/outputs.c)
+        """Check the order and sizes of output frames (parent/lib/output_sink.c)
         and turn them into events."""
         def bad(what):
             self._finish(SandboxError("protocol", errno.EPROTO,

@@ -1,4 +1,4 @@
-/* test_builddir.c - BUILD/{upper,work,target} creation and removal (helper/builddir.c). */
+/* test_scratch_dirs.c - BUILD/{upper,work,target} creation and removal (helper/scratch_dirs.c). */
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -15,7 +15,7 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
-#include "builddir.h"
+#include "scratch_dirs.h"
 #include "check_run.h"
 
 static char dir[64], outside[64];

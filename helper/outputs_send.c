@@ -1,5 +1,5 @@
-/* outputs.c - output files from the root to the peer. */
-#include "outputs.h"
+/* outputs_send.c - output files from the root to the peer. */
+#include "outputs_send.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -63,7 +63,7 @@ static int send_chunk(int sock, int fd, const struct cps_msg *m, struct cps_data
             rc = cps__frame_write_rest(sock, &tail, 1, err);
         if (rc < 0)
             return rc;
-        return cps__error_set(err, "outputs", EIO, NULL,
+        return cps__error_set(err, CPS_STAGE_OUTPUTS, EIO, NULL,
                               "output %s shrank or could not be read while it was sent (%s)",
                               o->path, why);
     }
@@ -113,14 +113,14 @@ int cps__outputs_send(int sock, int root_fd, const struct cps_job *job, uint64_t
     int rc = 0;
 
     if (f == NULL)
-        return cps__error_set(err, "outputs", ENOMEM, NULL, "output buffer");
+        return cps__error_set(err, CPS_STAGE_OUTPUTS, ENOMEM, NULL, "output buffer");
     for (size_t i = 0; i < job->outputc && rc == 0; i++) {
         const char *path = job->outputs[i];
         struct stat st;
         int fd = cps__root_open(root_fd, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
 
         if (fd < 0 && !cps__root_errno_is_view(-fd)) {
-            rc = cps__error_set(err, "outputs", -fd, NULL, "opening output %s: %s", path,
+            rc = cps__error_set(err, CPS_STAGE_OUTPUTS, -fd, NULL, "opening output %s: %s", path,
                                 strerror(-fd));
             break;
         }
@@ -130,7 +130,7 @@ int cps__outputs_send(int sock, int root_fd, const struct cps_job *job, uint64_t
             continue;
         }
         if (fstat(fd, &st) < 0) {
-            rc = cps__error_set(err, "outputs", errno, NULL, "fstat of output %s", path);
+            rc = cps__error_set(err, CPS_STAGE_OUTPUTS, errno, NULL, "fstat of output %s", path);
             close(fd);
             break;
         }
@@ -142,7 +142,7 @@ int cps__outputs_send(int sock, int root_fd, const struct cps_job *job, uint64_t
         }
         if ((uint64_t)st.st_size > *budget) {
             close(fd);
-            rc = cps__error_set(err, "outputs", EFBIG, "raise limits.max_output_bytes",
+            rc = cps__error_set(err, CPS_STAGE_OUTPUTS, EFBIG, "raise limits.max_output_bytes",
                                 "output %s (%llu bytes) exceeds what is left of "
                                 "max_output_bytes (%llu bytes)",
                                 path, (unsigned long long)st.st_size, (unsigned long long)*budget);

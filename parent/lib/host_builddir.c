@@ -1,5 +1,5 @@
-/* builddir.c - temporary build dirs and what a dead helper left in them. */
-#include "builddir.h"
+/* host_builddir.c - temporary build dirs and what a dead helper left in them. */
+#include "host_builddir.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,16 +24,17 @@ int cps__build_dir_make_temp(char **out, struct cps_error *err)
     if (!tmp || tmp[0] != '/')
         tmp = "/tmp";
     if (snprintf(templ, sizeof(templ), "%s/cachepot-build-XXXXXX", tmp) >= (int)sizeof(templ))
-        return cps__error_set(err, "spawn", ENAMETOOLONG, "set TMPDIR to a shorter path",
+        return cps__error_set(err, CPS_STAGE_BUILDDIR, ENAMETOOLONG, "set TMPDIR to a shorter path",
                               "TMPDIR %s is too long", tmp);
     if (!mkdtemp(templ))
-        return cps__error_set(err, "spawn", errno, "set TMPDIR to a writable directory",
+        return cps__error_set(err, CPS_STAGE_BUILDDIR, errno, "set TMPDIR to a writable directory",
                               "create a build dir under %s: %s", tmp, cps__errtext(errno));
     *out = realpath(templ, NULL);
     if (!*out) {
         int e = errno;
         rmdir(templ);
-        return cps__error_set(err, "spawn", e, NULL, "realpath %s: %s", templ, cps__errtext(e));
+        return cps__error_set(err, CPS_STAGE_BUILDDIR, e, NULL, "realpath %s: %s", templ,
+                              cps__errtext(e));
     }
     return 0;
 }
@@ -42,11 +43,11 @@ int cps__build_dir_prepare(const char *dir, char **out, struct cps_error *err)
 {
     *out = NULL;
     if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-        return cps__error_set(err, "job", errno, NULL, "create build dir %s: %s", dir,
+        return cps__error_set(err, CPS_STAGE_JOB, errno, NULL, "create build dir %s: %s", dir,
                               cps__errtext(errno));
     *out = realpath(dir, NULL);
     if (!*out)
-        return cps__error_set(err, "job", errno, NULL, "build dir %s: %s", dir,
+        return cps__error_set(err, CPS_STAGE_JOB, errno, NULL, "build dir %s: %s", dir,
                               cps__errtext(errno));
     return 0;
 }

@@ -1,19 +1,19 @@
 /*
- * session.h - the helper's side of the protocol before the job runs: hello,
+ * parent_session.h - the helper's side of the protocol before the job runs: hello,
  * reading and validating the job, waiting for the peer.
  *
  * Errors caused by the peer (a frame that does not decode, a message of the
  * wrong type or order, EOF) carry stage "frame", "decode" or "protocol";
  * cps__session_is_peer_error() tells them apart from setup errors.
  */
-#ifndef CPS_HELPER_SESSION_H
-#define CPS_HELPER_SESSION_H
+#ifndef CPS_HELPER_PARENT_SESSION_H
+#define CPS_HELPER_PARENT_SESSION_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cachepot-sandbox.h"
+#include "error.h"
 #include "options.h"
 #include "proto.h"
 

@@ -1,5 +1,5 @@
-/* outputs.c - receiving output files: callbacks or the out-dir writer. */
-#include "outputs.h"
+/* output_sink.c - receiving output files: callbacks or the out-dir writer. */
+#include "output_sink.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cleanup.h"
 #include "errtext.h"
 #include "error.h"
 
@@ -24,7 +25,7 @@ int cps__output_sink_init(struct cps_output_sink *s, const struct cps_job_spec *
     if (!opts->on_output && opts->out_dir && spec->outputc > 0) {
         s->dirfd = open(opts->out_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (s->dirfd < 0)
-            return cps__error_set(err, "output", errno, "create the out dir first",
+            return cps__error_set(err, CPS_STAGE_OUTPUT, errno, "create the out dir first",
                                   "open out dir %s: %s", opts->out_dir, cps__errtext(errno));
     }
     return 0;
@@ -68,17 +69,15 @@ static int walk_to_parent(int dirfd, char *path, bool create, const char **leaf)
  * what was there, so neither a symlink nor a hard link redirects the write. */
 static int open_below(int dirfd, const char *name, unsigned mode)
 {
-    char *copy = strdup(name);
+    cps_cleanup_free char *copy = strdup(name);
     const char *leaf = NULL;
     int dfd, fd;
 
     if (!copy)
         return -ENOMEM;
     dfd = walk_to_parent(dirfd, copy, true, &leaf);
-    if (dfd < 0) {
-        free(copy);
+    if (dfd < 0)
         return dfd;
-    }
     if (unlinkat(dfd, leaf, 0) < 0 && errno != ENOENT)
         fd = -errno;
     else if ((fd = openat(dfd, leaf, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
@@ -86,13 +85,12 @@ static int open_below(int dirfd, const char *name, unsigned mode)
         fd = -errno;
     if (dfd != dirfd)
         close(dfd);
-    free(copy);
     return fd;
 }
 
 static void remove_below(int dirfd, const char *name)
 {
-    char *copy = strdup(name);
+    cps_cleanup_free char *copy = strdup(name);
     const char *leaf = NULL;
     int dfd;
 
@@ -104,7 +102,6 @@ static void remove_below(int dirfd, const char *name)
         if (dfd != dirfd)
             close(dfd);
     }
-    free(copy);
 }
 
 static int write_all(int fd, const uint8_t *data, size_t len)
@@ -124,7 +121,8 @@ static int write_all(int fd, const uint8_t *data, size_t len)
 
 static int protocol_error(struct cps_error *err, const char *what, const char *path)
 {
-    return cps__error_set(err, "protocol", EPROTO, NULL, "helper sent output %s %s", path, what);
+    return cps__error_set(err, CPS_STAGE_PROTOCOL, EPROTO, NULL, "helper sent output %s %s", path,
+                          what);
 }
 
 static int begin_file(struct cps_output_sink *s, const struct cps_output *o, struct cps_error *err)
@@ -139,8 +137,8 @@ static int begin_file(struct cps_output_sink *s, const struct cps_output *o, str
         return 0;
     s->fd = open_below(s->dirfd, spec_out->name, o->mode);
     if (s->fd < 0)
-        return cps__error_set(err, "output", -s->fd, NULL, "create %s/%s: %s", s->opts->out_dir,
-                              spec_out->name, cps__errtext(-s->fd));
+        return cps__error_set(err, CPS_STAGE_OUTPUT, -s->fd, NULL, "create %s/%s: %s",
+                              s->opts->out_dir, spec_out->name, cps__errtext(-s->fd));
     return 0;
 }
 
@@ -151,13 +149,13 @@ static int deliver(struct cps_output_sink *s, const struct cps_output *o, struct
     if (s->opts->on_output) {
         if (s->opts->on_output(s->opts->user, spec_out->given, s->mode, s->size, o->data,
                                o->data_len, o->end) != 0)
-            return cps__error_set(err, "callback", ECANCELED, NULL,
+            return cps__error_set(err, CPS_STAGE_CALLBACK, ECANCELED, NULL,
                                   "the output callback refused %s", spec_out->given);
     } else if (s->fd >= 0) {
         int r = write_all(s->fd, o->data, o->data_len);
         if (r < 0)
-            return cps__error_set(err, "output", -r, NULL, "write %s/%s: %s", s->opts->out_dir,
-                                  spec_out->name, cps__errtext(-r));
+            return cps__error_set(err, CPS_STAGE_OUTPUT, -r, NULL, "write %s/%s: %s",
+                                  s->opts->out_dir, spec_out->name, cps__errtext(-r));
     }
     return 0;
 }
@@ -170,8 +168,8 @@ static int end_file(struct cps_output_sink *s, struct cps_error *err)
         int r = close(s->fd);
         s->fd = -1;
         if (r < 0)
-            return cps__error_set(err, "output", errno, NULL, "close %s/%s: %s", s->opts->out_dir,
-                                  spec_out->name, cps__errtext(errno));
+            return cps__error_set(err, CPS_STAGE_OUTPUT, errno, NULL, "close %s/%s: %s",
+                                  s->opts->out_dir, spec_out->name, cps__errtext(errno));
     }
     s->in_file = false;
     s->received++;
@@ -195,7 +193,7 @@ int cps__output_sink_frame(struct cps_output_sink *s, const struct cps_output *o
         s->idx++;
         if (s->opts->on_missing &&
             s->opts->on_missing(s->opts->user, s->spec->outputs[s->idx - 1].given) != 0)
-            return cps__error_set(err, "callback", ECANCELED, NULL,
+            return cps__error_set(err, CPS_STAGE_CALLBACK, ECANCELED, NULL,
                                   "the missing-output callback refused %s", o->path);
         return 0;
     }

@@ -1,5 +1,5 @@
-/* session.c - hello, job, peer errors. */
-#include "session.h"
+/* parent_session.c - hello, job, peer errors. */
+#include "parent_session.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -35,9 +35,9 @@ int cps__session_stop_error(int sigfd, struct cps_error *err)
         n = read(sigfd, &si, sizeof(si));
     } while (n < 0 && errno == EINTR);
     if (n != (ssize_t)sizeof(si))
-        return cps__error_set(err, "parent", EINTR, NULL,
+        return cps__error_set(err, CPS_STAGE_PARENT, EINTR, NULL,
                               "stop signal received (the parent died or asked to stop)");
-    return cps__error_set(err, "parent", EINTR, NULL,
+    return cps__error_set(err, CPS_STAGE_PARENT, EINTR, NULL,
                           "SIG%s from pid %u (the parent died or asked to stop): the job, if "
                           "any, was killed",
                           sigabbrev_np((int)si.ssi_signo) ? sigabbrev_np((int)si.ssi_signo) : "?",
@@ -46,7 +46,7 @@ int cps__session_stop_error(int sigfd, struct cps_error *err)
 
 bool cps__session_is_stop(const struct cps_error *err)
 {
-    return strcmp(err->stage, "parent") == 0 && err->errnum == EINTR;
+    return cps__error_is(err, CPS_STAGE_PARENT) && err->errnum == EINTR;
 }
 
 int cps__session_send_error_within(int sock, const struct cps_error *e, int timeout_ms,
@@ -60,7 +60,7 @@ int cps__session_send_error_within(int sock, const struct cps_error *e, int time
     int flags = fcntl(sock, F_GETFL), rc;
 
     if (flags < 0 || fcntl(sock, F_SETFL, flags | O_NONBLOCK) < 0)
-        return cps__error_set(err, "frame", errno, NULL, "O_NONBLOCK on fd 3");
+        return cps__error_set(err, CPS_STAGE_FRAME, errno, NULL, "O_NONBLOCK on fd 3");
     rc = cps__msg_encode_error(e, &buf, &len, err);
     if (rc < 0)
         return rc;
@@ -71,12 +71,12 @@ int cps__session_send_error_within(int sock, const struct cps_error *e, int time
         uint64_t now = cps__now_usec();
 
         if (now >= deadline) {
-            rc = cps__error_set(err, "frame", ETIMEDOUT, NULL,
+            rc = cps__error_set(err, CPS_STAGE_FRAME, ETIMEDOUT, NULL,
                                 "the peer did not take the error frame within %d ms", timeout_ms);
             break;
         }
         if (poll(&p, 1, (int)((deadline - now + 999) / 1000)) < 0 && errno != EINTR) {
-            rc = cps__error_set(err, "frame", errno, NULL, "poll on fd 3");
+            rc = cps__error_set(err, CPS_STAGE_FRAME, errno, NULL, "poll on fd 3");
             break;
         }
     }
@@ -94,19 +94,19 @@ int cps__session_frame_timeout(const struct cps_frame_reader *r, struct cps_erro
              (unsigned)CPS_FRAME_DEADLINE_MS);
 
     if (r->payload_len == 0)
-        return cps__error_set(err, "frame", ETIMEDOUT, hint,
+        return cps__error_set(err, CPS_STAGE_FRAME, ETIMEDOUT, hint,
                               "the peer sent %zu of the 4 bytes of a frame header, then nothing "
                               "for %u ms",
                               r->header_have, (unsigned)CPS_FRAME_DEADLINE_MS);
-    return cps__error_set(err, "frame", ETIMEDOUT, hint,
+    return cps__error_set(err, CPS_STAGE_FRAME, ETIMEDOUT, hint,
                           "the peer sent %zu of the %zu bytes of a frame, then nothing for %u ms",
                           4 + r->payload_have, 4 + r->payload_len, (unsigned)CPS_FRAME_DEADLINE_MS);
 }
 
 bool cps__session_is_peer_error(const struct cps_error *err)
 {
-    return strcmp(err->stage, "frame") == 0 || strcmp(err->stage, "decode") == 0 ||
-           strcmp(err->stage, "protocol") == 0 || strcmp(err->stage, "parent") == 0;
+    return cps__error_is(err, CPS_STAGE_FRAME) || cps__error_is(err, CPS_STAGE_DECODE) ||
+           cps__error_is(err, CPS_STAGE_PROTOCOL) || cps__error_is(err, CPS_STAGE_PARENT);
 }
 
 int cps__session_hello(int sock, const struct cps_helper_options *o, uint32_t backends,
@@ -142,7 +142,7 @@ int cps__session_wait(int sock, int sigfd, struct cps_error *err)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
-            return cps__error_set(err, "frame", errno, NULL, "poll on fd 3");
+            return cps__error_set(err, CPS_STAGE_FRAME, errno, NULL, "poll on fd 3");
         if (sigfd >= 0 && (p[1].revents & POLLIN))
             return cps__session_stop_error(sigfd, err);
         if (p[0].revents != 0)
@@ -160,7 +160,7 @@ static int read_frame(int sock, int sigfd, uint8_t **buf, size_t *len, struct cp
     int flags = fcntl(sock, F_GETFL), rc;
 
     if (flags < 0 || (!(flags & O_NONBLOCK) && fcntl(sock, F_SETFL, flags | O_NONBLOCK) < 0))
-        return cps__error_set(err, "frame", errno, NULL, "O_NONBLOCK on fd 3");
+        return cps__error_set(err, CPS_STAGE_FRAME, errno, NULL, "O_NONBLOCK on fd 3");
     for (;;) {
         uint64_t now;
         int n;
@@ -177,7 +177,7 @@ static int read_frame(int sock, int sigfd, uint8_t **buf, size_t *len, struct cp
         }
         n = poll(p, sigfd >= 0 ? 2 : 1, deadline == 0 ? -1 : (int)((deadline - now + 999) / 1000));
         if (n < 0 && errno != EINTR) {
-            rc = cps__error_set(err, "frame", errno, NULL, "poll on fd 3");
+            rc = cps__error_set(err, CPS_STAGE_FRAME, errno, NULL, "poll on fd 3");
             break;
         }
         if (n > 0 && sigfd >= 0 && (p[1].revents & POLLIN)) {
@@ -210,11 +210,11 @@ int cps__session_read(int sock, int sigfd, enum cps_msg_type want, struct cps_ms
     rc = cps__msg_decode(buf, len, msg, err);
     if (rc == 0 && msg->type == CPS_MSG_CANCEL && want == CPS_MSG_INPUT) {
         /* The worker may give up while it uploads inputs: not a protocol error. */
-        rc = cps__error_set(err, "cancel", ECANCELED, NULL,
+        rc = cps__error_set(err, CPS_STAGE_CANCEL, ECANCELED, NULL,
                             "cancelled by the peer before the job started");
         cps__msg_free(msg);
     } else if (rc == 0 && msg->type != want) {
-        rc = cps__error_set(err, "protocol", EPROTO, NULL, "expected a %s message, got %s",
+        rc = cps__error_set(err, CPS_STAGE_PROTOCOL, EPROTO, NULL, "expected a %s message, got %s",
                             type_name(want), type_name(msg->type));
         cps__msg_free(msg);
     }
@@ -234,20 +234,20 @@ int cps__session_check_config(const struct cps_job *job, const struct cps_helper
                                "or leave the field out of the job";
 
     if (job->has_uid && job->uid != o->uid)
-        return cps__error_set(err, "job", EINVAL, hint,
+        return cps__error_set(err, CPS_STAGE_JOB, EINVAL, hint,
                               "job uid %u, but this helper was prepared with uid %u",
                               (unsigned)job->uid, (unsigned)o->uid);
     if (job->has_gid && job->gid != o->gid)
-        return cps__error_set(err, "job", EINVAL, hint,
+        return cps__error_set(err, CPS_STAGE_JOB, EINVAL, hint,
                               "job gid %u, but this helper was prepared with gid %u",
                               (unsigned)job->gid, (unsigned)o->gid);
     if (job->backend != 0 && job->backend != o->backend)
-        return cps__error_set(err, "job", EINVAL, hint,
+        return cps__error_set(err, CPS_STAGE_JOB, EINVAL, hint,
                               "job backend %s, but this helper was prepared with backend %s",
                               cps__backend_name((enum cps_backend)job->backend),
                               cps__backend_name((enum cps_backend)o->backend));
     if (job->has_seccomp && job->seccomp != o->seccomp)
-        return cps__error_set(err, "job", EINVAL, hint,
+        return cps__error_set(err, CPS_STAGE_JOB, EINVAL, hint,
                               "job seccomp %s, but this helper was prepared with seccomp %s",
                               job->seccomp ? "on" : "off", o->seccomp ? "on" : "off");
     return 0;

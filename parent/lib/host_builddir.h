@@ -1,11 +1,11 @@
-/* builddir.h - the job's build dir on the host side. */
-#ifndef CPS_PARENT_BUILDDIR_H
-#define CPS_PARENT_BUILDDIR_H
+/* host_builddir.h - the job's build dir on the host side. */
+#ifndef CPS_PARENT_HOST_BUILDDIR_H
+#define CPS_PARENT_HOST_BUILDDIR_H
 
 #include "cachepot-sandbox.h"
 
 /* Make a fresh private dir under $TMPDIR (or /tmp); *out (new) is its
- * realpath. Returns 0 or -errno (stage "spawn"). */
+ * realpath. Returns 0 or -errno (stage "builddir"). */
 int cps__build_dir_make_temp(char **out, struct cps_error *err);
 /* Create dir if missing (0700) and return its realpath in *out (new). */
 int cps__build_dir_prepare(const char *dir, char **out, struct cps_error *err);

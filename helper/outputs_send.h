@@ -1,5 +1,5 @@
 /*
- * outputs.h - returning the job's output files after it ended.
+ * outputs_send.h - returning the job's output files after it ended.
  *
  * Each requested path is opened with openat2(RESOLVE_IN_ROOT |
  * RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS) relative to the root, O_NOFOLLOW
@@ -12,12 +12,12 @@
  * in chunks of at most CPS_MAX_CHUNK bytes; the size is fstat's. The data goes
  * from the file to the socket with sendfile(2), never through a buffer here.
  */
-#ifndef CPS_HELPER_OUTPUTS_H
-#define CPS_HELPER_OUTPUTS_H
+#ifndef CPS_HELPER_OUTPUTS_SEND_H
+#define CPS_HELPER_OUTPUTS_SEND_H
 
 #include <stdint.h>
 
-#include "cachepot-sandbox.h"
+#include "error.h"
 #include "proto.h"
 
 /*

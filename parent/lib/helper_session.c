@@ -1,5 +1,5 @@
-/* session.c - one exchange with a spawned helper, driven by one poll() loop. */
-#include "session.h"
+/* helper_session.c - one exchange with a spawned helper, driven by one poll() loop. */
+#include "helper_session.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -138,14 +138,14 @@ static int queue_msg(struct session *s, const struct cps_msg *msg)
         return r;
     if (len > s->max_frame) {
         free(payload);
-        return cps__error_set(s->err, "job", EMSGSIZE, "send fewer or shorter arguments",
+        return cps__error_set(s->err, CPS_STAGE_JOB, EMSGSIZE, "send fewer or shorter arguments",
                               "a frame of %zu bytes is larger than the helper accepts (%zu)", len,
                               s->max_frame);
     }
     s->wbuf = malloc(len + 4);
     if (!s->wbuf) {
         free(payload);
-        return cps__error_set(s->err, "spawn", ENOMEM, NULL, "frame of %zu bytes", len);
+        return cps__error_set(s->err, CPS_STAGE_SPAWN, ENOMEM, NULL, "frame of %zu bytes", len);
     }
     s->wbuf[0] = (uint8_t)(len >> 24);
     s->wbuf[1] = (uint8_t)(len >> 16);
@@ -166,12 +166,13 @@ static int open_input(struct session *s)
 
     s->in_fd = open(host, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (s->in_fd < 0)
-        return cps__error_set(s->err, "input", errno, NULL, "open input %s: %s", host,
+        return cps__error_set(s->err, CPS_STAGE_INPUT, errno, NULL, "open input %s: %s", host,
                               cps__errtext(errno));
     if (fstat(s->in_fd, &st) < 0 || st.st_dev != s->wire->input_dev[s->next_input] ||
         st.st_ino != s->wire->input_ino[s->next_input] ||
         (uint64_t)st.st_size != s->wire->decl[s->next_input].size)
-        return cps__error_set(s->err, "input", EAGAIN, "do not modify inputs while a job runs",
+        return cps__error_set(s->err, CPS_STAGE_INPUT, EAGAIN,
+                              "do not modify inputs while a job runs",
                               "input %s changed after the job was announced", host);
     s->in_left = s->wire->decl[s->next_input].size;
     return 0;
@@ -188,7 +189,7 @@ static int queue_input_chunk(struct session *s)
         return r;
     want = s->in_left < s->max_chunk ? (size_t)s->in_left : s->max_chunk;
     if (want > 0 && !(buf = malloc(want)))
-        return cps__error_set(s->err, "input", ENOMEM, NULL, "input chunk");
+        return cps__error_set(s->err, CPS_STAGE_INPUT, ENOMEM, NULL, "input chunk");
     while (have < want) {
         ssize_t n = read(s->in_fd, buf + have, want - have);
         if (n < 0 && errno == EINTR)
@@ -197,7 +198,7 @@ static int queue_input_chunk(struct session *s)
             const char *host = s->spec->inputs[s->next_input].host_path;
             int e = n < 0 ? errno : EAGAIN;
             free(buf);
-            return cps__error_set(s->err, "input", e, NULL, "read input %s: %s", host,
+            return cps__error_set(s->err, CPS_STAGE_INPUT, e, NULL, "read input %s: %s", host,
                                   n < 0 ? cps__errtext(e) : "file shrank while it was sent");
         }
         have += (size_t)n;
@@ -309,7 +310,7 @@ static int check_features(struct session *s, const struct cps_helper_hello *h)
     snprintf(hint, sizeof(hint),
              "install a helper of release %s or later on this host, or leave those keys unset",
              since);
-    return finish(s, cps__error_set(s->err, "job", EOPNOTSUPP, hint,
+    return finish(s, cps__error_set(s->err, CPS_STAGE_JOB, EOPNOTSUPP, hint,
                                     "helper %s of release %s does not understand %s, which this "
                                     "job sets; helpers of release %s and later do",
                                     helper_pid_text(s, who, sizeof(who)), h->version, keys, since));
@@ -340,7 +341,7 @@ static int hello_frame(struct session *s, const struct cps_msg *m)
     if (m->type == CPS_MSG_ERROR)
         return helper_error(s, &m->u.error);
     if (m->type != CPS_MSG_HELLO)
-        return finish(s, cps__error_set(s->err, "hello", EPROTO, HELPER_HINT,
+        return finish(s, cps__error_set(s->err, CPS_STAGE_HELLO, EPROTO, HELPER_HINT,
                                         "%s sent another message before hello: " NOT_A_HELPER,
                                         helper_pid_text(s, who, sizeof(who))));
     struct cps_helper_hello h;
@@ -357,7 +358,7 @@ static int stream_frame(struct session *s, enum cps_stream_id id, const struct c
     if (s->stop != GOING || !s->opts->on_stream)
         return 0;
     if (s->opts->on_stream(s->opts->user, id, st->data, st->data_len) != 0) {
-        begin_stop(s, cps__error_set(s->err, "callback", ECANCELED, NULL,
+        begin_stop(s, cps__error_set(s->err, CPS_STAGE_CALLBACK, ECANCELED, NULL,
                                      "the stream callback asked to stop the job"));
         fill_wbuf(s);
     }
@@ -374,7 +375,7 @@ static int output_frame(struct session *s, const struct cps_output *o)
     if (s->stop != GOING)
         return 0;
     r = cps__output_sink_frame(s->sink, o, s->err);
-    if (r < 0 && strcmp(s->err->stage, "protocol") == 0)
+    if (r < 0 && cps__error_is(s->err, CPS_STAGE_PROTOCOL))
         return finish(s, r);
     if (r < 0) {
         begin_stop(s, r);
@@ -428,7 +429,7 @@ static int settle_outputs(struct session *s)
         k->missing++;
         if (s->stop == GOING && s->opts->on_missing &&
             s->opts->on_missing(s->opts->user, s->spec->outputs[k->idx].given) != 0) {
-            return cps__error_set(s->err, "callback", ECANCELED, NULL,
+            return cps__error_set(s->err, CPS_STAGE_CALLBACK, ECANCELED, NULL,
                                   "the missing-output callback refused %s",
                                   s->spec->outputs[k->idx].given);
         }
@@ -457,7 +458,7 @@ static int running_frame(struct session *s, const struct cps_msg *m)
             return stopped_outcome(s, true);
         return helper_error(s, &m->u.error);
     default:
-        return finish(s, cps__error_set(s->err, "protocol", EPROTO, HELPER_HINT,
+        return finish(s, cps__error_set(s->err, CPS_STAGE_PROTOCOL, EPROTO, HELPER_HINT,
                                         "helper sent a message of type %d during the job",
                                         (int)m->type));
     }
@@ -471,11 +472,11 @@ static int bad_hello(struct session *s)
     helper_pid_text(s, who, sizeof(who));
     if (s->err->errnum == EPROTONOSUPPORT) {
         snprintf(why, sizeof(why), "%s", s->err->message);
-        return finish(
-            s, cps__error_set(s->err, "hello", EPROTONOSUPPORT, s->err->hint, "%s: %s", who, why));
+        return finish(s, cps__error_set(s->err, CPS_STAGE_HELLO, EPROTONOSUPPORT, s->err->hint,
+                                        "%s: %s", who, why));
     }
     snprintf(why, sizeof(why), "%s", s->err->message);
-    return finish(s, cps__error_set(s->err, "hello", EPROTO, HELPER_HINT,
+    return finish(s, cps__error_set(s->err, CPS_STAGE_HELLO, EPROTO, HELPER_HINT,
                                     "%s did not send a valid hello (%s): " NOT_A_HELPER, who, why));
 }
 
@@ -490,9 +491,9 @@ static int helper_gone(struct session *s)
     if (s->stop != GOING)
         return stopped_outcome(s, true);
     if (s->phase == WAIT_HELLO)
-        return finish(s, cps__error_set(s->err, "hello", ECONNABORTED, HELPER_HINT,
+        return finish(s, cps__error_set(s->err, CPS_STAGE_HELLO, ECONNABORTED, HELPER_HINT,
                                         "%s %s before saying hello: " NOT_A_HELPER, who, how));
-    return finish(s, cps__error_set(s->err, "helper", ECONNABORTED, HELPER_HINT,
+    return finish(s, cps__error_set(s->err, CPS_STAGE_HELPER, ECONNABORTED, HELPER_HINT,
                                     "%s %s before the job finished", who, how));
 }
 
@@ -514,7 +515,7 @@ static int read_some(struct session *s)
         if (r < 0)
             return s->phase == WAIT_HELLO
                        ? bad_hello(s)
-                       : finish(s, cps__error_set(s->err, "protocol", -r, HELPER_HINT, "%s",
+                       : finish(s, cps__error_set(s->err, CPS_STAGE_PROTOCOL, -r, HELPER_HINT, "%s",
                                                   s->err->message));
         /* The payload stays in the reader's buffer. Data frames in the
          * canonical form are read in place (their data points into it);
@@ -527,7 +528,7 @@ static int read_some(struct session *s)
             cps__frame_reader_next(&s->reader);
             return s->phase == WAIT_HELLO
                        ? bad_hello(s)
-                       : finish(s, cps__error_set(s->err, "protocol", -r, HELPER_HINT, "%s",
+                       : finish(s, cps__error_set(s->err, CPS_STAGE_PROTOCOL, -r, HELPER_HINT, "%s",
                                                   s->err->message));
         }
         r = s->phase == WAIT_HELLO ? hello_frame(s, &m) : running_frame(s, &m);
@@ -576,21 +577,22 @@ static int on_deadline(struct session *s, uint64_t overall, uint64_t now)
 
     helper_pid_text(s, who, sizeof(who));
     if (overall && now >= overall)
-        return finish(s, cps__error_set(s->err, "timeout", ETIMEDOUT,
+        return finish(s, cps__error_set(s->err, CPS_STAGE_TIMEOUT, ETIMEDOUT,
                                         "raise the run timeout, or the job's own timeout",
                                         "%s did not finish within the run timeout of %llu ms; "
                                         "killed it",
                                         who, (unsigned long long)s->opts->timeout_ms));
     if (s->stop != GOING)
         return stopped_outcome(s, false);
-    return finish(s, cps__error_set(s->err, "hello", ETIMEDOUT, HELPER_HINT,
+    return finish(s, cps__error_set(s->err, CPS_STAGE_HELLO, ETIMEDOUT, HELPER_HINT,
                                     "%s did not say hello within %llu s: " NOT_A_HELPER, who,
                                     HELLO_TIMEOUT_US / 1000000));
 }
 
 static void on_cancel(struct session *s)
 {
-    begin_stop(s, cps__error_set(s->err, "cancel", ECANCELED, NULL, "the run was cancelled"));
+    begin_stop(s,
+               cps__error_set(s->err, CPS_STAGE_CANCEL, ECANCELED, NULL, "the run was cancelled"));
     fill_wbuf(s);
 }
 
@@ -643,7 +645,8 @@ int cps__session_run(struct cps_helper_proc *p, const struct cps_job_spec *spec,
         if (r < 0) {
             if (errno == EINTR)
                 continue;
-            finish(&s, cps__error_set(err, "spawn", errno, NULL, "poll: %s", cps__errtext(errno)));
+            finish(&s, cps__error_set(err, CPS_STAGE_POLL, errno, NULL, "poll: %s",
+                                      cps__errtext(errno)));
             break;
         }
         if (cancel_i >= 0 && fds[cancel_i].revents)

@@ -1,5 +1,5 @@
 /*
- * builddir.h - the job's scratch directories under its build dir:
+ * scratch_dirs.h - the job's scratch directories under its build dir:
  *   BUILD/upper   overlay upper layer (the job's writes)
  *   BUILD/work    overlay work dir
  *   BUILD/target  the merged root the job runs in
@@ -15,14 +15,14 @@
  * The tmpfs pages are charged to the memory cgroup of the job that writes
  * them. CACHEPOT_SCRATCH=disk keeps them on BUILD's own filesystem.
  */
-#ifndef CPS_HELPER_BUILDDIR_H
-#define CPS_HELPER_BUILDDIR_H
+#ifndef CPS_HELPER_SCRATCH_DIRS_H
+#define CPS_HELPER_SCRATCH_DIRS_H
 
 #include <linux/limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "cachepot-sandbox.h"
+#include "error.h"
 
 struct cps_builddir {
     char root[PATH_MAX]; /* BUILD itself */

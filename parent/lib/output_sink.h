@@ -1,6 +1,6 @@
-/* outputs.h - receiving output files: callbacks or the out-dir writer. */
-#ifndef CPS_PARENT_OUTPUTS_H
-#define CPS_PARENT_OUTPUTS_H
+/* output_sink.h - receiving output files: callbacks or the out-dir writer. */
+#ifndef CPS_PARENT_OUTPUT_SINK_H
+#define CPS_PARENT_OUTPUT_SINK_H
 
 #include "cachepot-sandbox.h"
 #include "job_spec.h"

@@ -1,5 +1,5 @@
-/* builddir.c - BUILD/{upper,work,target}: create and remove, on a tmpfs or on disk. */
-#include "builddir.h"
+/* scratch_dirs.c - BUILD/{upper,work,target}: create and remove, on a tmpfs or on disk. */
+#include "scratch_dirs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,13 +22,14 @@ int cps__builddir_check(const char *build_dir, struct cps_builddir *b, struct cp
 
     memset(b, 0, sizeof(*b));
     if (stat(build_dir, &st) < 0)
-        return cps__error_set(err, "builddir", errno, "the worker must create the build dir",
-                              "build dir %s: %s", build_dir, strerror(errno));
+        return cps__error_set(err, CPS_STAGE_BUILDDIR, errno,
+                              "the worker must create the build dir", "build dir %s: %s", build_dir,
+                              strerror(errno));
     if (!S_ISDIR(st.st_mode))
-        return cps__error_set(err, "builddir", ENOTDIR, NULL, "build dir %s is not a directory",
-                              build_dir);
+        return cps__error_set(err, CPS_STAGE_BUILDDIR, ENOTDIR, NULL,
+                              "build dir %s is not a directory", build_dir);
     if (faccessat(AT_FDCWD, build_dir, W_OK | X_OK, AT_EACCESS) < 0)
-        return cps__error_set(err, "builddir", errno,
+        return cps__error_set(err, CPS_STAGE_BUILDDIR, errno,
                               "the build dir must be writable by the helper's uid",
                               "build dir %s (owner %u, mode %04o) is not writable by euid %u: %s",
                               build_dir, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777),
@@ -37,15 +38,15 @@ int cps__builddir_check(const char *build_dir, struct cps_builddir *b, struct cp
         (size_t)snprintf(b->upper, sizeof(b->upper), "%s/upper", build_dir) >= sizeof(b->upper) ||
         (size_t)snprintf(b->work, sizeof(b->work), "%s/work", build_dir) >= sizeof(b->work) ||
         (size_t)snprintf(b->target, sizeof(b->target), "%s/target", build_dir) >= sizeof(b->target))
-        return cps__error_set(err, "builddir", ENAMETOOLONG, NULL, "build dir path %s is too long",
-                              build_dir);
+        return cps__error_set(err, CPS_STAGE_BUILDDIR, ENAMETOOLONG, NULL,
+                              "build dir path %s is too long", build_dir);
     return 0;
 }
 
 static int make_dir(const char *path, bool *made, struct cps_error *err)
 {
     if (mkdir(path, 0700) < 0)
-        return cps__error_set(err, "builddir", errno,
+        return cps__error_set(err, CPS_STAGE_BUILDDIR, errno,
                               errno == EEXIST ? "remove leftovers of an earlier job, or use a "
                                                 "fresh build dir per job"
                                               : NULL,
@@ -81,10 +82,10 @@ static int mount_tmpfs(struct cps_builddir *b, uint64_t scratch_bytes, struct cp
      * Only this helper's mount namespace sees it (/ is rprivate): the host's
      * build dir stays as it was, whatever the job writes.
      * huge=within_size lets the tmpfs back a file with large folios up to its
-     * size (tmpfs(5)): writing 1 GiB took 130 ms instead of 550-670 ms, and
-     * freeing it at the unmount 11 ms instead of 175-205 ms (Linux 6.18, this
-     * kind of host). A kernel without transparent huge pages refuses the
-     * option (EINVAL): then the tmpfs is mounted without it.
+     * size (tmpfs(5)), so writing a large file and freeing it at the unmount
+     * cost a fraction of the time (docs/MEASUREMENTS.md). A kernel without
+     * transparent huge pages refuses the option (EINVAL): then the tmpfs is
+     * mounted without it.
      */
     cps__tmpfs_options(data, sizeof(data) - sizeof(",huge=within_size"), "0700", scratch_bytes);
     strcat(data, ",huge=within_size");
@@ -94,7 +95,7 @@ static int mount_tmpfs(struct cps_builddir *b, uint64_t scratch_bytes, struct cp
         rc = mount("tmpfs", b->root, "tmpfs", MS_NOSUID | MS_NODEV, data);
     }
     if (rc < 0)
-        return cps__error_set(err, "builddir", errno,
+        return cps__error_set(err, CPS_STAGE_BUILDDIR, errno,
                               "set CACHEPOT_SCRATCH=disk to keep the job's writes on the build "
                               "dir's filesystem",
                               "mount a tmpfs (%s) on the build dir %s: %s", data, b->root,
@@ -103,8 +104,8 @@ static int mount_tmpfs(struct cps_builddir *b, uint64_t scratch_bytes, struct cp
     if (has_user_xattrs(b->root))
         return 0;
     if (umount2(b->root, MNT_DETACH) < 0)
-        return cps__error_set(err, "builddir", errno, NULL, "umount the tmpfs on %s: %s", b->root,
-                              strerror(errno));
+        return cps__error_set(err, CPS_STAGE_BUILDDIR, errno, NULL, "umount the tmpfs on %s: %s",
+                              b->root, strerror(errno));
     b->tmpfs = false;
     return 0;
 }
@@ -133,7 +134,7 @@ static void remove_one(int root_fd, const char *root, const char *name, bool *ha
         return;
     r = cps__rmtree_at(root_fd, name);
     if (r < 0 && *first == 0)
-        *first = cps__error_set(err, "cleanup", -r, NULL, "removing %s/%s: %s", root, name,
+        *first = cps__error_set(err, CPS_STAGE_CLEANUP, -r, NULL, "removing %s/%s: %s", root, name,
                                 strerror(-r));
     if (r == 0)
         *have = false;
@@ -147,7 +148,7 @@ int cps__builddir_remove(struct cps_builddir *b, struct cps_error *err)
      * file cannot keep it busy (all its processes are dead, but be sure). */
     if (b->tmpfs) {
         if (umount2(b->root, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
-            return cps__error_set(err, "cleanup", errno, NULL, "umount the tmpfs on %s: %s",
+            return cps__error_set(err, CPS_STAGE_CLEANUP, errno, NULL, "umount the tmpfs on %s: %s",
                                   b->root, strerror(errno));
         b->tmpfs = false;
         b->have_upper = b->have_work = b->have_target = false;
@@ -158,8 +159,8 @@ int cps__builddir_remove(struct cps_builddir *b, struct cps_error *err)
         return 0;
     root_fd = open(b->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (root_fd < 0)
-        return cps__error_set(err, "cleanup", errno, NULL, "open the build dir %s: %s", b->root,
-                              strerror(errno));
+        return cps__error_set(err, CPS_STAGE_CLEANUP, errno, NULL, "open the build dir %s: %s",
+                              b->root, strerror(errno));
     /* Iterative, one directory open at a time: a job on disk scratch can
      * make a tree of any depth (rmtree.h). */
     remove_one(root_fd, b->root, "target", &b->have_target, &first, err);

@@ -1,11 +1,11 @@
-/* session.h - one exchange with a spawned helper: hello, job, inputs, and the
+/* helper_session.h - one exchange with a spawned helper: hello, job, inputs, and the
  * streams, outputs and exit that come back, driven by one poll() loop. */
-#ifndef CPS_PARENT_SESSION_H
-#define CPS_PARENT_SESSION_H
+#ifndef CPS_PARENT_HELPER_SESSION_H
+#define CPS_PARENT_HELPER_SESSION_H
 
 #include "cachepot-sandbox.h"
 #include "job_spec.h"
-#include "outputs.h"
+#include "output_sink.h"
 #include "helper_proc.h"
 
 struct cps_session_times {

@@ -1,5 +1,5 @@
 /*
- * test_outputs.c - which output failures are "missing" (a fact of the job's
+ * test_outputs_send.c - which output failures are "missing" (a fact of the job's
  * view) and which are the worker's fault (an error of stage "outputs"):
  * cps__root_errno_is_view and cps__outputs_send on a real root directory,
  * read back from a socketpair. The unreadable file is tried as uid 65534
@@ -22,7 +22,7 @@
 
 #include "check_run.h"
 #include "frame.h"
-#include "outputs.h"
+#include "outputs_send.h"
 #include "rootpath.h"
 
 #define NOBODY 65534
