@@ -17,7 +17,7 @@ pub(crate) fn make_temp() -> Result<PathBuf, SandboxError> {
     if p.is_null() {
         let e = last_errno();
         return Err(SandboxError::new(
-            "spawn",
+            "builddir",
             e,
             format!("create a build dir under {}: {}", tmp.display(), errno_text(e)),
         )
@@ -28,7 +28,7 @@ pub(crate) fn make_temp() -> Result<PathBuf, SandboxError> {
     std::fs::canonicalize(&made).map_err(|e| {
         let _ = std::fs::remove_dir(&made);
         SandboxError::new(
-            "spawn",
+            "builddir",
             e.raw_os_error().unwrap_or(libc::EIO),
             format!("realpath {}: {}", made.display(), io_text(&e)),
         )

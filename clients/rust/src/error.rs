@@ -12,7 +12,9 @@ use std::fmt;
 /// |---|---|
 /// | `"job"` | the job is invalid (checked before anything is spawned) |
 /// | `"input"` | an input file could not be read, or changed while it was sent |
-/// | `"spawn"` | the helper could not be started (socketpair, posix_spawn, build dir) |
+/// | `"builddir"` | the temporary build dir could not be made (mkdtemp, realpath) |
+/// | `"spawn"` | the helper could not be started (socketpair, posix_spawn) |
+/// | `"poll"` | waiting for the helper or the cancel handle failed |
 /// | `"hello"` | the helper did not greet correctly (wrong protocol, not a helper, silent) |
 /// | `"protocol"` | the helper sent something out of order or undecodable |
 /// | `"helper"` | the helper exited or was killed before finishing the job |

@@ -809,7 +809,7 @@ impl<'r, 'a> Session<'r, 'a> {
                 if e == libc::EINTR {
                     continue;
                 }
-                self.fail(SandboxError::new("spawn", e, format!("poll: {}", errno_text(e))));
+                self.fail(SandboxError::new("poll", e, format!("poll: {}", errno_text(e))));
                 break;
             }
             if fds[2].fd >= 0 && fds[2].revents != 0 {
