@@ -307,13 +307,19 @@ int cps__frame_out_start(struct cps_frame_out *o, const struct iovec *parts, int
 }
 
 /* One non-blocking send of iov[0..iovcnt): the count, or -errno. */
+/* One send that never blocks: the bytes sent, -EAGAIN when the socket is
+ * full (EWOULDBLOCK is the same value on Linux), or -errno. EINTR is retried
+ * here, so that callers only tell "sent", "full" and "failed" apart. */
 static ssize_t send_nowait(int fd, struct iovec *iov, int iovcnt)
 {
     struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)iovcnt};
-    ssize_t w = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    ssize_t w;
 
-    if (w < 0 && errno == ENOTSOCK)
-        w = writev_nosigpipe(fd, iov, iovcnt); /* fd is O_NONBLOCK */
+    do {
+        w = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w < 0 && errno == ENOTSOCK)
+            w = writev_nosigpipe(fd, iov, iovcnt); /* fd is O_NONBLOCK */
+    } while (w < 0 && errno == EINTR);
     return w < 0 ? -errno : w;
 }
 
@@ -333,9 +339,7 @@ int cps__frame_out_push(struct cps_frame_out *o, int fd, struct cps_error *err)
     while (o->cur < o->nparts) {
         ssize_t w = send_nowait(fd, o->part + o->cur, o->nparts - o->cur);
 
-        if (w == -EINTR)
-            continue;
-        if (w == -EAGAIN || w == -EWOULDBLOCK)
+        if (w == -EAGAIN)
             return 0;
         if (w < 0)
             return out_error(err, (int)-w, o);
@@ -390,9 +394,7 @@ int cps__frame_out_push(struct cps_frame_out *o, int fd, struct cps_error *err)
                                     o->src_left < sizeof(zeros) ? o->src_left : sizeof(zeros)};
 
             w = send_nowait(fd, &pad, 1);
-            if (w == -EINTR)
-                continue;
-            if (w == -EAGAIN || w == -EWOULDBLOCK)
+            if (w == -EAGAIN)
                 return 0;
             if (w < 0)
                 return out_error(err, (int)-w, o);

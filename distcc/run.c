@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "stream_stdio.h"
 #include "tree.h"
 #include "writeback.h"
 
@@ -26,23 +27,6 @@ static void on_stop(int sig)
 {
     stop_signal = sig;
     cps_cancel(cancel_token);
-}
-
-static int on_stream(void *user, enum cps_stream_id id, const void *data, size_t len)
-{
-    int fd = id == CPS_STDOUT ? STDOUT_FILENO : STDERR_FILENO;
-    const char *p = data;
-
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return 0; /* distccd's capture file is gone: the job result is moot. */
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
 }
 
 static int build_job(const struct cpd_jobfiles *jf, const struct cpd_toolchain *tc,
@@ -125,7 +109,7 @@ static int run(struct cps_job_spec *job, struct cpd_writeback *wb, const struct 
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
     opts->cancel = cancel_token;
-    opts->on_stream = on_stream;
+    opts->on_stream = cps_cli_stream_to_stdio; /* distccd's capture files */
     opts->on_output = cpd_writeback_output;
     opts->user = wb;
     r = cps_run(job, opts, &res, &err);

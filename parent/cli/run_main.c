@@ -8,24 +8,7 @@
 #include "cachepot-sandbox.h"
 #include "run_args.h"
 #include "run_report.h"
-
-/* Stream the program's output to ours as it arrives. */
-static int on_stream(void *user, enum cps_stream_id id, const void *data, size_t len)
-{
-    int fd = id == CPS_STDOUT ? STDOUT_FILENO : STDERR_FILENO;
-    const char *p = data;
-
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return 0; /* Our stdout is gone: keep the job going, drop its output. */
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
+#include "stream_stdio.h"
 
 static int on_missing(void *user, const char *path)
 {
@@ -46,7 +29,7 @@ static int run(const struct run_args *a, const struct cps_job_spec *job)
     }
     opts->helper_path = a->helper;
     opts->out_dir = a->out_dir;
-    opts->on_stream = on_stream;
+    opts->on_stream = cps_cli_stream_to_stdio;
     opts->on_missing = on_missing;
     /* The job's own timeout kills the program; this one only guards against a
      * helper that hangs past it (setup and output transfer included). */
