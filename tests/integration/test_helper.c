@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <grp.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -1566,10 +1567,20 @@ static pid_t sentinel_start(void)
 
     ck_assert_int_ge(p, 0);
     if (p == 0) {
+        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
         setpgid(0, 0);
         if (fx.unpriv && geteuid() == 0 &&
             (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
              setresuid(65534, 65534, 65534) < 0))
+            _exit(1);
+        /* If the case fails before it kills the sentinel, the sentinel must
+         * neither outlive it nor hold ctest's output pipes (ctest waits for
+         * them to close, and the failure would show as a timeout). After the
+         * id change: a credential change clears the parent-death signal. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+        if (getppid() == 1 || null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 ||
+            dup2(null, 2) < 0)
             _exit(1);
         for (;;)
             pause();
