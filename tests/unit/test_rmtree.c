@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "check_run.h"
+#include "private_mounts.h"
 #include "rmtree.h"
 
 static char dir[64];
@@ -49,36 +50,6 @@ static int entries(int fd)
         n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
     closedir(dp);
     return n;
-}
-
-/* A private mount namespace for this (forked) test process: as root
- * directly, otherwise inside a user namespace mapping our own ids. */
-static void private_mounts(void)
-{
-    char map[64];
-    uid_t uid = geteuid();
-    gid_t gid = getegid();
-    FILE *f;
-
-    if (uid != 0) {
-        ck_assert_msg(unshare(CLONE_NEWUSER) == 0, "unshare(CLONE_NEWUSER): %s", strerror(errno));
-        f = fopen("/proc/self/setgroups", "w");
-        ck_assert_ptr_nonnull(f);
-        fputs("deny", f);
-        fclose(f);
-        snprintf(map, sizeof(map), "0 %u 1", (unsigned)uid);
-        f = fopen("/proc/self/uid_map", "w");
-        ck_assert_ptr_nonnull(f);
-        fputs(map, f);
-        fclose(f);
-        snprintf(map, sizeof(map), "0 %u 1", (unsigned)gid);
-        f = fopen("/proc/self/gid_map", "w");
-        ck_assert_ptr_nonnull(f);
-        fputs(map, f);
-        fclose(f);
-    }
-    ck_assert_msg(unshare(CLONE_NEWNS) == 0, "unshare(CLONE_NEWNS): %s", strerror(errno));
-    ck_assert_int_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
 }
 
 /* The test dir as a tmpfs (private to this test process): building a deep

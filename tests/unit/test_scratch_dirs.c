@@ -17,6 +17,7 @@
 
 #include "scratch_dirs.h"
 #include "check_run.h"
+#include "private_mounts.h"
 
 static char dir[64], outside[64];
 
@@ -118,36 +119,6 @@ START_TEST(not_clean)
     ck_assert_int_eq(access(path, F_OK), 0);
 }
 END_TEST
-
-/* A private mount namespace for this test process (Check forks each test):
- * as root directly, otherwise inside a user namespace of our own ids. */
-static void private_mounts(void)
-{
-    uid_t uid = geteuid();
-    gid_t gid = getegid();
-    char map[64];
-    FILE *f;
-
-    if (uid != 0) {
-        ck_assert_msg(unshare(CLONE_NEWUSER) == 0, "unshare(CLONE_NEWUSER): %s", strerror(errno));
-        f = fopen("/proc/self/setgroups", "w");
-        ck_assert_ptr_nonnull(f);
-        fputs("deny", f);
-        fclose(f);
-        snprintf(map, sizeof(map), "0 %u 1", (unsigned)uid);
-        f = fopen("/proc/self/uid_map", "w");
-        ck_assert_ptr_nonnull(f);
-        fputs(map, f);
-        fclose(f);
-        snprintf(map, sizeof(map), "0 %u 1", (unsigned)gid);
-        f = fopen("/proc/self/gid_map", "w");
-        ck_assert_ptr_nonnull(f);
-        fputs(map, f);
-        fclose(f);
-    }
-    ck_assert_msg(unshare(CLONE_NEWNS) == 0, "unshare(CLONE_NEWNS): %s", strerror(errno));
-    ck_assert_int_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
-}
 
 static int entries_at(int fd)
 {
