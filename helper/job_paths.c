@@ -9,8 +9,8 @@
 
 static const char *const mounted[] = {"/proc", "/dev", "/tmp"};
 
-#define HINT                                                                              \
-    "put the job's cwd and inputs outside /proc, /dev and /tmp (e.g. below /build); the " \
+#define HINT                                                                                       \
+    "put the job's cwd and inputs outside /proc, /dev and /tmp (e.g. below /build); the "          \
     "sandbox mounts fresh ones there"
 
 /* The mount point path is at or below (at_ok: strictly below), or NULL. */
