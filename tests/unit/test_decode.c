@@ -213,8 +213,7 @@ static const struct bad bad_frames[] = {
     /* hello.reuse: the jobs a reusing helper still takes, 1..1000. */
     {HELLO("1", ",\"reuse\":0"), -EPROTO, "hello.reuse: 0 is not a number of jobs (1..1000)"},
     {HELLO("1", ",\"reuse\":1001"), -EPROTO, "hello.reuse: 1001 is larger than 1000"},
-    {HELLO("1", ",\"reuse\":4294967297"), -EPROTO,
-     "hello.reuse: 4294967297 is larger than 1000"},
+    {HELLO("1", ",\"reuse\":4294967297"), -EPROTO, "hello.reuse: 4294967297 is larger than 1000"},
     {HELLO("1", ",\"reuse\":-1"), -EPROTO,
      "hello.reuse: expected an unsigned integer, got a negative integer"},
     {HELLO("1", ",\"reuse\":\"2\""), -EPROTO,
