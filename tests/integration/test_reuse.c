@@ -483,19 +483,22 @@ START_TEST(refused_job_ends_helper)
 }
 END_TEST
 
-/* The peer closing fd 3 while the helper waits for its next job is the
- * normal end of an idle helper: exit 0, nothing left. */
+/* The peer closing fd 3 while the helper waits for its next job, or right
+ * after exit, before (or while) the helper says hello, is the normal end of
+ * the helper: exit 0, nothing left. */
 START_TEST(eof_between_jobs)
 {
-    for (size_t b = 0; b < NBACKENDS; b++) {
+    for (size_t b = 0; b < NBACKENDS * 2; b++) {
+        bool before_hello = b >= NBACKENDS;
         struct jobspec s;
         struct client c;
 
-        spawn(&c, backends[b], "2");
+        spawn(&c, backends[b % NBACKENDS], "2");
         job_init(&s, "cat in.txt", "one");
         run(&c, &s);
         assert_exit_code(&c, 0);
-        next_hello(&c, 1);
+        if (!before_hello)
+            next_hello(&c, 1);
         close(c.sock);
         c.sock = -1;
         ck_assert_int_eq(client_wait(&c), 0);
