@@ -379,7 +379,8 @@ END_TEST
 
 /* The helper's open fds and its children (the next job's PID 1 only) are the
  * same after every job: nothing of a job is kept in O, for as many jobs as it
- * serves. */
+ * serves, whatever overlay mode each job took (fuse-overlayfs is O's child
+ * while its job runs) and whichever build dir it used. */
 static void helper_state(const struct client *c, char *out, size_t size)
 {
     char path[64], *children;
@@ -405,7 +406,15 @@ static void helper_state(const struct client *c, char *out, size_t size)
 START_TEST(nothing_kept_in_helper)
 {
     enum { JOBS = 8 };
+    /* /dev/fuse is mode 0600: fuse only as root (test_backends.c). */
+    const uint32_t modes[] = {CPS_OVERLAY_NATIVE, CPS_OVERLAY_BIND, CPS_OVERLAY_FUSE};
+    size_t nmodes = fx.unpriv ? 2 : 3;
+    char other[300];
 
+    snprintf(other, sizeof(other), "%s/build-b", fx.dir);
+    ck_assert_int_eq(mkdir(other, 0755), 0);
+    if (fx.unpriv && geteuid() == 0)
+        ck_assert_int_eq(chown(other, 65534, 65534), 0);
     for (size_t b = 0; b < NBACKENDS; b++) {
         char first[64] = "", now[64];
         struct client c;
@@ -424,9 +433,15 @@ START_TEST(nothing_kept_in_helper)
                           "job 1 %s",
                           backends[b], i + 1, now, first);
             job_init(&s, "cat in.txt; sleep 0 & echo done", "in");
+            s.job.overlay = modes[i % nmodes];
+            if (i % 2 == 1)
+                s.job.build_dir = other;
             run(&c, &s);
             assert_exit_code(&c, 0);
             ck_assert_str_eq((char *)c.out, "indone\n");
+            ck_assert_str_eq(cps__overlay_name(c.exit_msg.u.exit.overlay),
+                             cps__overlay_name(modes[i % nmodes]));
+            ck_assert_msg(dir_empty(other), "%s is not clean after job %u", other, i + 1);
         }
         assert_helper_ends(&c, 0);
         client_free(&c);
