@@ -248,7 +248,8 @@ struct cps_result {
     struct cps_result_timing *timings;
     size_t timing_count;
     /* The job ran on a warm helper from a pool (spawn_us is then 0: the helper
-     * was spawned and said hello before this run began). */
+     * was spawned and said hello before this run began), one that may have
+     * served jobs before (cps_pool_options.jobs_per_helper > 1). */
     bool warm;
     /* A warm helper died before it accepted the job and the job was run again
      * on a fresh helper (at most once). */
