@@ -429,7 +429,17 @@ static int next_job(struct helper *h)
     cps__error_clear(&h->err);
     cps__timings_init(&h->t);
     h->left--;
-    return spawn_init_and_hello(h) < 0 ? -1 : 1;
+    if (spawn_init_and_hello(h) == 0)
+        return 1;
+    /* A parent that wants no more jobs may close fd 3 as soon as it read
+     * exit, before this hello went out: the normal end, as EOF while waiting
+     * for the job (docs/PROTOCOL.md, "Serving several jobs"). */
+    if (cps__error_is(&h->err, CPS_STAGE_FRAME) && h->err.errnum == EPIPE) {
+        cps__log_info("fd 3 closed after the job: exiting");
+        cleanup(h);
+        return 0;
+    }
+    return -1;
 }
 
 int main(int argc, char **argv)
