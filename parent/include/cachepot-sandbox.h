@@ -301,8 +301,9 @@ struct cps_pool_options {
      * N > 1 (at most CPS_POOL_MAX_JOBS_PER_HELPER): pooled helpers are spawned
      * with --jobs-per-helper N and, after a job's exit, say hello again and
      * take the next job of their configuration; each job still gets fresh
-     * mount, PID, IPC and UTS namespaces, while the user and network
-     * namespaces and the helper process are kept (docs/SECURITY.md). A
+     * mount, PID, IPC and UTS namespaces, while the helper process (and with
+     * the userns backend its user and network namespaces) is kept
+     * (docs/SECURITY.md, "Jobs served by one helper"). A
      * configuration with seccomp off always gets a helper per job (only the
      * default filter keeps a job from leaving a key in the uid's keyrings);
      * cold helpers a run spawns itself serve one job. A helper that does not
