@@ -741,12 +741,14 @@ static void wait_stat(struct cps_pool *pool, size_t offset, uint64_t want)
  * jobs 4-6 (helper 3 is spawned when job 4 takes the last ready one). Exactly
  * 3 spawns, 4 runs on a reused helper, 2 helpers retired; every run warm.
  */
-START_TEST(reuse_counted)
+static void reuse_counted_with(const char *backend)
 {
     struct cps_pool *pool = new_reusing_pool(1, 3);
     struct cps_job_spec *job = tu_sh_job(toolchain, "echo reuse");
     struct cps_error err;
 
+    if (backend)
+        ck_assert_int_eq(cps_job_set_backend(job, backend, &err), 0);
     ck_assert_int_eq(cps_pool_prepare(pool, job, &err), 0);
     for (int i = 0; i < 6; i++)
         run_settled(pool, job, "reuse\n");
@@ -763,6 +765,19 @@ START_TEST(reuse_counted)
     cps_pool_free(pool);
     cps_job_free(job);
     ck_assert(tu_no_children());
+}
+
+START_TEST(reuse_counted)
+{
+    reuse_counted_with(NULL);
+}
+END_TEST
+
+/* The same with the bubblewrap backend (each job's bwrap makes its own
+ * namespaces inside the helper's). */
+START_TEST(reuse_counted_bubblewrap)
+{
+    reuse_counted_with("bubblewrap");
 }
 END_TEST
 
@@ -1009,6 +1024,7 @@ static Suite *suite(void)
     tcase_add_test(tc, worker_exit_ends_idle_helpers);
     tcase_add_test(tc, free_unused_pool);
     tcase_add_test(tc, reuse_counted);
+    tcase_add_test(tc, reuse_counted_bubblewrap);
     tcase_add_test(tc, reusing_helper_retired_after_its_jobs);
     tcase_add_test(tc, reusing_helper_killed_after_its_job);
     tcase_add_test(tc, reusing_helper_killed_while_ready_again);
