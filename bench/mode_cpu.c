@@ -29,8 +29,8 @@ struct cpu_totals {
 /* Reap orphans reparented to the driver (a child subreaper) between blocks,
  * outside the measured interval; no job runs then, so waitpid(-1) takes no
  * running job's child. It may take an exited helper that a warm pool retired
- * and had yet to reap: the library treats ECHILD as reaped
- * (parent/lib/helper_proc.c). */
+ * (or a reusing helper that ended after its last job) and had yet to reap:
+ * the library treats ECHILD as reaped (parent/lib/helper_proc.c). */
 static void reap_orphans(void)
 {
     while (waitpid(-1, NULL, WNOHANG) > 0)

@@ -11,8 +11,10 @@
 #   bwrap     bubblewrap with cachepot's flags on an already prepared root
 #   cli       cachepot-dist-run (includes the CLI's own process start-up)
 #   lib-KIND  the library, one variant per kind bench-driver was built with:
-#             "cold" (a helper spawned per job), "warm" (a pool of warm helpers)
+#             "cold" (a helper spawned per job), "warm" (a pool of warm helpers),
+#             "reuse" (a pool whose helpers serve 50 jobs each, docs/REUSE.md)
 #   cli-batch (CPU per job only) one cachepot-dist-run --batch per block of jobs
+#   cli-batch-reuse (CPU per job only) the same with --reuse 50
 #   floor-*   (CPU per job only, 1 at once) exec, helper exec, user, net and all
 #             namespaces: the parts a job's CPU splits into
 #
@@ -38,6 +40,7 @@ else
     N=200 ROUNDS=5 STREAM_RUNS=5 CONC_JOBS=64 STREAM_BYTES=$((1 << 30)) CPU_JOBS=300 CPU_ROUNDS=3
 fi
 CPU_LEVELS="1 2 4"
+REUSE_JOBS=50 # jobs per helper of cli-batch-reuse (lib-reuse: REUSE_JOBS in variant_lib.c)
 CONC_LEVELS="1 2 4 8 16"
 USERS=${CPS_BENCH_USERS:-nobody root}
 LUA_CFLAGS=(-std=gnu99 -O2 -Wall -Wextra -DLUA_COMPAT_5_3 -DLUA_USE_LINUX) # Lua's src/Makefile, linux
@@ -213,7 +216,9 @@ run_cpu() {
         if [[ -x $CLI ]]; then
             v+=(--exec cli "$CLI --toolchain $ROOT --build-dir {build} --env PATH=/bin -- /bin/true"
                 --exec cli-batch "$CLI --toolchain $ROOT --env PATH=/bin --batch $T/true.batch --pool $pool --jobs $p"
-                --per-block cli-batch)
+                --per-block cli-batch
+                --exec cli-batch-reuse "$CLI --toolchain $ROOT --env PATH=/bin --batch $T/true.batch --pool $pool --jobs $p --reuse $REUSE_JOBS"
+                --per-block cli-batch-reuse)
         fi
         for k in $lib_kinds; do v+=(--lib "lib-$k" "$k"); done
         # At 1 at once, a ladder of floors that splits a job's CPU into its

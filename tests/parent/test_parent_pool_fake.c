@@ -4,10 +4,12 @@
  * twice), helpers that never become ready are closed and reaped and the run
  * falls back to a cold helper with the usual error, a run that names another
  * helper bypasses the pool, and a helper spawned by the pool thread starts with
- * the same clean fds, signal mask and argv as a cold one.
+ * the same clean fds, signal mask and argv as a cold one; a helper that does
+ * not support reuse is closed when the pool asks for it.
  */
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,6 +208,60 @@ START_TEST(warm_helper_starts_clean)
 }
 END_TEST
 
+/* A helper that does not support reuse (this fake ignores --jobs-per-helper
+ * and says the hello of a one-job helper) is closed like one whose hello
+ * reports another configuration, and the log says why; runs go cold and
+ * succeed. */
+START_TEST(helper_without_reuse_is_closed)
+{
+    struct cps_pool_options *po = cps_pool_options_new();
+    struct cps_job_spec *job = job_of("exit", "0");
+    struct cps_run_options *o = cps_run_options_new();
+    struct cps_pool *pool;
+    struct cps_result *res;
+    struct cps_error err;
+    char log[4300];
+    uint8_t *text;
+    size_t len;
+    int saved = dup(2), fd;
+
+    snprintf(log, sizeof(log), "%s/stderr", work);
+    fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_ge(saved, 0);
+    dup2(fd, 2);
+    close(fd);
+    po->size = 1;
+    po->helper_path = fake("ok");
+    po->jobs_per_helper = 3;
+    ck_assert_msg(cps_pool_new(po, &pool, &err) == 0, "%s", err.message);
+    cps_pool_options_free(po);
+    cps_job_set_uid(job, 0);
+    cps_job_set_gid(job, 0);
+    cps_run_options_set_pool(o, pool);
+    ck_assert_int_eq(cps_pool_prepare(pool, job, &err), 0);
+    wait_died(pool, 1);
+    ck_assert_int_eq(cps_run(job, o, &res, &err), 0);
+    ck_assert(!res->warm);
+    cps_result_free(res);
+    struct cps_pool_stats s = tu_pool_stats(pool);
+    ck_assert_uint_eq(s.warm, 0);
+    ck_assert_uint_eq(s.reused, 0);
+    cps_pool_free(pool);
+    dup2(saved, 2);
+    close(saved);
+    text = tu_read_file(log, &len);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_msg(strstr((char *)text, "--jobs-per-helper 3") &&
+                      strstr((char *)text, "does not support reuse"),
+                  "log: %s", text);
+    free(text);
+    cps_run_options_free(o);
+    cps_job_free(job);
+    ck_assert(tu_no_children());
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("parent_pool_fake");
@@ -218,6 +274,7 @@ static Suite *suite(void)
     tcase_add_test(tc, wrong_protocol);
     tcase_add_test(tc, other_helper_path_bypasses_the_pool);
     tcase_add_test(tc, warm_helper_starts_clean);
+    tcase_add_test(tc, helper_without_reuse_is_closed);
     suite_add_tcase(s, tc);
     return s;
 }
