@@ -511,7 +511,10 @@ static int inet_socket(int type, uint32_t addr, int port, bool do_listen)
     if (s < 0)
         return -1;
     a.sin_addr.s_addr = htonl(addr);
-    setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    /* Not for UDP: there SO_REUSEADDR on both sides lets a second bind share
+     * the port, which would hide a socket left by the first job. */
+    if (type == SOCK_STREAM)
+        setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     if (bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 || (do_listen && listen(s, 8) < 0)) {
         int e = errno;
 
