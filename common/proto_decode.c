@@ -381,11 +381,12 @@ enum {
     H_BACKEND,
     H_SECCOMP,
     H_FEATURES, /* optional: only a parent that asked for it gets it */
+    H_REUSE,    /* optional: only a helper started with --jobs-per-helper N > 1 sends it */
     H_COUNT
 };
 static const char *const hello_keys[H_COUNT] = {
     "type", "protocol", "helper_version", "backends", "overlay_modes", "max_frame", "max_chunk",
-    "uid",  "gid",      "backend",        "seccomp",  "features"};
+    "uid",  "gid",      "backend",        "seccomp",  "features",      "reuse"};
 
 /* The protocol of a hello is read before anything else of it: a parent that
  * cannot speak the helper's version must say so, not complain about a field
@@ -433,18 +434,26 @@ static int decode_hello(const cbor_item_t *root, struct cps_hello *h, struct cps
         (ret = get_bool(v[H_SECCOMP], F("seccomp"), &h->seccomp, err)) < 0)
         return ret;
     h->has_features = v[H_FEATURES] != NULL;
-    if (h->has_features &&
-        (ret = get_name_set(v[H_FEATURES], F("features"), CPS_MAX_FEATURES, feature_bit,
-                            &h->features, err)) < 0)
+    if (h->has_features && (ret = get_name_set(v[H_FEATURES], F("features"), CPS_MAX_FEATURES,
+                                               feature_bit, &h->features, err)) < 0)
         return ret;
+    /* Absent is 0; present, 0 would say "no job left", which a helper never
+     * invites: it exits instead (docs/PROTOCOL.md, "How a session ends"). */
+    if (v[H_REUSE] != NULL) {
+        if ((ret = get_u32(v[H_REUSE], F("reuse"), CPS_MAX_JOBS_PER_HELPER, &h->reuse, err)) < 0)
+            return ret;
+        if (h->reuse == 0)
+            return fail(err, F("reuse"), "0 is not a number of jobs (1..%u)",
+                        (unsigned)CPS_MAX_JOBS_PER_HELPER);
+    }
 #undef F
     return 0;
 }
 
 enum { L_TIMEOUT, L_OUTPUT, L_CPU, L_AS, L_FSIZE, L_NOFILE, L_NPROC, L_TMP, L_SCRATCH, L_COUNT };
-static const char *const limit_keys[L_COUNT] = {"timeout_ms",    "max_output_bytes", "cpu_seconds",
-                                                "address_space", "file_size",        "open_files",
-                                                "processes",     "tmp_bytes",        "scratch_bytes"};
+static const char *const limit_keys[L_COUNT] = {
+    "timeout_ms", "max_output_bytes", "cpu_seconds", "address_space", "file_size",
+    "open_files", "processes",        "tmp_bytes",   "scratch_bytes"};
 
 static int decode_limits(const cbor_item_t *it, struct cps_job_limits *l, struct cps_error *err)
 {
