@@ -21,6 +21,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -86,6 +87,15 @@ static void setup(void)
     if (fx.unpriv && geteuid() == 0)
         ck_assert_int_eq(chown(fx.build, 65534, 65534), 0);
     snprintf(fx.mark, sizeof(fx.mark), "cps-leak-%s", strrchr(fx.dir, '-') + 1);
+    /* A lower-layer file of the job's own uid, in a dir of its own: a hard
+     * link to it needs no privilege (protected_hardlinks), and overlayfs can
+     * copy the dir up as uid 65534 (its owner is mapped), so the first job
+     * can make one as uid 65534 too. */
+    snprintf(cmd, sizeof(cmd),
+             "mkdir %s/own && echo 'linkable lower-layer file' > %s/own/linkable%s%s%s",
+             fx.toolchain, fx.toolchain, fx.unpriv && geteuid() == 0 ? " && chown -R 65534:65534 " : "",
+             fx.unpriv && geteuid() == 0 ? fx.toolchain : "", fx.unpriv && geteuid() == 0 ? "/own" : "");
+    it_sh(cmd);
 }
 
 static void assert_clean(void)
@@ -106,6 +116,11 @@ static void assert_clean(void)
     snprintf(path, sizeof(path), "%s/etc/marker-toolchain", fx.toolchain);
     marker = it_read_file(path, NULL);
     ck_assert_msg(strcmp(marker, "cachepot test toolchain\n") == 0, "toolchain changed: %s",
+                  marker);
+    free(marker);
+    snprintf(path, sizeof(path), "%s/own/linkable", fx.toolchain);
+    marker = it_read_file(path, NULL);
+    ck_assert_msg(strcmp(marker, "linkable lower-layer file\n") == 0, "toolchain changed: %s",
                   marker);
     free(marker);
 }
@@ -141,13 +156,21 @@ static pid_t helper_child(pid_t helper)
     return pid;
 }
 
-static unsigned long long ns_ino(pid_t pid, const char *name)
+/* The inode of pid's namespace name; *fd (if not NULL) keeps it open: a
+ * namespace's inode number is free for the next one as soon as it dies. */
+static unsigned long long ns_ino(pid_t pid, const char *name, int *fd)
 {
     char path[64];
     struct stat st;
+    int f;
 
     snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)pid, name);
-    ck_assert_msg(stat(path, &st) == 0, "stat %s: %s", path, strerror(errno));
+    f = open(path, O_RDONLY | O_CLOEXEC);
+    ck_assert_msg(f >= 0 && fstat(f, &st) == 0, "%s: %s", path, strerror(errno));
+    if (fd != NULL)
+        *fd = f;
+    else
+        close(f);
     return (unsigned long long)st.st_ino;
 }
 
@@ -156,24 +179,72 @@ struct job_view {
     pid_t init;
     unsigned long long pid_ns, ipc_ns, uts_ns, net_ns;
     int pidns_fd; /* pins the PID namespace: its inode cannot be reused meanwhile */
-    char cgroup[2048];
+    int ipc_fd, uts_fd; /* the same for IPC and UTS */
+    char cgroup[2048]; /* the helper's job cgroup dirs, one per line ("" without one) */
+    bool cg_pids, cg_memory;
 };
+
+static struct {
+    char name[32]; /* cps-job-<helper pid> */
+    struct job_view *v;
+} cg_walk;
+
+static bool has_file(const char *dir, const char *name)
+{
+    char path[4096];
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    return access(path, F_OK) == 0;
+}
+
+static int cg_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    struct job_view *v = cg_walk.v;
+
+    if (flag != FTW_D)
+        return FTW_CONTINUE;
+    if (strcmp(path + ftw->base, cg_walk.name) == 0) {
+        size_t len = strlen(v->cgroup);
+
+        snprintf(v->cgroup + len, sizeof(v->cgroup) - len, "%s\n", path);
+        v->cg_pids = v->cg_pids || has_file(path, "pids.max");
+        v->cg_memory = v->cg_memory || has_file(path, "memory.max") ||
+                       has_file(path, "memory.limit_in_bytes");
+        return FTW_SKIP_SUBTREE;
+    }
+    /* The helper makes its cgroup beside its own, a few levels down at most. */
+    return ftw->level >= 6 ? FTW_SKIP_SUBTREE : FTW_CONTINUE;
+}
+
+/* The helper's job cgroup (helper/cgroup.c: cps-job-<helper pid> beside the
+ * helper's own cgroup, in the v2 hierarchy or the v1 pids and memory ones),
+ * found on the host's side: the jobs cannot see cgroupfs. */
+static void job_cgroup(pid_t helper, struct job_view *v)
+{
+    v->cgroup[0] = '\0';
+    v->cg_pids = v->cg_memory = false;
+    snprintf(cg_walk.name, sizeof(cg_walk.name), "cps-job-%d", (int)helper);
+    cg_walk.v = v;
+    nftw("/sys/fs/cgroup", cg_one, 16, FTW_PHYS | FTW_ACTIONRETVAL);
+}
 
 static void view_job(const struct client *c, struct job_view *v)
 {
-    char path[64], *text;
-
     v->init = helper_child(c->pid);
     v->pid_ns = c->pidns_ino;
     v->pidns_fd = dup(c->pidns_fd);
     ck_assert_int_ge(v->pidns_fd, 0);
-    v->ipc_ns = ns_ino(v->init, "ipc");
-    v->uts_ns = ns_ino(v->init, "uts");
-    v->net_ns = ns_ino(v->init, "net");
-    snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)v->init);
-    text = it_read_file(path, NULL);
-    snprintf(v->cgroup, sizeof(v->cgroup), "%s", text);
-    free(text);
+    v->ipc_ns = ns_ino(v->init, "ipc", &v->ipc_fd);
+    v->uts_ns = ns_ino(v->init, "uts", &v->uts_fd);
+    v->net_ns = ns_ino(v->init, "net", NULL);
+    job_cgroup(c->pid, v);
+}
+
+static void unview_job(struct job_view *v)
+{
+    close(v->pidns_fd);
+    close(v->ipc_fd);
+    close(v->uts_fd);
 }
 
 /* The first job's I is gone, its PID namespace empty, and the second job got
@@ -337,6 +408,7 @@ static bool second_hello(struct client *c, const struct job_view *first, struct 
 /* After the last job: no frame, EOF, exit status 0, nothing left. */
 static void end_helper(struct client *c, struct job_view *views, size_t nviews, const char *what)
 {
+    struct job_view gone;
     struct client probe;
     int rc = client_next(c);
 
@@ -345,11 +417,14 @@ static void end_helper(struct client *c, struct job_view *views, size_t nviews, 
     ck_assert_int_eq(client_wait(c), 0);
     ck_assert_msg(WIFEXITED(c->wait_status) && WEXITSTATUS(c->wait_status) == 0,
                   "%s: helper wait status 0x%x, expected exit 0", what, c->wait_status);
+    job_cgroup(c->pid, &gone);
+    ck_assert_msg(gone.cgroup[0] == '\0', "%s: the job cgroup outlived the helper:\n%s", what,
+                  gone.cgroup);
     memset(&probe, 0, sizeof(probe));
     for (size_t i = 0; i < nviews; i++) {
         probe.pidns_ino = views[i].pid_ns;
         ck_assert_msg(!client_pidns_alive(&probe), "%s: a process outlived job %zu", what, i + 1);
-        close(views[i].pidns_fd);
+        unview_job(&views[i]);
     }
     assert_clean();
     client_free(c);
@@ -372,7 +447,7 @@ static void stop_waiting_helper(struct client *c, struct job_view *first, const 
     memset(&probe, 0, sizeof(probe));
     probe.pidns_ino = first->pid_ns;
     ck_assert_msg(!client_pidns_alive(&probe), "%s: a process outlived the job", what);
-    close(first->pidns_fd);
+    unview_job(first);
     probe.pidns_ino = c->pidns_ino;
     ck_assert_msg(!client_pidns_alive(&probe), "%s: the unused I outlived the helper", what);
     assert_clean();
@@ -427,9 +502,11 @@ static void assert_left(const struct client *c, const char *category, const stru
                                         NULL};
     /* Only where the root is an overlay: bind mode's toolchain is read-only. */
     static const char *const files_overlay[] = {"exists /work/cps-leak-hard",
-                                                "exists /etc/cps-leak-etc",
                                                 "exists /cps-leak-root",
-                                                "made append /etc/marker-toolchain", NULL};
+                                                "made append /own/linkable", NULL};
+    /* The toolchain's files are root's: only a root job may write them. */
+    static const char *const files_overlay_root[] = {"exists /etc/cps-leak-etc",
+                                                     "made append /etc/marker-toolchain", NULL};
     static const char *const ipc[] = {"exists shm", "exists msg", "exists sem", "exists mq", NULL};
     static const char *const procs[] = {"exists hold daemon", "exists hold noterm",
                                         "exists hold pipe", NULL};
@@ -446,6 +523,8 @@ static void assert_left(const struct client *c, const char *category, const stru
         assert_lines(out, files, what);
         if (overlay_mode(k))
             assert_lines(out, files_overlay, what);
+        if (overlay_mode(k) && !fx.unpriv)
+            assert_lines(out, files_overlay_root, what);
     }
     if (all || strcmp(category, "ipc") == 0)
         assert_lines(out, ipc, what);
@@ -598,8 +677,12 @@ static void assert_self_kill(const struct client *c, const char *what)
 {
     const struct cps_exit *x = &c->exit_msg.u.exit;
 
-    ck_assert_msg(x->signaled && x->signal == SIGKILL, "%s: exit code %d signal %u, expected "
-                  "SIGKILL:\n%s", what, x->code, x->signal, out_of(c));
+    /* bubblewrap's PID 1 reports its child's death by signal N as 128 + N. */
+    bool killed = x->signaled ? x->signal == SIGKILL
+                              : x->backend == CPS_BACKEND_BUBBLEWRAP && x->code == 128 + SIGKILL;
+
+    ck_assert_msg(killed, "%s: exit code %d signal %u, expected SIGKILL:\n%s", what, x->code,
+                  x->signal, out_of(c));
     ck_assert_msg(x->limit == NULL, "%s: the job's own SIGKILL is reported as limit \"%s\"", what,
                   x->limit);
 }
@@ -638,9 +721,9 @@ static void cgroup_pair(const struct combo *k)
     stop_waiting_helper(&c, &base_view, what);
 
     start(&c, k, &views[0]);
-    has_cg = strstr(views[0].cgroup, "cps-job-") != NULL;
-    has_mem = has_cg && (strstr(views[0].cgroup, ":memory:") == NULL ||
-                         strstr(strstr(views[0].cgroup, ":memory:"), "cps-job-") != NULL);
+    has_cg = views[0].cg_pids;
+    has_mem = views[0].cg_memory;
+    fprintf(stderr, "[%s] job cgroup: %s\n", what, has_cg ? views[0].cgroup : "none\n");
     job_init(&s, k, false, fill);
     cg_limits(&s);
     run_job(&c, &s);
@@ -738,7 +821,7 @@ static void killed_pair(const struct combo *k, bool by_cancel)
         memset(&probe, 0, sizeof(probe));
         probe.pidns_ino = views[0].pid_ns;
         ck_assert_msg(!client_pidns_alive(&probe), "%s: a process outlived the job", what);
-        close(views[0].pidns_fd);
+        unview_job(&views[0]);
         assert_clean();
         client_free(&c);
         return;

@@ -61,6 +61,11 @@
 #define HOST_NAME   "cps-leak-host"
 #define POISON      "cps-leak-poison\n"
 #define MARKER_FILE "/etc/marker-toolchain"
+/* A lower-layer file owned by the job's uid, in a dir of its own (the test
+ * makes both), so that protected_hardlinks lets uid 65534 link to it and
+ * overlayfs can copy its parent up (an unmapped owner is EOVERFLOW). */
+#define LINKABLE      "/own/linkable"
+#define LINKABLE_TEXT "linkable lower-layer file\n"
 
 /* No glibc wrappers for the key syscalls (libkeyutils has them). */
 #define KEY_SPEC_USER_KEYRING         (-4)
@@ -116,13 +121,17 @@ static void leave_files(void)
     made("/dev/shm/cps-leak-shm", write_file("/dev/shm/cps-leak-shm", POISON));
     /* A symlink and a hard link to a file of the lower layer (the toolchain). */
     made("/work/cps-leak-sym", symlink(MARKER_FILE, "/work/cps-leak-sym"));
-    made("/work/cps-leak-hard", link(MARKER_FILE, "/work/cps-leak-hard"));
+    made("/work/cps-leak-hard", link(LINKABLE, "/work/cps-leak-hard"));
     made("/etc/cps-leak-etc", write_file("/etc/cps-leak-etc", POISON));
     made("/cps-leak-root", write_file("/cps-leak-root", POISON));
     /* The lower-layer file itself, through the hard link if there is one. */
     fd = open("/work/cps-leak-hard", O_WRONLY | O_APPEND | O_CLOEXEC);
     if (fd < 0)
-        fd = open(MARKER_FILE, O_WRONLY | O_APPEND | O_CLOEXEC);
+        fd = open(LINKABLE, O_WRONLY | O_APPEND | O_CLOEXEC);
+    made("append " LINKABLE, fd < 0 ? -1 : (int)write(fd, POISON, strlen(POISON)));
+    if (fd >= 0)
+        close(fd);
+    fd = open(MARKER_FILE, O_WRONLY | O_APPEND | O_CLOEXEC);
     made("append " MARKER_FILE, fd < 0 ? -1 : (int)write(fd, POISON, strlen(POISON)));
     if (fd >= 0)
         close(fd);
@@ -197,6 +206,7 @@ static void find_files(void)
     expect_content("/work/src/second.txt", "input of the second job\n");
     expect_content("/work/src/link.txt", "link input of the second job\n");
     expect_content(MARKER_FILE, "cachepot test toolchain\n");
+    expect_content(LINKABLE, LINKABLE_TEXT);
     walk_found = 0;
     nftw("/", walk_one, 32, FTW_PHYS | FTW_ACTIONRETVAL);
     if (walk_found == 0)
