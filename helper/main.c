@@ -255,7 +255,8 @@ static int read_job(struct helper *h)
     job = &h->job.u.job;
     cps__limits_resolve(&job->limits, &h->limits);
     if (cps__session_check_config(job, &h->opt, &h->err) < 0 ||
-        cps__job_paths_check(job, &h->err) < 0 || cps__backend_check(&h->backend, &h->err) < 0 ||
+        cps__job_paths_check(job, &h->err) < 0 ||
+        cps__backend_check(&h->backend, &h->err) < 0 ||
         cps__builddir_check(job->build_dir, &h->dirs, &h->err) < 0)
         return -1;
     h->ov.paths.toolchain = job->toolchain;
@@ -311,8 +312,8 @@ static int hand_job_to_init(struct helper *h)
     struct cps_pump_result *r = &h->end;
     int st = 0;
 
-    if (cps__pump_run(h->sock, h->sigfd, &h->init, h->job_raw, h->job_len, &h->limits, r, &h->err) <
-        0)
+    if (cps__pump_run(h->sock, h->sigfd, &h->init, h->job_raw, h->job_len, &h->limits, r,
+                      &h->err) < 0)
         return -1;
     memset(&h->usage, 0, sizeof(h->usage));
     if (r->exited) {

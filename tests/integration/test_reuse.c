@@ -526,6 +526,41 @@ START_TEST(eof_between_jobs)
 }
 END_TEST
 
+/*
+ * Waiting for its next job, the helper reads as for the first: a stop signal
+ * is one error frame (stage parent, EINTR, exit 3); any frame but a job (here
+ * a cancel, as if it had crossed the exit frame) is a protocol error (exit 3).
+ * Nothing is left either way.
+ */
+START_TEST(between_jobs_as_before_first)
+{
+    for (size_t b = 0; b < NBACKENDS * 2; b++) {
+        bool signal = b < NBACKENDS;
+        struct jobspec s;
+        struct client c;
+
+        spawn(&c, backends[b % NBACKENDS], "3");
+        job_init(&s, "cat in.txt", "one");
+        run(&c, &s);
+        assert_exit_code(&c, 0);
+        next_hello(&c, 2);
+        if (signal)
+            ck_assert_int_eq(kill(c.pid, SIGTERM), 0);
+        else
+            ck_assert_int_eq(client_send_cancel(&c), 0);
+        ck_assert_int_eq(client_collect(&c, NULL, NULL), 0);
+        ck_assert_msg(c.have_error, "no error frame");
+        ck_assert_msg(strcmp(c.error.stage, signal ? "parent" : "protocol") == 0, "stage %s: %s",
+                      c.error.stage, c.error.message);
+        if (signal)
+            ck_assert_msg(c.error.errnum == EINTR && strstr(c.error.message, "SIGTERM"), "%s",
+                          c.error.message);
+        assert_helper_ends(&c, 3);
+        client_free(&c);
+    }
+}
+END_TEST
+
 /* --jobs-per-helper 1 and no flag: the hello of a one-job helper, without
  * "reuse" (0.1.0 and 0.2.0 parents refuse unknown keys), and the helper ends
  * after its job. */
@@ -592,6 +627,7 @@ int main(void)
         {"refused_job_ends_helper", refused_job_ends_helper},
         {"eof_between_jobs", eof_between_jobs},
         {"nothing_kept_in_helper", nothing_kept_in_helper},
+        {"between_jobs_as_before_first", between_jobs_as_before_first},
         {"one_job_hello", one_job_hello},
         {"usage_refused", usage_refused},
     };
