@@ -550,12 +550,13 @@ static void log_first(const struct client *c, const char *what)
     const char *out = out_of(c), *p = out;
 
     fprintf(stderr, "[%s] first job:", what);
-    while ((p = strstr(p, "failed ")) != NULL) {
-        const char *e = strchr(p, '\n');
+    for (const char *const *k = (const char *const[]){"failed ", "inflight ", NULL}; *k; k++)
+        for (p = out; (p = strstr(p, *k)) != NULL; p += strlen(*k)) {
+            const char *e = strchr(p, '\n');
 
-        fprintf(stderr, " (%.*s)", (int)(e ? e - p : (long)strlen(p)), p);
-        p += 7;
-    }
+            if (p == out || p[-1] == '\n')
+                fprintf(stderr, " (%.*s)", (int)(e ? e - p : (long)strlen(p)), p);
+        }
     fprintf(stderr, "\n");
 }
 
