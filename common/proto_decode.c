@@ -434,11 +434,12 @@ static int decode_hello(const cbor_item_t *root, struct cps_hello *h, struct cps
         (ret = get_bool(v[H_SECCOMP], F("seccomp"), &h->seccomp, err)) < 0)
         return ret;
     h->has_features = v[H_FEATURES] != NULL;
-    if (h->has_features && (ret = get_name_set(v[H_FEATURES], F("features"), CPS_MAX_FEATURES,
-                                               feature_bit, &h->features, err)) < 0)
+    if (h->has_features &&
+        (ret = get_name_set(v[H_FEATURES], F("features"), CPS_MAX_FEATURES, feature_bit,
+                            &h->features, err)) < 0)
         return ret;
     /* Absent is 0; present, 0 would say "no job left", which a helper never
-     * invites: it exits instead (docs/PROTOCOL.md, "How a session ends"). */
+     * invites: it exits instead (docs/PROTOCOL.md, "Serving several jobs"). */
     if (v[H_REUSE] != NULL) {
         if ((ret = get_u32(v[H_REUSE], F("reuse"), CPS_MAX_JOBS_PER_HELPER, &h->reuse, err)) < 0)
             return ret;
@@ -451,9 +452,9 @@ static int decode_hello(const cbor_item_t *root, struct cps_hello *h, struct cps
 }
 
 enum { L_TIMEOUT, L_OUTPUT, L_CPU, L_AS, L_FSIZE, L_NOFILE, L_NPROC, L_TMP, L_SCRATCH, L_COUNT };
-static const char *const limit_keys[L_COUNT] = {
-    "timeout_ms", "max_output_bytes", "cpu_seconds", "address_space", "file_size",
-    "open_files", "processes",        "tmp_bytes",   "scratch_bytes"};
+static const char *const limit_keys[L_COUNT] = {"timeout_ms",    "max_output_bytes", "cpu_seconds",
+                                                "address_space", "file_size",        "open_files",
+                                                "processes",     "tmp_bytes",        "scratch_bytes"};
 
 static int decode_limits(const cbor_item_t *it, struct cps_job_limits *l, struct cps_error *err)
 {

@@ -23,7 +23,7 @@ void cps__cgroup_init(struct cps_job_cgroup *cg)
 {
     memset(cg, 0, sizeof(*cg));
     for (int i = 0; i < CPS_CGROUP_DIRS; i++)
-        cg->procs_fd[i] = cg->state_fd[i] = -1;
+        cg->procs_fd[i] = cg->dir_fd[i] = -1;
     cg->pids_fd = cg->memory_fd = cg->events_fd = -1;
 }
 
@@ -335,7 +335,7 @@ static void create_v2(struct cps_job_cgroup *cg, const char *own)
     cg->pids_fd = open_in(cg->dir[0], "pids.max", O_WRONLY);
     cg->memory_fd = open_in(cg->dir[0], "memory.max", O_WRONLY);
     cg->events_fd = open_in(cg->dir[0], "memory.events", O_RDONLY);
-    cg->state_fd[0] = open_in(cg->dir[0], "cgroup.events", O_RDONLY);
+    cg->dir_fd[0] = open(cg->dir[0], O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (cg->procs_fd[0] < 0 || cg->pids_fd < 0) {
         rc = errno;
         off(cg, "cgroup v2: cannot open cgroup.procs and pids.max in %s: %s", cg->dir[0],
@@ -367,7 +367,7 @@ static void create_v1(struct cps_job_cgroup *cg)
             continue;
         }
         cg->procs_fd[i] = open_in(cg->dir[i], "cgroup.procs", O_WRONLY);
-        cg->state_fd[i] = open_in(cg->dir[i], "cgroup.procs", O_RDONLY);
+        cg->dir_fd[i] = open(cg->dir[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (i == 0)
             cg->pids_fd = open_in(cg->dir[i], "pids.max", O_WRONLY);
         else {
@@ -475,13 +475,25 @@ bool cps__cgroup_oom_killed(const struct cps_job_cgroup *cg)
     return oom_kills(cg) > cg->oom_base;
 }
 
-/* 1: the dir holds a process, 0: it holds none, -1: cannot tell. */
+/*
+ * 1: the dir holds a process, 0: it holds none, -1: cannot tell. The file is
+ * opened anew each time: v1 keeps the pid list of an open cgroup.procs for
+ * its next reads (cgroup_pidlist_start, destroyed 1 s after the last use), so
+ * a kept fd would answer with an old list. Through the dir's O_PATH fd,
+ * opened with the host's view before O unshared.
+ */
 static int populated(const struct cps_job_cgroup *cg, int i)
 {
     char buf[4096];
     const char *p;
-    ssize_t n = pread(cg->state_fd[i], buf, sizeof(buf) - 1, 0);
+    int fd = openat(cg->dir_fd[i], cg->version == 1 ? "cgroup.procs" : "cgroup.events",
+                    O_RDONLY | O_CLOEXEC);
+    ssize_t n;
 
+    if (fd < 0)
+        return -1;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
     if (n < 0)
         return -1;
     buf[n] = '\0';
@@ -500,7 +512,7 @@ bool cps__cgroup_empty(const struct cps_job_cgroup *cg)
     for (int i = 0; i < CPS_CGROUP_DIRS; i++) {
         if (cg->dir[i][0] == '\0')
             continue;
-        if (cg->state_fd[i] < 0)
+        if (cg->dir_fd[i] < 0)
             return false;
         /* A task leaves its cgroup a moment after its parent reaped it (the
          * same wait as in cps__cgroup_remove): up to about 1 s, doubling the
@@ -523,8 +535,8 @@ bool cps__cgroup_empty(const struct cps_job_cgroup *cg)
 
 void cps__cgroup_remove(struct cps_job_cgroup *cg)
 {
-    int *fds[] = {&cg->pids_fd,     &cg->memory_fd,   &cg->events_fd,  &cg->procs_fd[0],
-                  &cg->procs_fd[1], &cg->state_fd[0], &cg->state_fd[1]};
+    int *fds[] = {&cg->pids_fd,     &cg->memory_fd, &cg->events_fd, &cg->procs_fd[0],
+                  &cg->procs_fd[1], &cg->dir_fd[0], &cg->dir_fd[1]};
 
     for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
         if (*fds[i] >= 0)

@@ -40,7 +40,7 @@ struct cps_job_cgroup {
     int pids_fd;                     /* pids.max, or -1 */
     int memory_fd;                   /* memory.max / memory.limit_in_bytes, or -1 */
     int events_fd;                   /* memory.events / memory.oom_control, or -1 */
-    int state_fd[CPS_CGROUP_DIRS];   /* v2 cgroup.events, v1 cgroup.procs (read), or -1 */
+    int dir_fd[CPS_CGROUP_DIRS];     /* O_PATH of each dir (cps__cgroup_empty), or -1 */
     uint64_t oom_base;               /* oom_kill count when the current job started */
 };
 

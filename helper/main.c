@@ -255,7 +255,8 @@ static int read_job(struct helper *h)
     job = &h->job.u.job;
     cps__limits_resolve(&job->limits, &h->limits);
     if (cps__session_check_config(job, &h->opt, &h->err) < 0 ||
-        cps__job_paths_check(job, &h->err) < 0 || cps__backend_check(&h->backend, &h->err) < 0 ||
+        cps__job_paths_check(job, &h->err) < 0 ||
+        cps__backend_check(&h->backend, &h->err) < 0 ||
         cps__builddir_check(job->build_dir, &h->dirs, &h->err) < 0)
         return -1;
     h->ov.paths.toolchain = job->toolchain;
@@ -311,8 +312,8 @@ static int hand_job_to_init(struct helper *h)
     struct cps_pump_result *r = &h->end;
     int st = 0;
 
-    if (cps__pump_run(h->sock, h->sigfd, &h->init, h->job_raw, h->job_len, &h->limits, r, &h->err) <
-        0)
+    if (cps__pump_run(h->sock, h->sigfd, &h->init, h->job_raw, h->job_len, &h->limits, r,
+                      &h->err) < 0)
         return -1;
     memset(&h->usage, 0, sizeof(h->usage));
     if (r->exited) {
@@ -429,7 +430,17 @@ static int next_job(struct helper *h)
     cps__error_clear(&h->err);
     cps__timings_init(&h->t);
     h->left--;
-    return spawn_init_and_hello(h) < 0 ? -1 : 1;
+    if (spawn_init_and_hello(h) == 0)
+        return 1;
+    /* A parent that wants no more jobs may close fd 3 as soon as it read
+     * exit, before this hello went out: the normal end, as EOF while waiting
+     * for the job (docs/PROTOCOL.md, "Serving several jobs"). */
+    if (cps__error_is(&h->err, CPS_STAGE_FRAME) && h->err.errnum == EPIPE) {
+        cps__log_info("fd 3 closed after the job: exiting");
+        cleanup(h);
+        return 0;
+    }
+    return -1;
 }
 
 int main(int argc, char **argv)

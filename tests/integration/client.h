@@ -51,7 +51,7 @@ struct client {
     struct cps_msg exit_msg; /* CPS_MSG_EXIT */
     bool have_error;
     struct cps_error error;
-    bool eof; /* the helper closed fd 3 */
+    bool eof;            /* the helper closed fd 3 */
     bool prev_job_alive; /* client_next: a process of the last job's PID namespace was left */
 
     int wait_status; /* after client_wait */

@@ -377,6 +377,78 @@ START_TEST(fresh_namespaces)
 }
 END_TEST
 
+/* The helper's open fds and its children (the next job's PID 1 only) are the
+ * same after every job: nothing of a job is kept in O, for as many jobs as it
+ * serves, whatever overlay mode each job took (fuse-overlayfs is O's child
+ * while its job runs) and whichever build dir it used. */
+static void helper_state(const struct client *c, char *out, size_t size)
+{
+    char path[64], *children;
+    struct dirent *e;
+    size_t fds = 0;
+    DIR *d;
+
+    snprintf(path, sizeof(path), "/proc/%d/fd", (int)c->pid);
+    d = opendir(path);
+    ck_assert_msg(d != NULL, "opendir %s: %s", path, strerror(errno));
+    while ((e = readdir(d)) != NULL)
+        fds += e->d_name[0] != '.';
+    closedir(d);
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)c->pid, (int)c->pid);
+    children = it_read_file(path, NULL);
+    /* One child, whatever its pid: the next job's I. */
+    ck_assert_msg(strchr(children, ' ') == strrchr(children, ' ') && children[0] != '\0',
+                  "helper children: \"%s\"", children);
+    free(children);
+    snprintf(out, size, "%zu fds", fds);
+}
+
+START_TEST(nothing_kept_in_helper)
+{
+    enum { JOBS = 8 };
+    /* /dev/fuse is mode 0600: fuse only as root (test_backends.c). */
+    const uint32_t modes[] = {CPS_OVERLAY_NATIVE, CPS_OVERLAY_BIND, CPS_OVERLAY_FUSE};
+    size_t nmodes = fx.unpriv ? 2 : 3;
+    char other[300];
+
+    snprintf(other, sizeof(other), "%s/build-b", fx.dir);
+    ck_assert_int_eq(mkdir(other, 0755), 0);
+    if (fx.unpriv && geteuid() == 0)
+        ck_assert_int_eq(chown(other, 65534, 65534), 0);
+    for (size_t b = 0; b < NBACKENDS; b++) {
+        char first[64] = "", now[64];
+        struct client c;
+
+        spawn(&c, backends[b], "8");
+        for (unsigned i = 0; i < JOBS; i++) {
+            struct jobspec s;
+
+            if (i > 0)
+                next_hello(&c, JOBS - i);
+            helper_state(&c, now, sizeof(now));
+            if (i == 0)
+                snprintf(first, sizeof(first), "%s", now);
+            ck_assert_msg(strcmp(first, now) == 0,
+                          "%s: before job %u the helper has %s, before "
+                          "job 1 %s",
+                          backends[b], i + 1, now, first);
+            job_init(&s, "cat in.txt; sleep 0 & echo done", "in");
+            s.job.overlay = modes[i % nmodes];
+            if (i % 2 == 1)
+                s.job.build_dir = other;
+            run(&c, &s);
+            assert_exit_code(&c, 0);
+            ck_assert_str_eq((char *)c.out, "indone\n");
+            ck_assert_str_eq(cps__overlay_name(c.exit_msg.u.exit.overlay),
+                             cps__overlay_name(modes[i % nmodes]));
+            ck_assert_msg(dir_empty(other), "%s is not clean after job %u", other, i + 1);
+        }
+        assert_helper_ends(&c, 0);
+        client_free(&c);
+    }
+}
+END_TEST
+
 /* A job killed by its timeout did not end by itself: its exit frame is the
  * helper's last frame, and the helper exits 0 although jobs remained. */
 START_TEST(timeout_ends_helper)
@@ -426,19 +498,22 @@ START_TEST(refused_job_ends_helper)
 }
 END_TEST
 
-/* The peer closing fd 3 while the helper waits for its next job is the
- * normal end of an idle helper: exit 0, nothing left. */
+/* The peer closing fd 3 while the helper waits for its next job, or right
+ * after exit, before (or while) the helper says hello, is the normal end of
+ * the helper: exit 0, nothing left. */
 START_TEST(eof_between_jobs)
 {
-    for (size_t b = 0; b < NBACKENDS; b++) {
+    for (size_t b = 0; b < NBACKENDS * 2; b++) {
+        bool before_hello = b >= NBACKENDS;
         struct jobspec s;
         struct client c;
 
-        spawn(&c, backends[b], "2");
+        spawn(&c, backends[b % NBACKENDS], "2");
         job_init(&s, "cat in.txt", "one");
         run(&c, &s);
         assert_exit_code(&c, 0);
-        next_hello(&c, 1);
+        if (!before_hello)
+            next_hello(&c, 1);
         close(c.sock);
         c.sock = -1;
         ck_assert_int_eq(client_wait(&c), 0);
@@ -446,6 +521,41 @@ START_TEST(eof_between_jobs)
                       "helper wait status 0x%x", c.wait_status);
         ck_assert_msg(!client_pidns_alive(&c), "a process outlived the helper");
         assert_clean();
+        client_free(&c);
+    }
+}
+END_TEST
+
+/*
+ * Waiting for its next job, the helper reads as for the first: a stop signal
+ * is one error frame (stage parent, EINTR, exit 3); any frame but a job (here
+ * a cancel, as if it had crossed the exit frame) is a protocol error (exit 3).
+ * Nothing is left either way.
+ */
+START_TEST(between_jobs_as_before_first)
+{
+    for (size_t b = 0; b < NBACKENDS * 2; b++) {
+        bool signal = b < NBACKENDS;
+        struct jobspec s;
+        struct client c;
+
+        spawn(&c, backends[b % NBACKENDS], "3");
+        job_init(&s, "cat in.txt", "one");
+        run(&c, &s);
+        assert_exit_code(&c, 0);
+        next_hello(&c, 2);
+        if (signal)
+            ck_assert_int_eq(kill(c.pid, SIGTERM), 0);
+        else
+            ck_assert_int_eq(client_send_cancel(&c), 0);
+        ck_assert_int_eq(client_collect(&c, NULL, NULL), 0);
+        ck_assert_msg(c.have_error, "no error frame");
+        ck_assert_msg(strcmp(c.error.stage, signal ? "parent" : "protocol") == 0, "stage %s: %s",
+                      c.error.stage, c.error.message);
+        if (signal)
+            ck_assert_msg(c.error.errnum == EINTR && strstr(c.error.message, "SIGTERM"), "%s",
+                          c.error.message);
+        assert_helper_ends(&c, 3);
         client_free(&c);
     }
 }
@@ -516,6 +626,8 @@ int main(void)
         {"timeout_ends_helper", timeout_ends_helper},
         {"refused_job_ends_helper", refused_job_ends_helper},
         {"eof_between_jobs", eof_between_jobs},
+        {"nothing_kept_in_helper", nothing_kept_in_helper},
+        {"between_jobs_as_before_first", between_jobs_as_before_first},
         {"one_job_hello", one_job_hello},
         {"usage_refused", usage_refused},
     };
