@@ -532,6 +532,14 @@ static void assert_left(const struct client *c, const char *category, const stru
         assert_lines(out, procs, what);
     if (all || strcmp(category, "sockets") == 0)
         assert_lines(out, sockets, what);
+    if (all || strcmp(category, "counters") == 0) {
+        /* userns: no interface is up, so every datagram to 127.0.0.1 fails
+         * and counts in the namespace's Ip OutNoRoutes (bubblewrap brings lo
+         * up in a namespace of its own per job: nothing fails there). */
+        if (k->backend == CPS_BACKEND_USERNS)
+            ck_assert_msg(strstr(out, "(1234 sends unreachable)\n") != NULL,
+                          "%s: the first job did not move Ip OutNoRoutes:\n%s", what, out);
+    }
     if (all || strcmp(category, "keys") == 0)
         assert_lines(out, keys, what);
     if (all || strcmp(category, "hostname") == 0) {
@@ -550,12 +558,13 @@ static void log_first(const struct client *c, const char *what)
     const char *out = out_of(c), *p = out;
 
     fprintf(stderr, "[%s] first job:", what);
-    while ((p = strstr(p, "failed ")) != NULL) {
-        const char *e = strchr(p, '\n');
+    for (const char *const *k = (const char *const[]){"failed ", "inflight ", NULL}; *k; k++)
+        for (p = out; (p = strstr(p, *k)) != NULL; p += strlen(*k)) {
+            const char *e = strchr(p, '\n');
 
-        fprintf(stderr, " (%.*s)", (int)(e ? e - p : (long)strlen(p)), p);
-        p += 7;
-    }
+            if (p == out || p[-1] == '\n')
+                fprintf(stderr, " (%.*s)", (int)(e ? e - p : (long)strlen(p)), p);
+        }
     fprintf(stderr, "\n");
 }
 
@@ -628,13 +637,23 @@ START_TEST(procs)
 }
 END_TEST
 
-/* An abstract UNIX socket held by a background process, one whose only
- * reference is in flight in an SCM_RIGHTS loop, TCP and UDP on 0.0.0.0 (127.0.0.1
- * has no address: no interface is up). The network namespace is kept across
- * jobs: names and ports must be free again for the second job. */
+/* An abstract UNIX socket held by a background process, 400 whose only
+ * reference is in flight in an SCM_RIGHTS loop, TCP on 127.0.0.1 and
+ * 0.0.0.0, UDP on 0.0.0.0. The network namespace is kept across jobs (userns
+ * backend): names and ports must be free again for the second job. */
 START_TEST(sockets)
 {
     everywhere("sockets");
+}
+END_TEST
+
+/* The network namespace's own counters are no socket's: the first job moves
+ * Ip OutNoRoutes by 1234 (datagrams to 127.0.0.1 with no interface up), and
+ * the second must read 0, as in a fresh namespace. Fails with the userns
+ * backend (FOUND.md): the kept namespace carries the number. */
+START_TEST(netns_counters)
+{
+    everywhere("counters");
 }
 END_TEST
 
@@ -942,6 +961,7 @@ int main(void)
         {"ipc", ipc},
         {"procs", procs},
         {"sockets", sockets},
+        {"netns_counters", netns_counters},
         {"keyrings", keyrings},
         {"hostname", hostname},
         {"cgroup", cgroup},
