@@ -91,10 +91,11 @@ static void setup(void)
      * link to it needs no privilege (protected_hardlinks), and overlayfs can
      * copy the dir up as uid 65534 (its owner is mapped), so the first job
      * can make one as uid 65534 too. */
-    snprintf(cmd, sizeof(cmd),
-             "mkdir %s/own && echo 'linkable lower-layer file' > %s/own/linkable%s%s%s",
-             fx.toolchain, fx.toolchain, fx.unpriv && geteuid() == 0 ? " && chown -R 65534:65534 " : "",
-             fx.unpriv && geteuid() == 0 ? fx.toolchain : "", fx.unpriv && geteuid() == 0 ? "/own" : "");
+    snprintf(
+        cmd, sizeof(cmd),
+        "mkdir %s/own && echo 'linkable lower-layer file' > %s/own/linkable%s%s%s", fx.toolchain,
+        fx.toolchain, fx.unpriv && geteuid() == 0 ? " && chown -R 65534:65534 " : "",
+        fx.unpriv && geteuid() == 0 ? fx.toolchain : "", fx.unpriv && geteuid() == 0 ? "/own" : "");
     it_sh(cmd);
 }
 
@@ -178,9 +179,9 @@ static unsigned long long ns_ino(pid_t pid, const char *name, int *fd)
 struct job_view {
     pid_t init;
     unsigned long long pid_ns, ipc_ns, uts_ns, net_ns;
-    int pidns_fd; /* pins the PID namespace: its inode cannot be reused meanwhile */
+    int pidns_fd;       /* pins the PID namespace: its inode cannot be reused meanwhile */
     int ipc_fd, uts_fd; /* the same for IPC and UTS */
-    char cgroup[2048]; /* the helper's job cgroup dirs, one per line ("" without one) */
+    char cgroup[2048];  /* the helper's job cgroup dirs, one per line ("" without one) */
     bool cg_pids, cg_memory;
 };
 
@@ -208,8 +209,8 @@ static int cg_one(const char *path, const struct stat *st, int flag, struct FTW 
 
         snprintf(v->cgroup + len, sizeof(v->cgroup) - len, "%s\n", path);
         v->cg_pids = v->cg_pids || has_file(path, "pids.max");
-        v->cg_memory = v->cg_memory || has_file(path, "memory.max") ||
-                       has_file(path, "memory.limit_in_bytes");
+        v->cg_memory =
+            v->cg_memory || has_file(path, "memory.max") || has_file(path, "memory.limit_in_bytes");
         return FTW_SKIP_SUBTREE;
     }
     /* The helper makes its cgroup beside its own, a few levels down at most. */
@@ -281,7 +282,8 @@ static const struct combo combos[] = {
 };
 #define NCOMBOS (sizeof(combos) / sizeof(combos[0]))
 
-static const char first_input[] = "input of the first job\n", second_input[] = "input of the second job\n",
+static const char first_input[] = "input of the first job\n",
+                  second_input[] = "input of the second job\n",
                   link_input[] = "link input of the second job\n";
 
 struct jobspec {
@@ -347,8 +349,8 @@ static void run_job(struct client *c, const struct jobspec *s)
 {
     send_job(c, s);
     ck_assert_int_eq(client_collect(c, NULL, NULL), 0);
-    ck_assert_msg(c->have_exit, "no exit frame; error %s (errno %d): %s (hint: %s)",
-                  c->error.stage, c->error.errnum, c->error.message, c->error.hint);
+    ck_assert_msg(c->have_exit, "no exit frame; error %s (errno %d): %s (hint: %s)", c->error.stage,
+                  c->error.errnum, c->error.message, c->error.hint);
 }
 
 static const char *out_of(const struct client *c)
@@ -412,8 +414,8 @@ static void end_helper(struct client *c, struct job_view *views, size_t nviews, 
     struct client probe;
     int rc = client_next(c);
 
-    ck_assert_msg(rc != 0 && c->eof, "%s: a frame after the last job (rc %d, error %s)", what,
-                  rc, c->have_error ? c->error.message : "");
+    ck_assert_msg(rc != 0 && c->eof, "%s: a frame after the last job (rc %d, error %s)", what, rc,
+                  c->have_error ? c->error.message : "");
     ck_assert_int_eq(client_wait(c), 0);
     ck_assert_msg(WIFEXITED(c->wait_status) && WEXITSTATUS(c->wait_status) == 0,
                   "%s: helper wait status 0x%x, expected exit 0", what, c->wait_status);
@@ -472,8 +474,10 @@ static void assert_found_nothing(const struct client *c, const char *category, c
     const char *out = out_of(c);
 
     assert_exit0(c, what);
-    ck_assert_msg(strstr(out, "FOUND") == NULL, "%s: ESCAPE, the second job found the first's "
-                  "state:\n%s", what, out);
+    ck_assert_msg(strstr(out, "FOUND") == NULL,
+                  "%s: ESCAPE, the second job found the first's "
+                  "state:\n%s",
+                  what, out);
     snprintf(done, sizeof(done), "done %s\n", category);
     ck_assert_msg(strstr(out, done) != NULL, "%s: the checks did not all run:\n%s", what, out);
     /* The default name (init.c), not merely some name without cps-leak in it. */
@@ -492,26 +496,21 @@ static bool overlay_mode(const struct combo *k)
 static void assert_left(const struct client *c, const char *category, const struct combo *k,
                         const char *what)
 {
-    static const char *const files[] = {"exists /tmp/cps-leak-tmp",
-                                        "exists /work/cps-leak-cwd",
-                                        "exists /dev/shm/cps-leak-shm",
-                                        "exists /work/cps-leak-sym",
-                                        "exists /work/src/second.txt",
-                                        "exists /work/src/link.txt",
-                                        "exists /work/out/result.o",
-                                        NULL};
+    static const char *const files[] = {"exists /tmp/cps-leak-tmp",     "exists /work/cps-leak-cwd",
+                                        "exists /dev/shm/cps-leak-shm", "exists /work/cps-leak-sym",
+                                        "exists /work/src/second.txt",  "exists /work/src/link.txt",
+                                        "exists /work/out/result.o",    NULL};
     /* Only where the root is an overlay: bind mode's toolchain is read-only. */
-    static const char *const files_overlay[] = {"exists /work/cps-leak-hard",
-                                                "exists /cps-leak-root",
-                                                "made append /own/linkable", NULL};
+    static const char *const files_overlay[] = {
+        "exists /work/cps-leak-hard", "exists /cps-leak-root", "made append /own/linkable", NULL};
     /* The toolchain's files are root's: only a root job may write them. */
     static const char *const files_overlay_root[] = {"exists /etc/cps-leak-etc",
                                                      "made append /etc/marker-toolchain", NULL};
     static const char *const ipc[] = {"exists shm", "exists msg", "exists sem", "exists mq", NULL};
     static const char *const procs[] = {"exists hold daemon", "exists hold noterm",
                                         "exists hold pipe", NULL};
-    static const char *const sockets[] = {"exists abstract", "made tcp-0.0.0.0",
-                                          "made udp-0.0.0.0", "made inflight",
+    static const char *const sockets[] = {"exists abstract",    "made tcp-0.0.0.0",
+                                          "made udp-0.0.0.0",   "made inflight",
                                           "made socket-holder", NULL};
     /* Under the default seccomp filter (REUSE.md "keyrings"). */
     static const char *const keys[] = {"failed add_key @u EPERM", "failed add_key @us EPERM",
@@ -592,8 +591,10 @@ static void pair(const struct combo *k, const char *category)
     run_job(&c, &s);
     assert_found_nothing(&c, category, what);
     o = client_output(&c, "/work/out/result.o");
-    ck_assert_msg(o != NULL && o->missing, "%s: the first job's /work/out/result.o came back as "
-                  "the second job's output", what);
+    ck_assert_msg(o != NULL && o->missing,
+                  "%s: the first job's /work/out/result.o came back as "
+                  "the second job's output",
+                  what);
     fprintf(stderr, "[%s] second job found nothing\n", what);
     end_helper(&c, views, 2, what);
 }
@@ -824,8 +825,10 @@ static void killed_pair(const struct combo *k, bool by_cancel)
     }
     ck_assert_msg(c.have_exit, "%s: no exit frame; error %s: %s", what, c.error.stage,
                   c.error.message);
-    ck_assert_msg(strstr(out_of(&c), "ready\n") != NULL, "%s: the first job was ended before it "
-                  "had left everything:\n%s", what, out_of(&c));
+    ck_assert_msg(strstr(out_of(&c), "ready\n") != NULL,
+                  "%s: the first job was ended before it "
+                  "had left everything:\n%s",
+                  what, out_of(&c));
     if (!by_cancel)
         ck_assert_msg(c.exit_msg.u.exit.timed_out, "%s: not ended by the timeout", what);
     else
@@ -912,8 +915,8 @@ static int helper_stderr(const char *const *args, char **err)
     posix_spawn_file_actions_destroy(&fa);
     close(pipefd[1]);
     close(sv[1]);
-    while (len < 65535 && ((r = read(pipefd[0], buf + len, 65535 - len)) > 0 ||
-                           (r < 0 && errno == EINTR)))
+    while (len < 65535 &&
+           ((r = read(pipefd[0], buf + len, 65535 - len)) > 0 || (r < 0 && errno == EINTR)))
         if (r > 0)
             len += (size_t)r;
     close(pipefd[0]);

@@ -51,21 +51,21 @@
 #include <arpa/inet.h>
 #include <unistd.h>
 
-#define IPC_KEY     ((key_t)0x43505331) /* "CPS1": a fixed key the next job can look up */
-#define MQ_NAME     "/cps-leak-mq"
-#define ABSTRACT    "cps-leak-abstract"
-#define INFLIGHT    "cps-leak-inflight-%d"
+#define IPC_KEY  ((key_t)0x43505331) /* "CPS1": a fixed key the next job can look up */
+#define MQ_NAME  "/cps-leak-mq"
+#define ABSTRACT "cps-leak-abstract"
+#define INFLIGHT "cps-leak-inflight-%d"
 /* Sockets left in SCM_RIGHTS loops: each is freed only by the kernel's unix
  * garbage collector, which runs asynchronously after the close (a few ms
  * for hundreds here); 400 loops hold 800 fds in flight, within the job's
  * default RLIMIT_NOFILE of 1024 that bounds them (too_many_unix_fds). */
 #define INFLIGHT_COUNT 400
-#define TCP_PORT    47231
-#define TCP_PORT2   47233 /* for 0.0.0.0: 127.0.0.1 holds TCP_PORT */
-#define UDP_PORT    47232
-#define HOST_NAME   "cps-leak-host"
-#define POISON      "cps-leak-poison\n"
-#define MARKER_FILE "/etc/marker-toolchain"
+#define TCP_PORT       47231
+#define TCP_PORT2      47233 /* for 0.0.0.0: 127.0.0.1 holds TCP_PORT */
+#define UDP_PORT       47232
+#define HOST_NAME      "cps-leak-host"
+#define POISON         "cps-leak-poison\n"
+#define MARKER_FILE    "/etc/marker-toolchain"
 /* A lower-layer file owned by the job's uid, in a dir of its own (the test
  * makes both), so that protected_hardlinks lets uid 65534 link to it and
  * overlayfs can copy its parent up (an unmapped owner is EOVERFLOW). */
@@ -100,9 +100,9 @@ static void made(const char *item, int rc)
  * /work/src/second.txt and /work/src/link.txt are the second job's inputs,
  * /work/out/result.o its declared output, which it never writes. */
 static const char *const leak_files[] = {
-    "/tmp/cps-leak-tmp",  "/work/cps-leak-cwd",  "/dev/shm/cps-leak-shm", "/work/cps-leak-sym",
+    "/tmp/cps-leak-tmp",   "/work/cps-leak-cwd", "/dev/shm/cps-leak-shm", "/work/cps-leak-sym",
     "/work/cps-leak-hard", "/etc/cps-leak-etc",  "/cps-leak-root",        "/work/src/second.txt",
-    "/work/src/link.txt", "/work/out/result.o",
+    "/work/src/link.txt",  "/work/out/result.o",
 };
 
 static int write_file(const char *path, const char *text)
@@ -553,8 +553,8 @@ static int leave_inflight(const char *name)
         struct cmsghdr align;
     } u;
     struct iovec iov = {.iov_base = &dummy, .iov_len = 1};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-                        .msg_controllen = sizeof(u.buf)};
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
     struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
     int sp[2], s = listen_abstract(name), fds[2];
     ssize_t n;
@@ -764,8 +764,7 @@ static void leave_keys(void)
 
     rc = syscall(SYS_add_key, "user", "cps-leak-u", "x", (size_t)1, KEY_SPEC_USER_KEYRING);
     made("add_key @u", (int)rc);
-    rc = syscall(SYS_add_key, "user", "cps-leak-us", "x", (size_t)1,
-                 KEY_SPEC_USER_SESSION_KEYRING);
+    rc = syscall(SYS_add_key, "user", "cps-leak-us", "x", (size_t)1, KEY_SPEC_USER_SESSION_KEYRING);
     made("add_key @us", (int)rc);
     rc = syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_USER_KEYRING, 1);
     made("keyctl @u", (int)rc);
@@ -779,8 +778,8 @@ static void find_keys(void)
 
     rc = syscall(SYS_keyctl, KEYCTL_SEARCH, KEY_SPEC_USER_KEYRING, "user", "cps-leak-u", 0);
     report("keyctl search @u", rc >= 0, errno, "key found");
-    rc = syscall(SYS_keyctl, KEYCTL_SEARCH, KEY_SPEC_USER_SESSION_KEYRING, "user", "cps-leak-us",
-                 0);
+    rc =
+        syscall(SYS_keyctl, KEYCTL_SEARCH, KEY_SPEC_USER_SESSION_KEYRING, "user", "cps-leak-us", 0);
     report("keyctl search @us", rc >= 0, errno, "key found");
     rc = syscall(SYS_request_key, "user", "cps-leak-u", NULL, 0);
     report("request_key", rc >= 0, errno, "key found");
