@@ -244,7 +244,8 @@ static void view_job(const struct client *c, struct job_view *v)
 static void unview_job(struct job_view *v)
 {
     close(v->pidns_fd);
-    close(v->ipc_fd);
+    if (v->ipc_fd >= 0)
+        close(v->ipc_fd);
     close(v->uts_fd);
 }
 
@@ -263,6 +264,15 @@ static void assert_fresh(const struct job_view *first, const struct job_view *se
     ck_assert_msg(first->uts_ns != second->uts_ns, "the second job is in the first's UTS ns");
     ck_assert_msg(find_process_with_arg(fx.mark) == 0, "a process with %s in its argv is left",
                   fx.mark);
+}
+
+/* Let the first job's IPC namespace go (compared, no longer needed): held
+ * open, it would keep its message queues charged to the user's
+ * RLIMIT_MSGQUEUE, which is the helper's business, not the test's. */
+static void release_ipc(struct job_view *v)
+{
+    close(v->ipc_fd);
+    v->ipc_fd = -1;
 }
 
 /* ---- jobs ------------------------------------------------------------------ */
@@ -389,7 +399,7 @@ static void start(struct client *c, const struct combo *k, struct job_view *v)
  * 1, fresh namespaces, the first job's processes gone), false when the helper
  * closed fd 3 instead (allowed only where may_end).
  */
-static bool second_hello(struct client *c, const struct job_view *first, struct job_view *second,
+static bool second_hello(struct client *c, struct job_view *first, struct job_view *second,
                          bool may_end, const char *what)
 {
     int rc = client_next(c);
@@ -404,6 +414,7 @@ static bool second_hello(struct client *c, const struct job_view *first, struct 
                   c->hello.reuse);
     view_job(c, second);
     assert_fresh(first, second);
+    release_ipc(first);
     return true;
 }
 
@@ -567,6 +578,34 @@ static void log_first(const struct client *c, const char *what)
     fprintf(stderr, "\n");
 }
 
+/* The "mq-fill N ERRNO" line of crossjob's ipc checks: N, or -1. */
+static long mq_filled(const struct client *c, const char *what)
+{
+    const char *p = strstr(out_of(c), "mq-fill ");
+
+    return p != NULL ? atol(p + 8) : -1;
+}
+
+/*
+ * The first job made one small queue and then first_fill full-size ones
+ * until RLIMIT_MSGQUEUE refused (EMFILE); all of them died with its IPC
+ * namespace. The second job, in a fresh one, must get the whole limit back:
+ * first_fill + 1 full-size queues at least (the small one took less than one).
+ */
+static void assert_mq_quota(long first_fill, const struct client *c, const char *what)
+{
+    long again = mq_filled(c, what);
+
+    ck_assert_msg(first_fill > 0 && strstr(out_of(c), "mq-fill ") != NULL,
+                  "%s: no mq-fill count from the first job (%ld)", what, first_fill);
+    ck_assert_msg(again >= first_fill,
+                  "%s: ESCAPE, the second job got %ld queues, the first %ld: the first job's "
+                  "queues still count against RLIMIT_MSGQUEUE:\n%s",
+                  what, again, first_fill, out_of(c));
+    fprintf(stderr, "[%s] RLIMIT_MSGQUEUE: first job filled %ld queues, the second got %ld\n", what,
+            first_fill, again);
+}
+
 /* One pair of jobs on one helper: `leave category` then `find category`. */
 static void pair(const struct combo *k, const char *category)
 {
@@ -577,6 +616,7 @@ static void pair(const struct combo *k, const char *category)
     struct client c;
     const struct client_output *o;
     char what[96];
+    long first_fill = 0;
 
     combo_name(k, what, sizeof(what));
     snprintf(what + strlen(what), sizeof(what) - strlen(what), " %s", category);
@@ -586,10 +626,13 @@ static void pair(const struct combo *k, const char *category)
     assert_exit0(&c, what);
     assert_left(&c, category, k, what);
     log_first(&c, what);
+    first_fill = mq_filled(&c, what);
     second_hello(&c, &views[0], &views[1], false, what);
     job_init(&s, k, true, find);
     run_job(&c, &s);
     assert_found_nothing(&c, category, what);
+    if (strcmp(category, "ipc") == 0)
+        assert_mq_quota(first_fill, &c, what);
     o = client_output(&c, "/work/out/result.o");
     ck_assert_msg(o != NULL && o->missing,
                   "%s: the first job's /work/out/result.o came back as "

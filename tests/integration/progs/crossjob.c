@@ -220,6 +220,37 @@ static void find_files(void)
 
 /* ---- SysV IPC and POSIX message queues ------------------------------------- */
 
+/*
+ * POSIX message queues are charged to the user's RLIMIT_MSGQUEUE (in the
+ * ucounts of the uid in its user namespace, Linux 5.14), which reuse keeps;
+ * the charge is dropped when the queue's inode goes, i.e. when the IPC
+ * namespace is freed, in a work item after its last process. Make queues of
+ * the largest default size until the limit refuses one (EMFILE); unlink them
+ * again when clean is true. The number made: the next job must get as many.
+ */
+static int mq_fill(bool clean)
+{
+    struct mq_attr attr = {.mq_maxmsg = 10, .mq_msgsize = 8192};
+    char name[64];
+    int n = 0;
+
+    for (; n < 64; n++) {
+        mqd_t q;
+
+        snprintf(name, sizeof(name), "/cps-leak-fill-%d", n);
+        q = mq_open(name, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600, &attr);
+        if (q == (mqd_t)-1)
+            break;
+        mq_close(q);
+    }
+    printf("mq-fill %d %s\n", n, en(errno));
+    for (int i = 0; clean && i < n; i++) {
+        snprintf(name, sizeof(name), "/cps-leak-fill-%d", i);
+        mq_unlink(name);
+    }
+    return n;
+}
+
 static void leave_ipc(void)
 {
     struct sembuf up = {.sem_num = 0, .sem_op = 42, .sem_flg = 0};
@@ -249,6 +280,7 @@ static void leave_ipc(void)
     made("mq", mq == (mqd_t)-1 ? -1 : mq_send(mq, "cps-leak-mq", 11, 0));
     if (mq != (mqd_t)-1)
         mq_close(mq);
+    mq_fill(false);
 }
 
 static void report(const char *item, bool found, int e, const char *detail)
@@ -316,6 +348,8 @@ static void find_ipc(void)
     sysvipc_list("shm", false);
     sysvipc_list("msg", false);
     sysvipc_list("sem", false);
+    /* The test compares this count with the first job's (one queue more). */
+    mq_fill(true);
 }
 
 /* ---- processes ------------------------------------------------------------- */
