@@ -631,7 +631,7 @@ static void pair(const struct combo *k, const char *category)
     job_init(&s, k, true, find);
     run_job(&c, &s);
     assert_found_nothing(&c, category, what);
-    if (strcmp(category, "ipc") == 0)
+    if (strcmp(category, "mqquota") == 0)
         assert_mq_quota(first_fill, &c, what);
     o = client_output(&c, "/work/out/result.o");
     ck_assert_msg(o != NULL && o->missing,
@@ -669,6 +669,16 @@ END_TEST
 START_TEST(ipc)
 {
     everywhere("ipc");
+}
+END_TEST
+
+/* POSIX message queues are charged to RLIMIT_MSGQUEUE of the uid in its user
+ * namespace, which reuse keeps: the first job fills the limit, and the second
+ * must get all of it back. Fails with the userns backend (FOUND.md): the
+ * first job's IPC namespace is freed asynchronously, after the next hello. */
+START_TEST(mq_quota)
+{
+    everywhere("mqquota");
 }
 END_TEST
 
@@ -1005,6 +1015,7 @@ int main(void)
     const struct it_case cases[] = {
         {"files", files},
         {"ipc", ipc},
+        {"mq_quota", mq_quota},
         {"procs", procs},
         {"sockets", sockets},
         {"netns_counters", netns_counters},
