@@ -578,32 +578,41 @@ static void log_first(const struct client *c, const char *what)
     fprintf(stderr, "\n");
 }
 
-/* The "mq-fill N ERRNO" line of crossjob's ipc checks: N, or -1. */
-static long mq_filled(const struct client *c, const char *what)
+/* The count of crossjob's "<key> N ERRNO" line (key "mq-fill", "shm-lock"),
+ * or -1. */
+static long count_of(const struct client *c, const char *key)
 {
-    const char *p = strstr(out_of(c), "mq-fill ");
+    const char *p = strstr(out_of(c), key);
 
-    return p != NULL ? atol(p + 8) : -1;
+    return p != NULL ? atol(p + strlen(key)) : -1;
 }
 
 /*
- * The first job made one small queue and then first_fill full-size ones
- * until RLIMIT_MSGQUEUE refused (EMFILE); all of them died with its IPC
- * namespace. The second job, in a fresh one, must get the whole limit back:
- * first_fill + 1 full-size queues at least (the small one took less than one).
+ * The first job filled two per-uid limits that reuse keeps (the ucounts of
+ * the uid in the helper's user namespace): POSIX queues until
+ * RLIMIT_MSGQUEUE refused, SysV segments locked with SHM_LOCK until
+ * RLIMIT_MEMLOCK refused. All of it died with its IPC namespace: the second
+ * job, in a fresh one, must get as much again.
  */
-static void assert_mq_quota(long first_fill, const struct client *c, const char *what)
+static void assert_quota(const struct client *first, const struct client *c, const char *what)
 {
-    long again = mq_filled(c, what);
+    static const char *const keys[] = {"mq-fill ", "shm-lock "};
+    long before[2], again[2];
 
-    ck_assert_msg(first_fill > 0 && strstr(out_of(c), "mq-fill ") != NULL,
-                  "%s: no mq-fill count from the first job (%ld)", what, first_fill);
-    ck_assert_msg(again >= first_fill,
-                  "%s: ESCAPE, the second job got %ld queues, the first %ld: the first job's "
-                  "queues still count against RLIMIT_MSGQUEUE:\n%s",
-                  what, again, first_fill, out_of(c));
-    fprintf(stderr, "[%s] RLIMIT_MSGQUEUE: first job filled %ld queues, the second got %ld\n", what,
-            first_fill, again);
+    for (size_t i = 0; i < 2; i++) {
+        before[i] = count_of(first, keys[i]);
+        again[i] = count_of(c, keys[i]);
+        fprintf(stderr, "[%s] %s: first job %ld, second job %ld\n", what, keys[i], before[i],
+                again[i]);
+    }
+    for (size_t i = 0; i < 2; i++) {
+        ck_assert_msg(before[i] > 0, "%s: the first job could not fill %s:\n%s", what, keys[i],
+                      out_of(first));
+        ck_assert_msg(again[i] >= before[i],
+                      "%s: ESCAPE, %s: the second job got %ld, the first %ld: the first job's "
+                      "IPC objects still count against the uid's limit:\n%s",
+                      what, keys[i], again[i], before[i], out_of(c));
+    }
 }
 
 /* One pair of jobs on one helper: `leave category` then `find category`. */
@@ -616,7 +625,7 @@ static void pair(const struct combo *k, const char *category)
     struct client c;
     const struct client_output *o;
     char what[96];
-    long first_fill = 0;
+    struct client first_out = {0}; /* only its out: the first job's stdout */
 
     combo_name(k, what, sizeof(what));
     snprintf(what + strlen(what), sizeof(what) - strlen(what), " %s", category);
@@ -626,18 +635,19 @@ static void pair(const struct combo *k, const char *category)
     assert_exit0(&c, what);
     assert_left(&c, category, k, what);
     log_first(&c, what);
-    first_fill = mq_filled(&c, what);
+    first_out.out = (uint8_t *)strdup(out_of(&c));
     second_hello(&c, &views[0], &views[1], false, what);
     job_init(&s, k, true, find);
     run_job(&c, &s);
     assert_found_nothing(&c, category, what);
-    if (strcmp(category, "mqquota") == 0)
-        assert_mq_quota(first_fill, &c, what);
+    if (strcmp(category, "quota") == 0)
+        assert_quota(&first_out, &c, what);
     o = client_output(&c, "/work/out/result.o");
     ck_assert_msg(o != NULL && o->missing,
                   "%s: the first job's /work/out/result.o came back as "
                   "the second job's output",
                   what);
+    free(first_out.out);
     fprintf(stderr, "[%s] second job found nothing\n", what);
     end_helper(&c, views, 2, what);
 }
@@ -672,13 +682,14 @@ START_TEST(ipc)
 }
 END_TEST
 
-/* POSIX message queues are charged to RLIMIT_MSGQUEUE of the uid in its user
- * namespace, which reuse keeps: the first job fills the limit, and the second
- * must get all of it back. Fails with the userns backend (FOUND.md): the
- * first job's IPC namespace is freed asynchronously, after the next hello. */
-START_TEST(mq_quota)
+/* POSIX message queues (RLIMIT_MSGQUEUE) and SHM_LOCK'ed segments
+ * (RLIMIT_MEMLOCK) are charged to the uid in its user namespace, which reuse
+ * keeps: the first job fills both limits, and the second must get all of it
+ * back. Fails with the userns backend (FOUND.md): the first job's IPC
+ * namespace is freed asynchronously, after the next hello. */
+START_TEST(ipc_quota)
 {
-    everywhere("mqquota");
+    everywhere("quota");
 }
 END_TEST
 
@@ -1015,7 +1026,7 @@ int main(void)
     const struct it_case cases[] = {
         {"files", files},
         {"ipc", ipc},
-        {"mq_quota", mq_quota},
+        {"ipc_quota", ipc_quota},
         {"procs", procs},
         {"sockets", sockets},
         {"netns_counters", netns_counters},

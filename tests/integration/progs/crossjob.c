@@ -5,7 +5,7 @@
  * tries to leave state for the next job and reports what it managed to
  * leave; the second runs `crossjob find WHAT`, which looks for that state.
  *
- *   leave WHAT MARK   WHAT: files ipc mqquota procs sockets counters keys hostname
+ *   leave WHAT MARK   WHAT: files ipc quota procs sockets counters keys hostname
  *                     all.
  *                     One line per attempt: "made ITEM" or "failed ITEM ERRNO",
  *                     then one "exists ITEM" / "gone ITEM ERRNO" line per item
@@ -249,6 +249,33 @@ static int mq_fill(bool clean)
         snprintf(name, sizeof(name), "/cps-leak-fill-%d", i);
         mq_unlink(name);
     }
+    return n;
+}
+
+/*
+ * SHM_LOCK charges a segment's size to the uid's RLIMIT_MEMLOCK (ucounts,
+ * Linux 5.14) until the segment is destroyed, with its IPC namespace. Lock
+ * 1 MiB segments until the limit refuses one; the number locked.
+ */
+static int shm_lock_fill(bool clean)
+{
+    int ids[64], n = 0;
+
+    for (; n < 64; n++) {
+        ids[n] = shmget(IPC_PRIVATE, 1 << 20, IPC_CREAT | 0600);
+        if (ids[n] < 0)
+            break;
+        if (shmctl(ids[n], SHM_LOCK, NULL) < 0) {
+            int e = errno;
+
+            shmctl(ids[n], IPC_RMID, NULL);
+            errno = e;
+            break;
+        }
+    }
+    printf("shm-lock %d %s\n", n, en(errno));
+    for (int i = 0; clean && i < n; i++)
+        shmctl(ids[i], IPC_RMID, NULL);
     return n;
 }
 
@@ -932,8 +959,10 @@ static int leave(const char *what, const char *mark)
         leave_sockets(mark);
     if (is(what, "counters"))
         leave_counter();
-    if (is(what, "mqquota"))
+    if (is(what, "quota")) {
         mq_fill(false);
+        shm_lock_fill(false);
+    }
     if (is(what, "keys"))
         leave_keys();
     if (is(what, "hostname"))
@@ -963,9 +992,11 @@ static int find(const char *what)
         find_ipc();
     if (is(what, "counters"))
         find_counter();
-    /* The test compares this count with the first job's. */
-    if (is(what, "mqquota"))
+    /* The test compares these counts with the first job's. */
+    if (is(what, "quota")) {
         mq_fill(true);
+        shm_lock_fill(true);
+    }
     if (is(what, "procs"))
         find_procs();
     if (is(what, "sockets"))
