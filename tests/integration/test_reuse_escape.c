@@ -91,10 +91,11 @@ static void setup(void)
      * link to it needs no privilege (protected_hardlinks), and overlayfs can
      * copy the dir up as uid 65534 (its owner is mapped), so the first job
      * can make one as uid 65534 too. */
-    snprintf(cmd, sizeof(cmd),
-             "mkdir %s/own && echo 'linkable lower-layer file' > %s/own/linkable%s%s%s",
-             fx.toolchain, fx.toolchain, fx.unpriv && geteuid() == 0 ? " && chown -R 65534:65534 " : "",
-             fx.unpriv && geteuid() == 0 ? fx.toolchain : "", fx.unpriv && geteuid() == 0 ? "/own" : "");
+    snprintf(
+        cmd, sizeof(cmd),
+        "mkdir %s/own && echo 'linkable lower-layer file' > %s/own/linkable%s%s%s", fx.toolchain,
+        fx.toolchain, fx.unpriv && geteuid() == 0 ? " && chown -R 65534:65534 " : "",
+        fx.unpriv && geteuid() == 0 ? fx.toolchain : "", fx.unpriv && geteuid() == 0 ? "/own" : "");
     it_sh(cmd);
 }
 
@@ -178,9 +179,9 @@ static unsigned long long ns_ino(pid_t pid, const char *name, int *fd)
 struct job_view {
     pid_t init;
     unsigned long long pid_ns, ipc_ns, uts_ns, net_ns;
-    int pidns_fd; /* pins the PID namespace: its inode cannot be reused meanwhile */
+    int pidns_fd;       /* pins the PID namespace: its inode cannot be reused meanwhile */
     int ipc_fd, uts_fd; /* the same for IPC and UTS */
-    char cgroup[2048]; /* the helper's job cgroup dirs, one per line ("" without one) */
+    char cgroup[2048];  /* the helper's job cgroup dirs, one per line ("" without one) */
     bool cg_pids, cg_memory;
 };
 
@@ -208,8 +209,8 @@ static int cg_one(const char *path, const struct stat *st, int flag, struct FTW 
 
         snprintf(v->cgroup + len, sizeof(v->cgroup) - len, "%s\n", path);
         v->cg_pids = v->cg_pids || has_file(path, "pids.max");
-        v->cg_memory = v->cg_memory || has_file(path, "memory.max") ||
-                       has_file(path, "memory.limit_in_bytes");
+        v->cg_memory =
+            v->cg_memory || has_file(path, "memory.max") || has_file(path, "memory.limit_in_bytes");
         return FTW_SKIP_SUBTREE;
     }
     /* The helper makes its cgroup beside its own, a few levels down at most. */
@@ -243,7 +244,8 @@ static void view_job(const struct client *c, struct job_view *v)
 static void unview_job(struct job_view *v)
 {
     close(v->pidns_fd);
-    close(v->ipc_fd);
+    if (v->ipc_fd >= 0)
+        close(v->ipc_fd);
     close(v->uts_fd);
 }
 
@@ -264,6 +266,15 @@ static void assert_fresh(const struct job_view *first, const struct job_view *se
                   fx.mark);
 }
 
+/* Let the first job's IPC namespace go (compared, no longer needed): held
+ * open, it would keep its message queues charged to the user's
+ * RLIMIT_MSGQUEUE, which is the helper's business, not the test's. */
+static void release_ipc(struct job_view *v)
+{
+    close(v->ipc_fd);
+    v->ipc_fd = -1;
+}
+
 /* ---- jobs ------------------------------------------------------------------ */
 
 struct combo {
@@ -281,7 +292,8 @@ static const struct combo combos[] = {
 };
 #define NCOMBOS (sizeof(combos) / sizeof(combos[0]))
 
-static const char first_input[] = "input of the first job\n", second_input[] = "input of the second job\n",
+static const char first_input[] = "input of the first job\n",
+                  second_input[] = "input of the second job\n",
                   link_input[] = "link input of the second job\n";
 
 struct jobspec {
@@ -347,8 +359,8 @@ static void run_job(struct client *c, const struct jobspec *s)
 {
     send_job(c, s);
     ck_assert_int_eq(client_collect(c, NULL, NULL), 0);
-    ck_assert_msg(c->have_exit, "no exit frame; error %s (errno %d): %s (hint: %s)",
-                  c->error.stage, c->error.errnum, c->error.message, c->error.hint);
+    ck_assert_msg(c->have_exit, "no exit frame; error %s (errno %d): %s (hint: %s)", c->error.stage,
+                  c->error.errnum, c->error.message, c->error.hint);
 }
 
 static const char *out_of(const struct client *c)
@@ -387,7 +399,7 @@ static void start(struct client *c, const struct combo *k, struct job_view *v)
  * 1, fresh namespaces, the first job's processes gone), false when the helper
  * closed fd 3 instead (allowed only where may_end).
  */
-static bool second_hello(struct client *c, const struct job_view *first, struct job_view *second,
+static bool second_hello(struct client *c, struct job_view *first, struct job_view *second,
                          bool may_end, const char *what)
 {
     int rc = client_next(c);
@@ -402,6 +414,7 @@ static bool second_hello(struct client *c, const struct job_view *first, struct 
                   c->hello.reuse);
     view_job(c, second);
     assert_fresh(first, second);
+    release_ipc(first);
     return true;
 }
 
@@ -412,8 +425,8 @@ static void end_helper(struct client *c, struct job_view *views, size_t nviews, 
     struct client probe;
     int rc = client_next(c);
 
-    ck_assert_msg(rc != 0 && c->eof, "%s: a frame after the last job (rc %d, error %s)", what,
-                  rc, c->have_error ? c->error.message : "");
+    ck_assert_msg(rc != 0 && c->eof, "%s: a frame after the last job (rc %d, error %s)", what, rc,
+                  c->have_error ? c->error.message : "");
     ck_assert_int_eq(client_wait(c), 0);
     ck_assert_msg(WIFEXITED(c->wait_status) && WEXITSTATUS(c->wait_status) == 0,
                   "%s: helper wait status 0x%x, expected exit 0", what, c->wait_status);
@@ -472,8 +485,10 @@ static void assert_found_nothing(const struct client *c, const char *category, c
     const char *out = out_of(c);
 
     assert_exit0(c, what);
-    ck_assert_msg(strstr(out, "FOUND") == NULL, "%s: ESCAPE, the second job found the first's "
-                  "state:\n%s", what, out);
+    ck_assert_msg(strstr(out, "FOUND") == NULL,
+                  "%s: ESCAPE, the second job found the first's "
+                  "state:\n%s",
+                  what, out);
     snprintf(done, sizeof(done), "done %s\n", category);
     ck_assert_msg(strstr(out, done) != NULL, "%s: the checks did not all run:\n%s", what, out);
     /* The default name (init.c), not merely some name without cps-leak in it. */
@@ -492,26 +507,21 @@ static bool overlay_mode(const struct combo *k)
 static void assert_left(const struct client *c, const char *category, const struct combo *k,
                         const char *what)
 {
-    static const char *const files[] = {"exists /tmp/cps-leak-tmp",
-                                        "exists /work/cps-leak-cwd",
-                                        "exists /dev/shm/cps-leak-shm",
-                                        "exists /work/cps-leak-sym",
-                                        "exists /work/src/second.txt",
-                                        "exists /work/src/link.txt",
-                                        "exists /work/out/result.o",
-                                        NULL};
+    static const char *const files[] = {"exists /tmp/cps-leak-tmp",     "exists /work/cps-leak-cwd",
+                                        "exists /dev/shm/cps-leak-shm", "exists /work/cps-leak-sym",
+                                        "exists /work/src/second.txt",  "exists /work/src/link.txt",
+                                        "exists /work/out/result.o",    NULL};
     /* Only where the root is an overlay: bind mode's toolchain is read-only. */
-    static const char *const files_overlay[] = {"exists /work/cps-leak-hard",
-                                                "exists /cps-leak-root",
-                                                "made append /own/linkable", NULL};
+    static const char *const files_overlay[] = {
+        "exists /work/cps-leak-hard", "exists /cps-leak-root", "made append /own/linkable", NULL};
     /* The toolchain's files are root's: only a root job may write them. */
     static const char *const files_overlay_root[] = {"exists /etc/cps-leak-etc",
                                                      "made append /etc/marker-toolchain", NULL};
     static const char *const ipc[] = {"exists shm", "exists msg", "exists sem", "exists mq", NULL};
     static const char *const procs[] = {"exists hold daemon", "exists hold noterm",
                                         "exists hold pipe", NULL};
-    static const char *const sockets[] = {"exists abstract", "made tcp-0.0.0.0",
-                                          "made udp-0.0.0.0", "made inflight",
+    static const char *const sockets[] = {"exists abstract",    "made tcp-0.0.0.0",
+                                          "made udp-0.0.0.0",   "made inflight",
                                           "made socket-holder", NULL};
     /* Under the default seccomp filter (REUSE.md "keyrings"). */
     static const char *const keys[] = {"failed add_key @u EPERM", "failed add_key @us EPERM",
@@ -568,6 +578,43 @@ static void log_first(const struct client *c, const char *what)
     fprintf(stderr, "\n");
 }
 
+/* The count of crossjob's "<key> N ERRNO" line (key "mq-fill", "shm-lock"),
+ * or -1. */
+static long count_of(const struct client *c, const char *key)
+{
+    const char *p = strstr(out_of(c), key);
+
+    return p != NULL ? atol(p + strlen(key)) : -1;
+}
+
+/*
+ * The first job filled two per-uid limits that reuse keeps (the ucounts of
+ * the uid in the helper's user namespace): POSIX queues until
+ * RLIMIT_MSGQUEUE refused, SysV segments locked with SHM_LOCK until
+ * RLIMIT_MEMLOCK refused. All of it died with its IPC namespace: the second
+ * job, in a fresh one, must get as much again.
+ */
+static void assert_quota(const struct client *first, const struct client *c, const char *what)
+{
+    static const char *const keys[] = {"mq-fill ", "shm-lock "};
+    long before[2], again[2];
+
+    for (size_t i = 0; i < 2; i++) {
+        before[i] = count_of(first, keys[i]);
+        again[i] = count_of(c, keys[i]);
+        fprintf(stderr, "[%s] %s: first job %ld, second job %ld\n", what, keys[i], before[i],
+                again[i]);
+    }
+    for (size_t i = 0; i < 2; i++) {
+        ck_assert_msg(before[i] > 0, "%s: the first job could not fill %s:\n%s", what, keys[i],
+                      out_of(first));
+        ck_assert_msg(again[i] >= before[i],
+                      "%s: ESCAPE, %s: the second job got %ld, the first %ld: the first job's "
+                      "IPC objects still count against the uid's limit:\n%s",
+                      what, keys[i], again[i], before[i], out_of(c));
+    }
+}
+
 /* One pair of jobs on one helper: `leave category` then `find category`. */
 static void pair(const struct combo *k, const char *category)
 {
@@ -578,6 +625,7 @@ static void pair(const struct combo *k, const char *category)
     struct client c;
     const struct client_output *o;
     char what[96];
+    struct client first_out = {0}; /* only its out: the first job's stdout */
 
     combo_name(k, what, sizeof(what));
     snprintf(what + strlen(what), sizeof(what) - strlen(what), " %s", category);
@@ -587,13 +635,19 @@ static void pair(const struct combo *k, const char *category)
     assert_exit0(&c, what);
     assert_left(&c, category, k, what);
     log_first(&c, what);
+    first_out.out = (uint8_t *)strdup(out_of(&c));
     second_hello(&c, &views[0], &views[1], false, what);
     job_init(&s, k, true, find);
     run_job(&c, &s);
     assert_found_nothing(&c, category, what);
+    if (strcmp(category, "quota") == 0)
+        assert_quota(&first_out, &c, what);
     o = client_output(&c, "/work/out/result.o");
-    ck_assert_msg(o != NULL && o->missing, "%s: the first job's /work/out/result.o came back as "
-                  "the second job's output", what);
+    ck_assert_msg(o != NULL && o->missing,
+                  "%s: the first job's /work/out/result.o came back as "
+                  "the second job's output",
+                  what);
+    free(first_out.out);
     fprintf(stderr, "[%s] second job found nothing\n", what);
     end_helper(&c, views, 2, what);
 }
@@ -625,6 +679,17 @@ END_TEST
 START_TEST(ipc)
 {
     everywhere("ipc");
+}
+END_TEST
+
+/* POSIX message queues (RLIMIT_MSGQUEUE) and SHM_LOCK'ed segments
+ * (RLIMIT_MEMLOCK) are charged to the uid in its user namespace, which reuse
+ * keeps: the first job fills both limits, and the second must get all of it
+ * back. Fails with the userns backend (FOUND.md): the first job's IPC
+ * namespace is freed asynchronously, after the next hello. */
+START_TEST(ipc_quota)
+{
+    everywhere("quota");
 }
 END_TEST
 
@@ -824,8 +889,10 @@ static void killed_pair(const struct combo *k, bool by_cancel)
     }
     ck_assert_msg(c.have_exit, "%s: no exit frame; error %s: %s", what, c.error.stage,
                   c.error.message);
-    ck_assert_msg(strstr(out_of(&c), "ready\n") != NULL, "%s: the first job was ended before it "
-                  "had left everything:\n%s", what, out_of(&c));
+    ck_assert_msg(strstr(out_of(&c), "ready\n") != NULL,
+                  "%s: the first job was ended before it "
+                  "had left everything:\n%s",
+                  what, out_of(&c));
     if (!by_cancel)
         ck_assert_msg(c.exit_msg.u.exit.timed_out, "%s: not ended by the timeout", what);
     else
@@ -912,8 +979,8 @@ static int helper_stderr(const char *const *args, char **err)
     posix_spawn_file_actions_destroy(&fa);
     close(pipefd[1]);
     close(sv[1]);
-    while (len < 65535 && ((r = read(pipefd[0], buf + len, 65535 - len)) > 0 ||
-                           (r < 0 && errno == EINTR)))
+    while (len < 65535 &&
+           ((r = read(pipefd[0], buf + len, 65535 - len)) > 0 || (r < 0 && errno == EINTR)))
         if (r > 0)
             len += (size_t)r;
     close(pipefd[0]);
@@ -959,6 +1026,7 @@ int main(void)
     const struct it_case cases[] = {
         {"files", files},
         {"ipc", ipc},
+        {"ipc_quota", ipc_quota},
         {"procs", procs},
         {"sockets", sockets},
         {"netns_counters", netns_counters},

@@ -5,7 +5,8 @@
  * tries to leave state for the next job and reports what it managed to
  * leave; the second runs `crossjob find WHAT`, which looks for that state.
  *
- *   leave WHAT MARK   WHAT: files ipc procs sockets counters keys hostname all.
+ *   leave WHAT MARK   WHAT: files ipc quota procs sockets counters keys hostname
+ *                     all.
  *                     One line per attempt: "made ITEM" or "failed ITEM ERRNO",
  *                     then one "exists ITEM" / "gone ITEM ERRNO" line per item
  *                     checked at the end of the job (the proof that the job
@@ -51,21 +52,21 @@
 #include <arpa/inet.h>
 #include <unistd.h>
 
-#define IPC_KEY     ((key_t)0x43505331) /* "CPS1": a fixed key the next job can look up */
-#define MQ_NAME     "/cps-leak-mq"
-#define ABSTRACT    "cps-leak-abstract"
-#define INFLIGHT    "cps-leak-inflight-%d"
+#define IPC_KEY  ((key_t)0x43505331) /* "CPS1": a fixed key the next job can look up */
+#define MQ_NAME  "/cps-leak-mq"
+#define ABSTRACT "cps-leak-abstract"
+#define INFLIGHT "cps-leak-inflight-%d"
 /* Sockets left in SCM_RIGHTS loops: each is freed only by the kernel's unix
  * garbage collector, which runs asynchronously after the close (a few ms
  * for hundreds here); 400 loops hold 800 fds in flight, within the job's
  * default RLIMIT_NOFILE of 1024 that bounds them (too_many_unix_fds). */
 #define INFLIGHT_COUNT 400
-#define TCP_PORT    47231
-#define TCP_PORT2   47233 /* for 0.0.0.0: 127.0.0.1 holds TCP_PORT */
-#define UDP_PORT    47232
-#define HOST_NAME   "cps-leak-host"
-#define POISON      "cps-leak-poison\n"
-#define MARKER_FILE "/etc/marker-toolchain"
+#define TCP_PORT       47231
+#define TCP_PORT2      47233 /* for 0.0.0.0: 127.0.0.1 holds TCP_PORT */
+#define UDP_PORT       47232
+#define HOST_NAME      "cps-leak-host"
+#define POISON         "cps-leak-poison\n"
+#define MARKER_FILE    "/etc/marker-toolchain"
 /* A lower-layer file owned by the job's uid, in a dir of its own (the test
  * makes both), so that protected_hardlinks lets uid 65534 link to it and
  * overlayfs can copy its parent up (an unmapped owner is EOVERFLOW). */
@@ -100,9 +101,9 @@ static void made(const char *item, int rc)
  * /work/src/second.txt and /work/src/link.txt are the second job's inputs,
  * /work/out/result.o its declared output, which it never writes. */
 static const char *const leak_files[] = {
-    "/tmp/cps-leak-tmp",  "/work/cps-leak-cwd",  "/dev/shm/cps-leak-shm", "/work/cps-leak-sym",
+    "/tmp/cps-leak-tmp",   "/work/cps-leak-cwd", "/dev/shm/cps-leak-shm", "/work/cps-leak-sym",
     "/work/cps-leak-hard", "/etc/cps-leak-etc",  "/cps-leak-root",        "/work/src/second.txt",
-    "/work/src/link.txt", "/work/out/result.o",
+    "/work/src/link.txt",  "/work/out/result.o",
 };
 
 static int write_file(const char *path, const char *text)
@@ -219,6 +220,64 @@ static void find_files(void)
 }
 
 /* ---- SysV IPC and POSIX message queues ------------------------------------- */
+
+/*
+ * POSIX message queues are charged to the user's RLIMIT_MSGQUEUE (in the
+ * ucounts of the uid in its user namespace, Linux 5.14), which reuse keeps;
+ * the charge is dropped when the queue's inode goes, i.e. when the IPC
+ * namespace is freed, in a work item after its last process. Make queues of
+ * the largest default size until the limit refuses one (EMFILE); unlink them
+ * again when clean is true. The number made: the next job must get as many.
+ */
+static int mq_fill(bool clean)
+{
+    struct mq_attr attr = {.mq_maxmsg = 10, .mq_msgsize = 8192};
+    char name[64];
+    int n = 0;
+
+    for (; n < 64; n++) {
+        mqd_t q;
+
+        snprintf(name, sizeof(name), "/cps-leak-fill-%d", n);
+        q = mq_open(name, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600, &attr);
+        if (q == (mqd_t)-1)
+            break;
+        mq_close(q);
+    }
+    printf("mq-fill %d %s\n", n, en(errno));
+    for (int i = 0; clean && i < n; i++) {
+        snprintf(name, sizeof(name), "/cps-leak-fill-%d", i);
+        mq_unlink(name);
+    }
+    return n;
+}
+
+/*
+ * SHM_LOCK charges a segment's size to the uid's RLIMIT_MEMLOCK (ucounts,
+ * Linux 5.14) until the segment is destroyed, with its IPC namespace. Lock
+ * 1 MiB segments until the limit refuses one; the number locked.
+ */
+static int shm_lock_fill(bool clean)
+{
+    int ids[64], n = 0;
+
+    for (; n < 64; n++) {
+        ids[n] = shmget(IPC_PRIVATE, 1 << 20, IPC_CREAT | 0600);
+        if (ids[n] < 0)
+            break;
+        if (shmctl(ids[n], SHM_LOCK, NULL) < 0) {
+            int e = errno;
+
+            shmctl(ids[n], IPC_RMID, NULL);
+            errno = e;
+            break;
+        }
+    }
+    printf("shm-lock %d %s\n", n, en(errno));
+    for (int i = 0; clean && i < n; i++)
+        shmctl(ids[i], IPC_RMID, NULL);
+    return n;
+}
 
 static void leave_ipc(void)
 {
@@ -553,8 +612,8 @@ static int leave_inflight(const char *name)
         struct cmsghdr align;
     } u;
     struct iovec iov = {.iov_base = &dummy, .iov_len = 1};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-                        .msg_controllen = sizeof(u.buf)};
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
     struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
     int sp[2], s = listen_abstract(name), fds[2];
     ssize_t n;
@@ -764,8 +823,7 @@ static void leave_keys(void)
 
     rc = syscall(SYS_add_key, "user", "cps-leak-u", "x", (size_t)1, KEY_SPEC_USER_KEYRING);
     made("add_key @u", (int)rc);
-    rc = syscall(SYS_add_key, "user", "cps-leak-us", "x", (size_t)1,
-                 KEY_SPEC_USER_SESSION_KEYRING);
+    rc = syscall(SYS_add_key, "user", "cps-leak-us", "x", (size_t)1, KEY_SPEC_USER_SESSION_KEYRING);
     made("add_key @us", (int)rc);
     rc = syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_USER_KEYRING, 1);
     made("keyctl @u", (int)rc);
@@ -779,8 +837,8 @@ static void find_keys(void)
 
     rc = syscall(SYS_keyctl, KEYCTL_SEARCH, KEY_SPEC_USER_KEYRING, "user", "cps-leak-u", 0);
     report("keyctl search @u", rc >= 0, errno, "key found");
-    rc = syscall(SYS_keyctl, KEYCTL_SEARCH, KEY_SPEC_USER_SESSION_KEYRING, "user", "cps-leak-us",
-                 0);
+    rc =
+        syscall(SYS_keyctl, KEYCTL_SEARCH, KEY_SPEC_USER_SESSION_KEYRING, "user", "cps-leak-us", 0);
     report("keyctl search @us", rc >= 0, errno, "key found");
     rc = syscall(SYS_request_key, "user", "cps-leak-u", NULL, 0);
     report("request_key", rc >= 0, errno, "key found");
@@ -901,6 +959,10 @@ static int leave(const char *what, const char *mark)
         leave_sockets(mark);
     if (is(what, "counters"))
         leave_counter();
+    if (is(what, "quota")) {
+        mq_fill(false);
+        shm_lock_fill(false);
+    }
     if (is(what, "keys"))
         leave_keys();
     if (is(what, "hostname"))
@@ -930,6 +992,11 @@ static int find(const char *what)
         find_ipc();
     if (is(what, "counters"))
         find_counter();
+    /* The test compares these counts with the first job's. */
+    if (is(what, "quota")) {
+        mq_fill(true);
+        shm_lock_fill(true);
+    }
     if (is(what, "procs"))
         find_procs();
     if (is(what, "sockets"))
