@@ -371,7 +371,9 @@ def cpu_section(args):
         "jobs), `cli-batch-reuse` the same with `--reuse 50`; `cli` is one `cachepot-dist-run` "
         "per job; `lib-warm` the library with a pool of max(2,P) filled before the first block; "
         "`lib-reuse` the same pool with `jobs_per_helper` 50 (a helper serves 50 jobs in "
-        "sequence, docs/REUSE.md); `lib-cold` the library, a helper per job. On a loaded host the ratios "
+        "sequence, docs/REUSE.md); `lib-cold` the library, a helper per job. The driver makes and "
+        "removes a build dir per job for every variant, on a tmpfs (bench/run.sh says why). "
+        "On a loaded host the ratios "
         "move between runs too (two runs of the same commit, an hour apart, differed by up "
         "to 0.2x): quote a ratio with the run it comes from.\n")
     heads = {}
