@@ -92,12 +92,33 @@ const char *bench_cpu_tree_source(void)
     return find_cpuacct()[0] ? "cpuacct" : "rusage";
 }
 
-/* Sum of utime+stime (clock ticks) of every child of kthreadd. */
-static uint64_t kthread_ticks(void)
+static void kthreads_add(struct bench_kthreads *k, int pid, uint64_t ticks)
+{
+    if (k->n == k->cap) {
+        size_t cap = k->cap ? 2 * k->cap : 256;
+        struct bench_kthread *t = realloc(k->t, cap * sizeof(*t));
+        if (!t)
+            return;
+        k->t = t;
+        k->cap = cap;
+    }
+    k->t[k->n].pid = pid;
+    k->t[k->n].ticks = ticks;
+    k->n++;
+}
+
+static int by_pid(const void *a, const void *b)
+{
+    int x = ((const struct bench_kthread *)a)->pid, y = ((const struct bench_kthread *)b)->pid;
+    return (x > y) - (x < y);
+}
+
+/* utime+stime (clock ticks) of every child of kthreadd, and of kthreadd. */
+void bench_cpu_kthreads_take(struct bench_kthreads *k)
 {
     DIR *d = opendir("/proc");
     struct dirent *e;
-    uint64_t sum = 0;
+    memset(k, 0, sizeof(*k));
     while (d && (e = readdir(d))) {
         if (e->d_name[0] < '0' || e->d_name[0] > '9')
             continue;
@@ -120,11 +141,18 @@ static uint64_t kthread_ticks(void)
                    &ut, &st) != 4)
             continue;
         if (ppid == 2 || strcmp(e->d_name, "2") == 0)
-            sum += ut + st;
+            kthreads_add(k, atoi(e->d_name), ut + st);
     }
     if (d)
         closedir(d);
-    return sum;
+    if (k->n)
+        qsort(k->t, k->n, sizeof(k->t[0]), by_pid);
+}
+
+void bench_cpu_kthreads_free(struct bench_kthreads *k)
+{
+    free(k->t);
+    memset(k, 0, sizeof(*k));
 }
 
 static void proc_stat(uint64_t *busy, uint64_t *total)
@@ -148,9 +176,22 @@ static uint64_t tick_us(void)
     return 1000000u / (uint64_t)sysconf(_SC_CLK_TCK);
 }
 
-uint64_t bench_cpu_kthread_us(void)
+uint64_t bench_cpu_kthreads_delta_us(const struct bench_kthreads *a, const struct bench_kthreads *b)
 {
-    return kthread_ticks() * tick_us();
+    uint64_t ticks = 0;
+    size_t i = 0;
+
+    for (size_t j = 0; j < b->n; j++) {
+        while (i < a->n && a->t[i].pid < b->t[j].pid)
+            i++;
+        if (i < a->n && a->t[i].pid == b->t[j].pid) {
+            if (b->t[j].ticks > a->t[i].ticks)
+                ticks += b->t[j].ticks - a->t[i].ticks;
+        } else {
+            ticks += b->t[j].ticks;
+        }
+    }
+    return ticks * tick_us();
 }
 
 void bench_cpu_sample(struct bench_cpu_sample *s)

@@ -6,6 +6,7 @@
 #ifndef CPS_BENCH_CPU_ACCOUNT_H
 #define CPS_BENCH_CPU_ACCOUNT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct bench_cpu_sample {
@@ -23,9 +24,26 @@ const char *bench_cpu_tree_source(void);
 /* Read the tree and machine figures now. */
 void bench_cpu_sample(struct bench_cpu_sample *s);
 
-/* CPU time of every kernel thread so far (a /proc scan of a few ms: the
- * caller does it outside the interval it measures for the tree). */
-uint64_t bench_cpu_kthread_us(void);
+/* utime + stime of every kernel thread at one moment (a /proc scan of a few
+ * ms: the caller takes it outside the interval it measures for the tree). */
+struct bench_kthreads {
+    size_t n, cap;
+    struct bench_kthread {
+        int pid;
+        uint64_t ticks;
+    } *t; /* sorted by pid */
+};
+
+/* Fill *k (freed by bench_cpu_kthreads_free; empty on failure). */
+void bench_cpu_kthreads_take(struct bench_kthreads *k);
+void bench_cpu_kthreads_free(struct bench_kthreads *k);
+
+/* Kernel-thread CPU between two snapshots, in us: the growth of every thread
+ * in both, plus the whole time of a thread only in b (started in between).
+ * Not b's sum minus a's: a kworker that exits in between takes its whole
+ * history out of the sum, which made a difference of sums negative (and an
+ * unsigned one enormous). The CPU of a thread that exited in between is lost. */
+uint64_t bench_cpu_kthreads_delta_us(const struct bench_kthreads *a, const struct bench_kthreads *b);
 
 /* d = b - a, field by field. */
 void bench_cpu_delta(struct bench_cpu_sample *d, const struct bench_cpu_sample *a,

@@ -29,8 +29,8 @@ struct cpu_totals {
 /* Reap orphans reparented to the driver (a child subreaper) between blocks,
  * outside the measured interval; no job runs then, so waitpid(-1) takes no
  * running job's child. It may take an exited helper that a warm pool retired
- * and had yet to reap: the library treats ECHILD as reaped
- * (parent/lib/helper_proc.c). */
+ * (or a reusing helper that ended after its last job) and had yet to reap:
+ * the library treats ECHILD as reaped (parent/lib/helper_proc.c). */
 static void reap_orphans(void)
 {
     while (waitpid(-1, NULL, WNOHANG) > 0)
@@ -41,7 +41,8 @@ static void run_block(const struct bench_common *c, struct bench_variant *v, boo
                       size_t jobs, struct bench_result *res, struct cpu_totals *t)
 {
     reap_orphans();
-    uint64_t k0 = bench_cpu_kthread_us();
+    struct bench_kthreads k0, k1;
+    bench_cpu_kthreads_take(&k0);
     struct bench_cpu_sample a, b, d;
     bench_cpu_sample(&a);
     uint64_t t0 = bench_now_us();
@@ -52,7 +53,7 @@ static void run_block(const struct bench_common *c, struct bench_variant *v, boo
         bench_parallel(c, v, NULL, jobs, c->par, res);
     uint64_t wall = bench_now_us() - t0;
     bench_cpu_sample(&b);
-    uint64_t k1 = bench_cpu_kthread_us();
+    bench_cpu_kthreads_take(&k1);
     bench_cpu_delta(&d, &a, &b);
     t->blocks++;
     t->jobs += jobs;
@@ -60,7 +61,9 @@ static void run_block(const struct bench_common *c, struct bench_variant *v, boo
     t->tree_us += d.tree_us;
     t->user_us += d.tree_user_us;
     t->sys_us += d.tree_sys_us;
-    t->kthread_us += k1 - k0;
+    t->kthread_us += bench_cpu_kthreads_delta_us(&k0, &k1);
+    bench_cpu_kthreads_free(&k0);
+    bench_cpu_kthreads_free(&k1);
     t->busy_us += d.sys_busy_us;
     t->total_us += d.sys_total_us;
     for (size_t k = 0; k < runs; k++) {

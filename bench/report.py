@@ -368,8 +368,12 @@ def cpu_section(args):
         "system-wide CPU per job cannot be measured from /proc/stat, which is why the tree "
         "figure is the headline. `cli-batch` is one `cachepot-dist-run --batch FILE --pool "
         "max(2,P) --jobs P` per block (its start-up and pool fill are spread over the block's "
-        "jobs); `cli` is one `cachepot-dist-run` per job; `lib-warm` the library with a pool of "
-        "max(2,P) filled before the first block; `lib-cold` the library, a helper per job. On a loaded host the ratios "
+        "jobs), `cli-batch-reuse` the same with `--reuse 50`; `cli` is one `cachepot-dist-run` "
+        "per job; `lib-warm` the library with a pool of max(2,P) filled before the first block; "
+        "`lib-reuse` the same pool with `jobs_per_helper` 50 (a helper serves 50 jobs in "
+        "sequence, docs/REUSE.md); `lib-cold` the library, a helper per job. The driver makes and "
+        "removes a build dir per job for every variant, on a tmpfs (bench/run.sh says why). "
+        "On a loaded host the ratios "
         "move between runs too (two runs of the same commit, an hour apart, differed by up "
         "to 0.2x): quote a ratio with the run it comes from.\n")
     heads = {}
@@ -421,11 +425,11 @@ def cpu_section(args):
         for (u, p, n), (cr, rr, fails) in sorted(heads.items()):
             if u != user:
                 continue
-            if p == 1 and n in ("lib-warm", "cli-batch", "cli"):
+            if p == 1 and n in ("lib-warm", "lib-reuse", "cli-batch", "cli-batch-reuse", "cli"):
                 goal = 1.0 if n == "cli" else 0.5
                 rows.append((f"{title}: CPU per job `{n}` ≤ {goal}x bubblewrap's", f"{cr:.2f}x",
                              "yes" if cr <= goal and not fails else "no"))
-            if n in ("lib-warm", "cli-batch"):
+            if n in ("lib-warm", "lib-reuse", "cli-batch", "cli-batch-reuse"):
                 rows.append((f"{title}: jobs/s `{n}` at {p} at once ≥ 2x bubblewrap's",
                              f"{rr:.2f}x", "yes" if rr >= 2 and not fails else "no"))
     if rows:
@@ -453,7 +457,9 @@ def cpu_ladder(by, cpu, per):
              ("bubblewrap over the namespace floor (its mounts, pivot_root, its pid 1)",
               "floor-all-ns", "bwrap"),
              ("`lib-cold` over the namespace floor (the helper's exec, mounts, overlay, "
-              "seccomp, protocol)", "floor-all-ns", "lib-cold")]
+              "seccomp, protocol)", "floor-all-ns", "lib-cold"),
+             ("what reuse saves per job (helper spawn, user and network namespaces; "
+              "docs/REUSE.md)", "lib-reuse", "lib-warm")]
     rows = []
     for what, a, b in steps:
         tb, ta = tot(b), (tot(a) if a else 0.0)
@@ -661,7 +667,8 @@ def main():
     out.append("- Build: the project and the driver in Release (`-O2 -DNDEBUG`, no sanitizers), "
                "`build-bench/`. `lib-cold`: `cps_run()` with a helper spawned per job; "
                "`lib-warm`: `cps_run()` with a `cps_pool` of max(2, jobs at once) helpers, "
-               "filled before timing starts; `cli`: `cachepot-dist-run` per job (its own "
+               "filled before timing starts; `lib-reuse`: the same pool with `jobs_per_helper` "
+               "50 (each helper serves 50 jobs in sequence); `cli`: `cachepot-dist-run` per job (its own "
                "process start-up included).")
     out.append("- unshare floor: `unshare -Urmpinu --fork ROOT/bin/true`.")
     out.append("- Lua: each `.c` of Lua's `src/` preprocessed on the host with the flags of "

@@ -11,8 +11,10 @@
 #   bwrap     bubblewrap with cachepot's flags on an already prepared root
 #   cli       cachepot-dist-run (includes the CLI's own process start-up)
 #   lib-KIND  the library, one variant per kind bench-driver was built with:
-#             "cold" (a helper spawned per job), "warm" (a pool of warm helpers)
+#             "cold" (a helper spawned per job), "warm" (a pool of warm helpers),
+#             "reuse" (a pool whose helpers serve 50 jobs each, docs/REUSE.md)
 #   cli-batch (CPU per job only) one cachepot-dist-run --batch per block of jobs
+#   cli-batch-reuse (CPU per job only) the same with --reuse 50
 #   floor-*   (CPU per job only, 1 at once) exec, helper exec, user, net and all
 #             namespaces: the parts a job's CPU splits into
 #
@@ -38,6 +40,7 @@ else
     N=200 ROUNDS=5 STREAM_RUNS=5 CONC_JOBS=64 STREAM_BYTES=$((1 << 30)) CPU_JOBS=300 CPU_ROUNDS=3
 fi
 CPU_LEVELS="1 2 4"
+REUSE_JOBS=50 # jobs per helper of cli-batch-reuse (lib-reuse: REUSE_JOBS in variant_lib.c)
 CONC_LEVELS="1 2 4 8 16"
 USERS=${CPS_BENCH_USERS:-nobody root}
 LUA_CFLAGS=(-std=gnu99 -O2 -Wall -Wextra -DLUA_COMPAT_5_3 -DLUA_USE_LINUX) # Lua's src/Makefile, linux
@@ -81,6 +84,8 @@ missing=()
 T=$(mktemp -d /tmp/cps-bench.XXXXXX)
 chmod 755 "$T"
 cleanup() {
+    local m
+    for m in "$T"/u-*/build; do mountpoint -q "$m" && umount "$m"; done
     if [[ ${CPS_BENCH_KEEP:-0} == 1 ]]; then log "kept $T"; else rm -rf "$T"; fi
 }
 trap cleanup EXIT
@@ -213,7 +218,9 @@ run_cpu() {
         if [[ -x $CLI ]]; then
             v+=(--exec cli "$CLI --toolchain $ROOT --build-dir {build} --env PATH=/bin -- /bin/true"
                 --exec cli-batch "$CLI --toolchain $ROOT --env PATH=/bin --batch $T/true.batch --pool $pool --jobs $p"
-                --per-block cli-batch)
+                --per-block cli-batch
+                --exec cli-batch-reuse "$CLI --toolchain $ROOT --env PATH=/bin --batch $T/true.batch --pool $pool --jobs $p --reuse $REUSE_JOBS"
+                --per-block cli-batch-reuse)
         fi
         for k in $lib_kinds; do v+=(--lib "lib-$k" "$k"); done
         # At 1 at once, a ladder of floors that splits a job's CPU into its
@@ -349,7 +356,22 @@ run_user() {
     done
 }
 
+# The driver makes and removes a build dir per job for every variant (bwrap
+# included). On the ext4 under /tmp that mkdir alone cost 0.2-2.5 ms of the
+# driver's CPU per job (perf: ext4's inode allocator scanning for inodes not
+# recently deleted), the same for every variant and noisy, so it pushed every
+# ratio towards 1x. The build bases are on a tmpfs of their own: what is
+# compared is the sandbox, not the driver's directory churn. (With the
+# default tmpfs scratch the helper never writes into the build dir.)
+build_base_tmpfs() {
+    local b=$T/u-$1/build
+    mkdir -p "$b"
+    mountpoint -q "$b" || mount -t tmpfs -o size=4g,mode=0755 "cps-bench-$1" "$b" ||
+        log "[$1] no tmpfs for the build base: build dirs on $(df --output=fstype "$b" | tail -1)"
+}
+
 for u in $USERS; do
+    build_base_tmpfs "$u"
     if ((cpu_only)); then
         mkdir -p "$T/u-$u/build" "$T/results/$u"
         [[ $u == root ]] || chown -R 65534:65534 "$T/u-$u" "$T/results/$u"

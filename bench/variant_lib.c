@@ -7,8 +7,9 @@
  * Kinds are rows of the table at the end: "cold" spawns a fresh helper per
  * job (cps_run without a pool); "warm" runs every job on a helper from a
  * cps_pool (docs/POOL.md) that the variant keeps for as long as the mode
- * runs. The modes and bench/run.sh pick up every kind listed by
- * bench_lib_kinds() without further changes.
+ * runs; "reuse" is "warm" with helpers that serve REUSE_JOBS jobs each
+ * (jobs_per_helper, docs/REUSE.md). The modes and bench/run.sh pick up every
+ * kind listed by bench_lib_kinds() without further changes.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -180,10 +181,15 @@ static int run_cold(struct bench_variant *v, const struct bench_job *job, struct
     return run_lib(job, res, NULL);
 }
 
-/* The warm kind's pool, made on the variant's first job. */
+/* Jobs per helper of the "reuse" kind: enough that the helper's start-up is
+ * spread thin, few enough that a 300-job block retires several helpers. */
+#define REUSE_JOBS 50
+
+/* The warm and reuse kinds' pool, made on the variant's first job. */
 struct warm_state {
     pthread_mutex_t lock;
     struct cps_pool *pool;
+    unsigned jobs_per_helper; /* 1: a helper per job */
 };
 
 /* Make the pool and wait (up to 10 s) until job's configuration has a warm
@@ -197,6 +203,7 @@ static int warm_pool(struct warm_state *w, const struct bench_job *job, struct c
         return rc;
     po->size = bench_lib.pool_size;
     po->helper_path = bench_lib.helper;
+    po->jobs_per_helper = w->jobs_per_helper;
     rc = cps_pool_new(po, &w->pool, err);
     cps_pool_options_free(po);
     if (rc < 0)
@@ -261,10 +268,11 @@ static void finish_warm(struct bench_variant *v)
         cps_pool_get_stats(w->pool, &st, sizeof(st));
         fprintf(stderr,
                 "bench-driver: %s: pool spawned %llu, warm %llu, cold %llu, died %llu, expired "
-                "%llu, retried %llu\n",
+                "%llu, retried %llu, reused %llu, retired %llu\n",
                 v->name, (unsigned long long)st.spawned, (unsigned long long)st.warm,
                 (unsigned long long)st.cold, (unsigned long long)st.died,
-                (unsigned long long)st.expired, (unsigned long long)st.retried);
+                (unsigned long long)st.expired, (unsigned long long)st.retried,
+                (unsigned long long)st.reused, (unsigned long long)st.retired);
     }
     cps_pool_free(w->pool);
     w->pool = NULL;
@@ -277,9 +285,11 @@ static const struct {
     void (*finish)(struct bench_variant *v);
     int (*prepare)(struct bench_variant *v, const struct bench_job *job);
     size_t priv_size;
+    unsigned jobs_per_helper; /* pool kinds: the pool's jobs_per_helper */
 } kinds[] = {
-    {"cold", run_cold, NULL, NULL, 0},
-    {"warm", run_warm, finish_warm, prepare_warm, sizeof(struct warm_state)},
+    {"cold", run_cold, NULL, NULL, 0, 0},
+    {"warm", run_warm, finish_warm, prepare_warm, sizeof(struct warm_state), 1},
+    {"reuse", run_warm, finish_warm, prepare_warm, sizeof(struct warm_state), REUSE_JOBS},
 };
 
 const char *bench_lib_kinds(void)
@@ -306,8 +316,11 @@ int bench_variant_lib(struct bench_variant *v, const char *name, const char *kin
                 if (!v->priv)
                     return -ENOMEM;
             }
-            if (kinds[i].finish == finish_warm)
-                pthread_mutex_init(&((struct warm_state *)v->priv)->lock, NULL);
+            if (kinds[i].finish == finish_warm) {
+                struct warm_state *w = v->priv;
+                pthread_mutex_init(&w->lock, NULL);
+                w->jobs_per_helper = kinds[i].jobs_per_helper;
+            }
             return 0;
         }
     }

@@ -21,6 +21,7 @@
 #define CPS_MAX_TIMINGS     64              /* entries of exit.timings */
 #define CPS_MAX_CAPS        16              /* entries of hello.backends / hello.overlay_modes */
 #define CPS_MAX_FEATURES    64              /* entries of hello.features */
+#define CPS_MAX_JOBS_PER_HELPER 1000        /* --jobs-per-helper, and hello.reuse */
 /* Once the first byte of a frame arrived, the helper waits at most this long
  * for the rest of it (docs/PROTOCOL.md, Transport): stage "frame", ETIMEDOUT. */
 #define CPS_FRAME_DEADLINE_MS 10000

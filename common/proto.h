@@ -84,6 +84,10 @@ struct cps_hello {
      * CACHEPOT_HELLO_FEATURES=1; docs/COMPATIBILITY.md). */
     bool has_features;
     uint32_t features;
+    /* The jobs a reusing helper (--jobs-per-helper N > 1) will still take,
+     * counting the one this hello invites: 1..CPS_MAX_JOBS_PER_HELPER. 0: the
+     * hello had no "reuse" key (one job per helper; docs/PROTOCOL.md). */
+    uint32_t reuse;
 };
 
 /* Limits of one job. 0 means "the helper's documented default". */

@@ -125,6 +125,9 @@ static int check_hello(const struct ck *c, const struct cps_hello *h)
         return bad(c, "hello.features", "unknown feature bits %#x", h->features);
     if (!h->has_features && h->features != 0)
         return bad(c, "hello.features", "feature bits %#x without has_features", h->features);
+    if (h->reuse > CPS_MAX_JOBS_PER_HELPER)
+        return bad(c, "hello.reuse", "%u is larger than %u", h->reuse,
+                   (unsigned)CPS_MAX_JOBS_PER_HELPER);
     return 0;
 }
 

@@ -381,11 +381,12 @@ enum {
     H_BACKEND,
     H_SECCOMP,
     H_FEATURES, /* optional: only a parent that asked for it gets it */
+    H_REUSE,    /* optional: only a helper started with --jobs-per-helper N > 1 sends it */
     H_COUNT
 };
 static const char *const hello_keys[H_COUNT] = {
     "type", "protocol", "helper_version", "backends", "overlay_modes", "max_frame", "max_chunk",
-    "uid",  "gid",      "backend",        "seccomp",  "features"};
+    "uid",  "gid",      "backend",        "seccomp",  "features",      "reuse"};
 
 /* The protocol of a hello is read before anything else of it: a parent that
  * cannot speak the helper's version must say so, not complain about a field
@@ -437,6 +438,15 @@ static int decode_hello(const cbor_item_t *root, struct cps_hello *h, struct cps
         (ret = get_name_set(v[H_FEATURES], F("features"), CPS_MAX_FEATURES, feature_bit,
                             &h->features, err)) < 0)
         return ret;
+    /* Absent is 0; present, 0 would say "no job left", which a helper never
+     * invites: it exits instead (docs/PROTOCOL.md, "Serving several jobs"). */
+    if (v[H_REUSE] != NULL) {
+        if ((ret = get_u32(v[H_REUSE], F("reuse"), CPS_MAX_JOBS_PER_HELPER, &h->reuse, err)) < 0)
+            return ret;
+        if (h->reuse == 0)
+            return fail(err, F("reuse"), "0 is not a number of jobs (1..%u)",
+                        (unsigned)CPS_MAX_JOBS_PER_HELPER);
+    }
 #undef F
     return 0;
 }

@@ -168,7 +168,7 @@ static void put_features(struct out *o, uint32_t features)
 
 static void encode_hello(struct out *o, const struct cps_hello *h)
 {
-    put_head(o, M_MAP, 11 + h->has_features);
+    put_head(o, M_MAP, 11 + h->has_features + (h->reuse != 0));
     put_text_kv(o, "type", "hello");
     put_uint(o, "protocol", h->protocol);
     put_text_kv(o, "helper_version", h->helper_version);
@@ -182,6 +182,8 @@ static void encode_hello(struct out *o, const struct cps_hello *h)
     put_bool(o, "seccomp", h->seccomp);
     if (h->has_features)
         put_features(o, h->features);
+    if (h->reuse != 0)
+        put_uint(o, "reuse", h->reuse);
 }
 
 static void encode_limits(struct out *o, const struct cps_job_limits *l)

@@ -76,7 +76,8 @@ bool cps__msg_equal(const struct cps_msg *a, const struct cps_msg *b)
                x->backends == y->backends && x->overlay_modes == y->overlay_modes &&
                x->max_frame == y->max_frame && x->max_chunk == y->max_chunk && x->uid == y->uid &&
                x->gid == y->gid && x->backend == y->backend && x->seccomp == y->seccomp &&
-               x->has_features == y->has_features && x->features == y->features;
+               x->has_features == y->has_features && x->features == y->features &&
+               x->reuse == y->reuse;
     }
     case CPS_MSG_JOB:
         return job_eq(&a->u.job, &b->u.job);

@@ -23,7 +23,7 @@ void cps__cgroup_init(struct cps_job_cgroup *cg)
 {
     memset(cg, 0, sizeof(*cg));
     for (int i = 0; i < CPS_CGROUP_DIRS; i++)
-        cg->procs_fd[i] = -1;
+        cg->procs_fd[i] = cg->dir_fd[i] = -1;
     cg->pids_fd = cg->memory_fd = cg->events_fd = -1;
 }
 
@@ -335,6 +335,7 @@ static void create_v2(struct cps_job_cgroup *cg, const char *own)
     cg->pids_fd = open_in(cg->dir[0], "pids.max", O_WRONLY);
     cg->memory_fd = open_in(cg->dir[0], "memory.max", O_WRONLY);
     cg->events_fd = open_in(cg->dir[0], "memory.events", O_RDONLY);
+    cg->dir_fd[0] = open(cg->dir[0], O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (cg->procs_fd[0] < 0 || cg->pids_fd < 0) {
         rc = errno;
         off(cg, "cgroup v2: cannot open cgroup.procs and pids.max in %s: %s", cg->dir[0],
@@ -366,6 +367,7 @@ static void create_v1(struct cps_job_cgroup *cg)
             continue;
         }
         cg->procs_fd[i] = open_in(cg->dir[i], "cgroup.procs", O_WRONLY);
+        cg->dir_fd[i] = open(cg->dir[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (i == 0)
             cg->pids_fd = open_in(cg->dir[i], "pids.max", O_WRONLY);
         else {
@@ -445,26 +447,96 @@ int cps__cgroup_enter(const struct cps_job_cgroup *cg, pid_t pid, struct cps_err
     return rc;
 }
 
-bool cps__cgroup_oom_killed(const struct cps_job_cgroup *cg)
+/* The cgroup's oom_kill count; 0 when it cannot be read. */
+static uint64_t oom_kills(const struct cps_job_cgroup *cg)
 {
     char buf[1024];
     const char *p;
     ssize_t n;
 
     if (cg->events_fd < 0)
-        return false;
+        return 0;
     n = pread(cg->events_fd, buf, sizeof(buf) - 1, 0);
     if (n <= 0)
-        return false;
+        return 0;
     buf[n] = '\0';
     /* "oom_kill N": memory.events (v2), memory.oom_control (v1, Linux 4.13). */
     p = strstr(buf, "oom_kill ");
-    return p != NULL && strtoull(p + strlen("oom_kill "), NULL, 10) > 0;
+    return p != NULL ? strtoull(p + strlen("oom_kill "), NULL, 10) : 0;
+}
+
+void cps__cgroup_job_start(struct cps_job_cgroup *cg)
+{
+    cg->oom_base = oom_kills(cg);
+}
+
+bool cps__cgroup_oom_killed(const struct cps_job_cgroup *cg)
+{
+    return oom_kills(cg) > cg->oom_base;
+}
+
+/*
+ * 1: the dir holds a process, 0: it holds none, -1: cannot tell. The file is
+ * opened anew each time: v1 keeps the pid list of an open cgroup.procs for
+ * its next reads (cgroup_pidlist_start, destroyed 1 s after the last use), so
+ * a kept fd would answer with an old list. Through the dir's O_PATH fd,
+ * opened with the host's view before O unshared.
+ */
+static int populated(const struct cps_job_cgroup *cg, int i)
+{
+    char buf[4096];
+    const char *p;
+    int fd = openat(cg->dir_fd[i], cg->version == 1 ? "cgroup.procs" : "cgroup.events",
+                    O_RDONLY | O_CLOEXEC);
+    ssize_t n;
+
+    if (fd < 0)
+        return -1;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n < 0)
+        return -1;
+    buf[n] = '\0';
+    if (cg->version == 1)
+        return n > 0; /* cgroup.procs: one pid a line */
+    p = strstr(buf, "populated ");
+    if (p == NULL)
+        return -1;
+    return p[strlen("populated ")] != '0';
+}
+
+bool cps__cgroup_empty(const struct cps_job_cgroup *cg)
+{
+    if (cg->version == 0)
+        return true;
+    for (int i = 0; i < CPS_CGROUP_DIRS; i++) {
+        if (cg->dir[i][0] == '\0')
+            continue;
+        if (cg->dir_fd[i] < 0)
+            return false;
+        /* A task leaves its cgroup a moment after its parent reaped it (the
+         * same wait as in cps__cgroup_remove): up to about 1 s, doubling the
+         * pause from 50 us to 5 ms. */
+        long pause_ns = 50 * 1000, waited_ns = 0;
+        int rc;
+        while ((rc = populated(cg, i)) != 0) {
+            if (rc < 0 || waited_ns >= 1000L * 1000 * 1000) {
+                cps__log_info("cgroup: %s %s", cg->dir[i],
+                              rc < 0 ? "cannot be read" : "still holds a process");
+                return false;
+            }
+            nanosleep(&(struct timespec){.tv_sec = 0, .tv_nsec = pause_ns}, NULL);
+            waited_ns += pause_ns;
+            pause_ns = pause_ns < 5 * 1000 * 1000 / 2 ? pause_ns * 2 : 5 * 1000 * 1000;
+        }
+    }
+    return true;
 }
 
 void cps__cgroup_remove(struct cps_job_cgroup *cg)
 {
-    int *fds[] = {&cg->pids_fd, &cg->memory_fd, &cg->events_fd, &cg->procs_fd[0], &cg->procs_fd[1]};
+    int *fds[] = {&cg->pids_fd,     &cg->memory_fd, &cg->events_fd, &cg->procs_fd[0],
+                  &cg->procs_fd[1], &cg->dir_fd[0], &cg->dir_fd[1]};
 
     for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
         if (*fds[i] >= 0)

@@ -40,6 +40,8 @@ struct cps_job_cgroup {
     int pids_fd;                     /* pids.max, or -1 */
     int memory_fd;                   /* memory.max / memory.limit_in_bytes, or -1 */
     int events_fd;                   /* memory.events / memory.oom_control, or -1 */
+    int dir_fd[CPS_CGROUP_DIRS];     /* O_PATH of each dir (cps__cgroup_empty), or -1 */
+    uint64_t oom_base;               /* oom_kill count when the current job started */
 };
 
 /* Set every fd to -1 and the version to 0; call before anything else. */
@@ -66,8 +68,19 @@ int cps__cgroup_set_limits(struct cps_job_cgroup *cg, const struct cps_job_limit
  */
 int cps__cgroup_enter(const struct cps_job_cgroup *cg, pid_t pid, struct cps_error *err);
 
-/* true when the memory limit made the kernel kill a process of the job. */
+/* A job starts: take the counters its end is compared to (a reusing helper
+ * keeps one cgroup for all its jobs, docs/REUSE.md). Call before the job's
+ * first process is forked. No-op when off. */
+void cps__cgroup_job_start(struct cps_job_cgroup *cg);
+
+/* true when the memory limit made the kernel kill a process of the current
+ * job (the oom_kill count grew since cps__cgroup_job_start). */
 bool cps__cgroup_oom_killed(const struct cps_job_cgroup *cg);
+
+/* true when the cgroup holds no process (v2 cgroup.events "populated 0", v1
+ * every cgroup.procs empty), waiting up to about 1 s for exiting tasks to
+ * leave it; true when off. A reusing helper asks before its next hello. */
+bool cps__cgroup_empty(const struct cps_job_cgroup *cg);
 
 /* Close the fds and remove the dirs; call after every process of the job is
  * gone. Failures are logged. */

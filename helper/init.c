@@ -21,6 +21,7 @@
 #include "error.h"
 #include "cps_limits.h"
 #include "log.h"
+#include "namespaces.h"
 #include "proctitle.h"
 #include "proto.h"
 #include "rlimits.h"
@@ -94,11 +95,12 @@ static int reap_all(pid_t job_pid)
 }
 
 static _Noreturn void init_main(int ctl, int out_wr, int err_wr, bool seccomp,
-                                const struct cps_backend_prep *bp, const struct cps_job_cgroup *cg)
+                                const struct cps_backend_prep *bp, const struct cps_job_cgroup *cg,
+                                bool own_uts)
 {
     struct cps__seccomp sc = {0};
-    struct cps_error sc_err, cg_err, title_err, sid_err;
-    int sc_rc = 0, cg_rc, title_rc, sid_rc = 0;
+    struct cps_error sc_err, cg_err, title_err, sid_err, host_err;
+    int sc_rc = 0, cg_rc, title_rc, sid_rc = 0, host_rc = 0;
     struct cps_job_limits limits;
     struct cps_ctl_record r;
     struct cps_rootfs_prep prep;
@@ -131,6 +133,11 @@ static _Noreturn void init_main(int ctl, int out_wr, int err_wr, bool seccomp,
     /* First, so that everything I forks later is in the job cgroup; a failure
      * is the job's setup error, reported when the job comes. */
     cg_rc = cps__cgroup_enter(cg, 0, &cg_err);
+    /* A UTS namespace of its own starts with O's hostname, which is already
+     * the sandbox's; set again all the same, so that the job's hostname never
+     * depends on what O's namespace holds. */
+    if (own_uts)
+        host_rc = cps__ns_set_hostname(&host_err);
     prep_usec = prepare_root(bp, &prep);
     /* The built-in program (seccomp_filter.h): nothing to build. */
     if (seccomp)
@@ -161,6 +168,10 @@ static _Noreturn void init_main(int ctl, int out_wr, int err_wr, bool seccomp,
     if (rc == 0 && sid_rc < 0) {
         e = sid_err;
         rc = sid_rc;
+    }
+    if (rc == 0 && host_rc < 0) {
+        e = host_err;
+        rc = host_rc;
     }
     if (rc < 0) {
         report_error(ctl, CPS_CTL_SETUP_FAILED, &e);
@@ -198,9 +209,10 @@ static _Noreturn void init_main(int ctl, int out_wr, int err_wr, bool seccomp,
 
 int cps__init_spawn(struct cps_init *in, const int *close_fds, size_t nclose, bool seccomp,
                     const struct cps_backend_prep *bp, const struct cps_job_cgroup *cg,
-                    struct cps_error *err)
+                    bool own_ipc_uts, struct cps_error *err)
 {
     int out[2] = {-1, -1}, errp[2] = {-1, -1}, ctl[2] = {-1, -1};
+    unsigned long flags = CLONE_NEWPID | SIGCHLD;
     int rc;
     pid_t pid;
 
@@ -219,7 +231,9 @@ int cps__init_spawn(struct cps_init *in, const int *close_fds, size_t nclose, bo
      * child as PID 1 of a new PID namespace owned by O's user namespace
      * (bubblewrap's raw_clone does the same). It skips glibc's fork handlers,
      * which is fine in a single-threaded process. */
-    pid = (pid_t)syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, NULL, NULL, NULL, NULL);
+    if (own_ipc_uts)
+        flags |= CLONE_NEWIPC | CLONE_NEWUTS;
+    pid = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
     if (pid < 0) {
         rc = cps__error_set(err, CPS_STAGE_FORK_INIT, errno, NULL,
                             "fork of PID 1 in the new PID namespace");
@@ -232,7 +246,7 @@ int cps__init_spawn(struct cps_init *in, const int *close_fds, size_t nclose, bo
         close(out[0]);
         close(errp[0]);
         close(ctl[0]);
-        init_main(ctl[1], out[1], errp[1], seccomp, bp, cg);
+        init_main(ctl[1], out[1], errp[1], seccomp, bp, cg, own_ipc_uts);
     }
     close(out[1]);
     close(errp[1]);

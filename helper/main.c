@@ -1,5 +1,6 @@
 /*
- * main.c - cachepot-dist-sandbox: the sequence of steps of one job.
+ * main.c - cachepot-dist-sandbox: the sequence of steps of one job (and, for a
+ * helper started with --jobs-per-helper N, of the next ones: reuse.h).
  * docs/ARCHITECTURE.md explains the processes (O, I, C), docs/HELPER.md the
  * interface (fd 3, exit codes, error stages, limits).
  */
@@ -35,6 +36,7 @@
 #include "overlay.h"
 #include "pump.h"
 #include "report.h"
+#include "reuse.h"
 #include "rlimits.h"
 #include "rootpath.h"
 #include "parent_session.h"
@@ -59,36 +61,43 @@ struct helper {
     struct cps_overlay_state ov;     /* ov.mode 0: nothing mounted */
     uint32_t overlay;                /* the mode that was mounted, for exit */
     int target_fd;
-    bool stream_cut; /* a frame to the peer was left half sent: send nothing more */
+    bool stream_cut;            /* a frame to the peer was left half sent: send nothing more */
     struct cps_pump_result end; /* how the job ended, from hand_job_to_init */
     struct rusage usage;        /* the job's processes */
+    uint32_t left;              /* jobs this helper still takes, counting the current one */
+    bool job_clean;             /* end_job undid everything of the last job */
 };
 
-/* Kill and reap I, and with PID 1 every process of its namespace. */
-static void reap_init(struct helper *h)
+/* Kill and reap I, and with PID 1 every process of its namespace. -1 when
+ * waitpid failed (I not known to be gone). */
+static int reap_init(struct helper *h)
 {
+    pid_t p = 0;
+
     if (h->init.pid > 0) {
         kill(h->init.pid, SIGKILL);
-        while (waitpid(h->init.pid, NULL, 0) < 0 && errno == EINTR)
+        while ((p = waitpid(h->init.pid, NULL, 0)) < 0 && errno == EINTR)
             ;
         h->init.pid = 0;
     }
+    return p < 0 ? -1 : 0;
 }
 
-/* Undo everything, newest first: I (and with it the job's PID namespace), the
- * overlay, the scratch dirs. Every step is tried even when one fails.
+/* Undo everything of the job, newest first: I (and with it the job's PID
+ * namespace), the overlay, the scratch dirs. Every step is tried even when one
+ * fails; -1 when one did (a reusing helper then takes no other job).
  * When I reported the job's end, every process of the job is gone and I is
  * exiting by itself; the kernel's teardown of I's mount and PID namespaces
  * then runs on another CPU while O sends the outputs, unmounts and removes
  * the build dir, and I is reaped last (still before the exit frame). Otherwise I may still be
  * running and using the overlay: it goes first. */
-static int cleanup(struct helper *h)
+static int end_job(struct helper *h)
 {
     struct cps_error e;
     int rc = 0;
 
-    if (!h->init_ending)
-        reap_init(h);
+    if (!h->init_ending && reap_init(h) < 0)
+        rc = -1;
     if (h->target_fd >= 0)
         close(h->target_fd);
     h->target_fd = -1;
@@ -100,9 +109,18 @@ static int cleanup(struct helper *h)
         cps__log_error("%s: %s", e.stage, e.message);
         rc = -1;
     }
-    reap_init(h);
-    cps__cgroup_remove(&h->cg);
+    if (reap_init(h) < 0)
+        rc = -1;
     cps__init_close(&h->init);
+    return rc;
+}
+
+/* The helper ends: the job's leftovers, then the cgroup it kept for all its jobs. */
+static int cleanup(struct helper *h)
+{
+    int rc = end_job(h);
+
+    cps__cgroup_remove(&h->cg);
     return rc;
 }
 
@@ -176,13 +194,37 @@ static int stop_signals(struct helper *h)
     return 0;
 }
 
+/* A fresh I, then hello: the jobs this helper still takes, counting the one
+ * this hello invites, when it serves more than one (docs/PROTOCOL.md). */
+static int spawn_init_and_hello(struct helper *h)
+{
+    uint32_t backends = CPS_BACKEND_USERNS, overlays = CPS_OVERLAY_NATIVE;
+    bool reusing = h->opt.jobs_per_helper > 1;
+    int close_in_init[2];
+
+    close_in_init[0] = h->sock;
+    close_in_init[1] = h->sigfd;
+    if (cps__init_spawn(&h->init, close_in_init, 2, h->opt.seccomp, &h->backend, &h->cg, reusing,
+                        &h->err) < 0)
+        return -1;
+    cps__timings_lap(&h->t, "fork_init");
+    /* The host's static capability bits; a bwrap this helper already found
+     * unusable (too old, not runnable) is not announced. */
+    cps__host_caps(&backends, &overlays);
+    if (h->opt.backend == CPS_BACKEND_BUBBLEWRAP && h->backend.bwrap_rc < 0)
+        backends &= ~(uint32_t)CPS_BACKEND_BUBBLEWRAP;
+    if (cps__session_hello(h->sock, &h->opt, backends, overlays, reusing ? h->left : 0, &h->err) <
+        0)
+        return -1;
+    cps__timings_lap(&h->t, "hello");
+    return 0;
+}
+
 /* Everything that does not depend on the job, then hello. */
 static int prepare(struct helper *h)
 {
     uid_t euid = geteuid();
     gid_t egid = getegid();
-    uint32_t backends = CPS_BACKEND_USERNS, overlays = CPS_OVERLAY_NATIVE;
-    int close_in_init[2];
 
     if (stop_signals(h) < 0 || cps__ns_watch_parent(SIGTERM, getppid(), h->sock, &h->err) < 0)
         return -1;
@@ -197,21 +239,8 @@ static int prepare(struct helper *h)
     if (cps__ns_set_hostname(&h->err) < 0 || cps__ns_make_root_private(&h->err) < 0)
         return -1;
     cps__backend_prepare(h->opt.backend, &h->backend);
-    close_in_init[0] = h->sock;
-    close_in_init[1] = h->sigfd;
-    if (cps__init_spawn(&h->init, close_in_init, 2, h->opt.seccomp, &h->backend, &h->cg, &h->err) <
-        0)
-        return -1;
-    cps__timings_lap(&h->t, "fork_init");
-    /* The host's static capability bits; a bwrap this helper already found
-     * unusable (too old, not runnable) is not announced. */
-    cps__host_caps(&backends, &overlays);
-    if (h->opt.backend == CPS_BACKEND_BUBBLEWRAP && h->backend.bwrap_rc < 0)
-        backends &= ~(uint32_t)CPS_BACKEND_BUBBLEWRAP;
-    if (cps__session_hello(h->sock, &h->opt, backends, overlays, &h->err) < 0)
-        return -1;
-    cps__timings_lap(&h->t, "hello");
-    return 0;
+    h->left = h->opt.jobs_per_helper;
+    return spawn_init_and_hello(h);
 }
 
 /* Read the job and check all of it before anything is created. */
@@ -239,7 +268,9 @@ static int read_job(struct helper *h)
     if (cps__overlay_plan(&h->ov, &h->err) < 0)
         return -1;
     /* I entered the cgroup right after its fork (before it reads the job) and
-     * has not forked the job yet: the limits are in place before it runs. */
+     * has not forked the job yet: the limits are in place before it runs, and
+     * the counters are taken before it can raise them. */
+    cps__cgroup_job_start(&h->cg);
     if (cps__cgroup_set_limits(&h->cg, &h->limits, &h->err) < 0)
         return -1;
     cps__timings_lap(&h->t, "validate");
@@ -355,18 +386,67 @@ static int report_exit(struct helper *h)
     if (h->dirs.tmpfs) {
         rc = cps__report_exit(h->sock, &h->end, &h->usage, h->opt.backend, h->overlay, &h->t,
                               &h->err);
-        cleanup(h);
+        h->job_clean = end_job(h) == 0;
         return rc;
     }
-    cleanup(h);
+    h->job_clean = end_job(h) == 0;
     cps__timings_lap(&h->t, "cleanup");
     return cps__report_exit(h->sock, &h->end, &h->usage, h->opt.backend, h->overlay, &h->t,
                             &h->err);
 }
 
+/*
+ * After a job's exit frame: 1 when this helper invited another job (a fresh
+ * I, a new hello), 0 when it is done (the cgroup it kept is removed), -1 on a
+ * failure preparing the next job (h->err). Only a job that ended by itself and
+ * was undone in full lets the helper go on (reuse.h).
+ */
+static int next_job(struct helper *h)
+{
+    struct cps_job_end e = {
+        .left = h->left,
+        .ran_to_end = h->end.exited && !h->end.killed,
+        .clean = h->job_clean,
+    };
+
+    if (!cps__reuse_another(&e, &h->cg)) {
+        cps__cgroup_remove(&h->cg);
+        return 0;
+    }
+    /* Nothing of the last job survives in O but what reuse.h lists. */
+    cps__msg_free(&h->job);
+    memset(&h->job, 0, sizeof(h->job));
+    free(h->job_raw);
+    h->job_raw = NULL;
+    h->job_len = 0;
+    memset(&h->limits, 0, sizeof(h->limits));
+    memset(&h->dirs, 0, sizeof(h->dirs));
+    memset(&h->ov, 0, sizeof(h->ov));
+    memset(&h->end, 0, sizeof(h->end));
+    memset(&h->usage, 0, sizeof(h->usage));
+    h->overlay = 0;
+    h->init_ending = false;
+    h->job_clean = false;
+    cps__error_clear(&h->err);
+    cps__timings_init(&h->t);
+    h->left--;
+    if (spawn_init_and_hello(h) == 0)
+        return 1;
+    /* A parent that wants no more jobs may close fd 3 as soon as it read
+     * exit, before this hello went out: the normal end, as EOF while waiting
+     * for the job (docs/PROTOCOL.md, "Serving several jobs"). */
+    if (cps__error_is(&h->err, CPS_STAGE_FRAME) && h->err.errnum == EPIPE) {
+        cps__log_info("fd 3 closed after the job: exiting");
+        cleanup(h);
+        return 0;
+    }
+    return -1;
+}
+
 int main(int argc, char **argv)
 {
     static struct helper h;
+    int rc;
 
     cps__log_init("helper");
     h.sock = CPS_HELPER_FD;
@@ -399,20 +479,25 @@ int main(int argc, char **argv)
     cps__timings_init(&h.t);
     if (prepare(&h) < 0)
         return fail(&h);
-    if (read_job(&h) < 0) {
-        /* A warm helper whose worker closes fd 3 before sending a job is no
-         * longer needed: that is the normal end of an idle helper. */
-        if (h.job.type == 0 && cps__error_is(&h.err, CPS_STAGE_FRAME) &&
-            h.err.errnum == ECONNRESET) {
-            cps__log_info("fd 3 closed before a job arrived: exiting");
-            cleanup(&h);
-            return CPS_EXIT_OK;
+    do {
+        if (read_job(&h) < 0) {
+            /* A warm helper whose worker closes fd 3 before sending a job is
+             * no longer needed: that is the normal end of an idle helper. */
+            if (h.job.type == 0 && cps__error_is(&h.err, CPS_STAGE_FRAME) &&
+                h.err.errnum == ECONNRESET) {
+                cps__log_info("fd 3 closed before a job arrived: exiting");
+                cleanup(&h);
+                return CPS_EXIT_OK;
+            }
+            return fail(&h);
         }
-        return fail(&h);
-    }
-    if (make_root(&h) < 0 || hand_job_to_init(&h) < 0 || send_outputs(&h) < 0 ||
-        report_exit(&h) < 0)
-        return fail(&h);
+        if (make_root(&h) < 0 || hand_job_to_init(&h) < 0 || send_outputs(&h) < 0 ||
+            report_exit(&h) < 0)
+            return fail(&h);
+        rc = next_job(&h);
+        if (rc < 0)
+            return fail(&h);
+    } while (rc > 0);
     cps__msg_free(&h.job);
     free(h.job_raw);
     return CPS_EXIT_OK;

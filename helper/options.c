@@ -8,8 +8,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cps_limits.h"
 #include "error.h"
 #include "job_features.h"
+
+/* The usage text and docs/man quote the bound as a number. */
+_Static_assert(CPS_MAX_JOBS_PER_HELPER == 1000, "--help says --jobs-per-helper 1..1000");
 
 static int parse_id(const char *flag, const char *text, uint32_t *out, struct cps_error *err)
 {
@@ -23,6 +27,22 @@ static int parse_id(const char *flag, const char *text, uint32_t *out, struct cp
         return cps__error_set(err, CPS_STAGE_USAGE, EINVAL, NULL,
                               "%s wants a number between 0 and %u, got \"%s\"", flag,
                               UINT32_MAX - 1, text);
+    *out = (uint32_t)v;
+    return 0;
+}
+
+static int parse_jobs(const char *text, uint32_t *out, struct cps_error *err)
+{
+    char *end = NULL;
+    unsigned long long v;
+
+    errno = 0;
+    v = strtoull(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || text[0] == '-' || v < 1 ||
+        v > CPS_MAX_JOBS_PER_HELPER)
+        return cps__error_set(err, CPS_STAGE_USAGE, EINVAL, NULL,
+                              "--jobs-per-helper wants a number between 1 and %u, got \"%s\"",
+                              (unsigned)CPS_MAX_JOBS_PER_HELPER, text);
     *out = (uint32_t)v;
     return 0;
 }
@@ -65,7 +85,7 @@ static int parse_scratch(const char *text, bool *disk, struct cps_error *err)
 void cps__options_usage(FILE *f)
 {
     fputs("usage: cachepot-dist-sandbox [--uid N] [--gid N] [--backend userns|bubblewrap]\n"
-          "                             [--no-seccomp]\n"
+          "                             [--no-seccomp] [--jobs-per-helper N]\n"
           "       cachepot-dist-sandbox --check [--json]\n"
           "       cachepot-dist-sandbox --version | --help\n"
           "\n"
@@ -80,6 +100,12 @@ void cps__options_usage(FILE *f)
           "  --backend B    sandbox backend, userns or bubblewrap\n"
           "                 (default: $CACHEPOT_SANDBOX, else userns)\n"
           "  --no-seccomp   do not install the default seccomp filter\n"
+          "  --jobs-per-helper N\n"
+          "                 serve up to N jobs in sequence (1..1000, default 1), each in\n"
+          "                 fresh mount, PID, IPC and UTS namespaces, with a new hello\n"
+          "                 after each exit frame; the user, network and cgroup\n"
+          "                 namespaces are kept across jobs (docs/SECURITY.md); not\n"
+          "                 with --no-seccomp\n"
           "  --check        probe the host and report which backends and overlay modes\n"
           "                 work (--json: machine-readable); exits 0 when one works\n"
           "  --version      print the helper and protocol versions\n"
@@ -107,12 +133,22 @@ void cps__options_usage(FILE *f)
 
 int cps__options_parse(int argc, char **argv, struct cps_helper_options *o, struct cps_error *err)
 {
-    enum { OPT_UID = 256, OPT_GID, OPT_BACKEND, OPT_NO_SECCOMP, OPT_CHECK, OPT_VERSION, OPT_HELP };
+    enum {
+        OPT_UID = 256,
+        OPT_GID,
+        OPT_BACKEND,
+        OPT_NO_SECCOMP,
+        OPT_JOBS,
+        OPT_CHECK,
+        OPT_VERSION,
+        OPT_HELP
+    };
     static const struct option longopts[] = {
         {"uid", required_argument, NULL, OPT_UID},
         {"gid", required_argument, NULL, OPT_GID},
         {"backend", required_argument, NULL, OPT_BACKEND},
         {"no-seccomp", no_argument, NULL, OPT_NO_SECCOMP},
+        {"jobs-per-helper", required_argument, NULL, OPT_JOBS},
         {"check", no_argument, NULL, OPT_CHECK},
         {"version", no_argument, NULL, OPT_VERSION},
         {"help", no_argument, NULL, OPT_HELP},
@@ -127,6 +163,7 @@ int cps__options_parse(int argc, char **argv, struct cps_helper_options *o, stru
     o->gid = (uint32_t)getegid();
     o->backend = CPS_BACKEND_USERNS;
     o->seccomp = true;
+    o->jobs_per_helper = 1;
 
     env = getenv(CPS_ENV_SANDBOX);
     if (env != NULL && env[0] != '\0') {
@@ -179,6 +216,11 @@ int cps__options_parse(int argc, char **argv, struct cps_helper_options *o, stru
         case OPT_NO_SECCOMP:
             o->seccomp = false;
             break;
+        case OPT_JOBS:
+            rc = parse_jobs(optarg, &o->jobs_per_helper, err);
+            if (rc < 0)
+                return rc;
+            break;
         case OPT_CHECK:
             return cps__error_set(err, CPS_STAGE_USAGE, EINVAL, NULL,
                                   "--check must be the first argument");
@@ -196,5 +238,15 @@ int cps__options_parse(int argc, char **argv, struct cps_helper_options *o, stru
     if (optind < argc)
         return cps__error_set(err, CPS_STAGE_USAGE, EINVAL, "see --help",
                               "unexpected argument \"%s\"", argv[optind]);
+    /* The user and user-session keyrings belong to the uid and the user
+     * namespace (keyrings(7)), both of which the jobs of a reusing helper
+     * share: one job could leave a key for the next. Only the default seccomp
+     * filter refuses keyctl, add_key and request_key. */
+    if (o->jobs_per_helper > 1 && !o->seccomp)
+        return cps__error_set(err, CPS_STAGE_USAGE, EINVAL, "drop --no-seccomp, or serve one job",
+                              "--jobs-per-helper %u needs the default seccomp filter: the jobs "
+                              "of one helper share the uid's keyrings, and only the filter "
+                              "refuses keyctl, add_key and request_key (--no-seccomp)",
+                              o->jobs_per_helper);
     return 0;
 }

@@ -47,6 +47,7 @@ struct cps_helper_options {
     bool seccomp;     /* default seccomp filter on (default true) */
     bool disk_scratch; /* writable layer on the build dir's filesystem, not a tmpfs */
     bool hello_features; /* the parent asked for hello.features (CACHEPOT_HELLO_FEATURES=1) */
+    uint32_t jobs_per_helper; /* --jobs-per-helper: 1 (default) .. CPS_MAX_JOBS_PER_HELPER */
     int check_argc;   /* CPS_MODE_CHECK: the arguments after --check (borrowed from argv) */
     char **check_argv;
 };

@@ -110,7 +110,7 @@ bool cps__session_is_peer_error(const struct cps_error *err)
 }
 
 int cps__session_hello(int sock, const struct cps_helper_options *o, uint32_t backends,
-                       uint32_t overlays, struct cps_error *err)
+                       uint32_t overlays, uint32_t reuse, struct cps_error *err)
 {
     static char version[] = CPS_VERSION;
     struct cps_msg m;
@@ -129,6 +129,7 @@ int cps__session_hello(int sock, const struct cps_helper_options *o, uint32_t ba
     m.u.hello.seccomp = o->seccomp;
     m.u.hello.has_features = o->hello_features;
     m.u.hello.features = o->hello_features ? CPS_FEATURES_ALL : 0;
+    m.u.hello.reuse = reuse;
     return cps__msg_send(sock, &m, err);
 }
 

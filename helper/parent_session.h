@@ -17,10 +17,10 @@
 #include "options.h"
 #include "proto.h"
 
-/* Send hello with the spawn-time configuration o (borrowed) and the host's
- * capability bits. */
+/* Send hello with the spawn-time configuration o (borrowed), the host's
+ * capability bits and reuse (hello.reuse; 0: no such key, one job per helper). */
 int cps__session_hello(int sock, const struct cps_helper_options *o, uint32_t backends,
-                       uint32_t overlays, struct cps_error *err);
+                       uint32_t overlays, uint32_t reuse, struct cps_error *err);
 
 /*
  * Wait until sock is readable. sigfd (may be -1) is a signalfd of the signals

@@ -193,6 +193,7 @@ static int start_pool(struct batch *b)
         return -1;
     po->size = b->a->pool;
     po->helper_path = b->a->helper;
+    po->jobs_per_helper = b->a->reuse;
     r = cps_pool_new(po, &b->pool, &err);
     cps_pool_options_free(po);
     if (r < 0) {
@@ -209,16 +210,25 @@ static int start_pool(struct batch *b)
 static int summarize(const struct batch *b, double secs)
 {
     size_t failed = 0, broken = 0, warm = 0;
+    char reuse[96] = "";
 
     for (size_t i = 0; i < b->n; i++) {
         failed += b->jobs[i].status != 0;
         broken += b->jobs[i].ret < 0;
         warm += b->jobs[i].ret == 0 && b->jobs[i].warm;
     }
+    if (b->pool && b->a->reuse > 1) {
+        struct cps_pool_stats st;
+
+        cps_pool_get_stats(b->pool, &st, sizeof(st));
+        snprintf(reuse, sizeof(reuse),
+                 " (reuse %u: %llu helpers spawned, %llu jobs on a reused helper)", b->a->reuse,
+                 (unsigned long long)st.spawned, (unsigned long long)st.reused);
+    }
     fprintf(stderr,
-            "cachepot-dist-run: batch: %zu jobs, %zu failed, %zu warm, %zu cold, pool %u, "
+            "cachepot-dist-run: batch: %zu jobs, %zu failed, %zu warm, %zu cold, pool %u%s, "
             "%u at once, %.3f s, %.1f jobs/s\n",
-            b->n, failed, warm, b->n - broken - warm, b->a->pool, b->a->jobs, secs,
+            b->n, failed, warm, b->n - broken - warm, b->a->pool, reuse, b->a->jobs, secs,
             secs > 0 ? (double)b->n / secs : 0.0);
     return broken ? RUN_EXIT_FAILURE : failed ? 1 : 0;
 }

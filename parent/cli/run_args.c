@@ -21,6 +21,7 @@ static const char usage_text[] =
     "           [--build-dir DIR] [--helper PATH] [--json FILE] [-v|--verbose]\n"
     "           -- PROGRAM [ARG...]\n"
     "       cachepot-dist-run --toolchain DIR [OPTION]... --batch FILE [--pool N] [--jobs N]\n"
+    "           [--reuse N]\n"
     "\n"
     "Run PROGRAM in the cachepot-dist-sandbox helper with DIR as its read-only root,\n"
     "stream its stdout/stderr here, and copy the requested output files back.\n"
@@ -57,6 +58,10 @@ static const char usage_text[] =
     "  --pool N             with --batch: keep N warm helpers ready (default 2; 0: spawn\n"
     "                       one helper per job, as without --batch)\n"
     "  --jobs N             with --batch: run N jobs at once (default 1)\n"
+    "  --reuse N            with --batch and a pool: each pooled helper serves up to N\n"
+    "                       jobs in sequence (1-1000; default 1: a helper per job), with\n"
+    "                       fresh mount, PID, IPC and UTS namespaces per job; with the\n"
+    "                       userns backend its jobs share its user and network namespaces\n"
     "  -h, --help           show this help\n"
     "\n"
     "Environment:\n"
@@ -92,6 +97,7 @@ enum {
     OPT_BATCH,
     OPT_POOL,
     OPT_JOBS,
+    OPT_REUSE,
 };
 
 static const struct option options[] = {
@@ -110,6 +116,7 @@ static const struct option options[] = {
     {"batch", required_argument, NULL, OPT_BATCH},
     {"pool", required_argument, NULL, OPT_POOL},
     {"jobs", required_argument, NULL, OPT_JOBS},
+    {"reuse", required_argument, NULL, OPT_REUSE},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -193,14 +200,14 @@ static int parse_timeout(struct run_args *a, const char *arg)
     return 0;
 }
 
-static int parse_count(unsigned *out, const char *what, const char *arg, unsigned min)
+static int parse_count(unsigned *out, const char *what, const char *arg, unsigned min, unsigned max)
 {
     char *end;
     unsigned long v;
 
     errno = 0;
     v = strtoul(arg, &end, 10);
-    if (errno || end == arg || *end || arg[0] == '-' || v < min || v > 1024)
+    if (errno || end == arg || *end || arg[0] == '-' || v < min || v > max)
         return usage_error(what, arg);
     *out = (unsigned)v;
     return 0;
@@ -266,9 +273,15 @@ static int one_option(int opt, struct run_args *a, struct cps_job_spec *job, boo
         a->batch = optarg;
         return 0;
     case OPT_POOL:
-        return parse_count(&a->pool, "--pool needs a number of helpers (0-1024): ", optarg, 0);
+        return parse_count(&a->pool, "--pool needs a number of helpers (0-1024): ", optarg, 0,
+                           1024);
     case OPT_JOBS:
-        return parse_count(&a->jobs, "--jobs needs a number of jobs at once (1-1024): ", optarg, 1);
+        return parse_count(&a->jobs, "--jobs needs a number of jobs at once (1-1024): ", optarg, 1,
+                           1024);
+    case OPT_REUSE:
+        return parse_count(&a->reuse,
+                           "--reuse needs a number of jobs per helper (1-1000): ", optarg, 1,
+                           CPS_POOL_MAX_JOBS_PER_HELPER);
     case OPT_HELPER:
         a->helper = optarg;
         return 0;
@@ -354,8 +367,16 @@ int run_args_parse(int argc, char **argv, struct run_args *a, struct cps_job_spe
             return usage_error("--json describes one run; it cannot be used with --batch", NULL);
         if (a->build_dir && a->jobs > 1)
             return usage_error("one --build-dir serves one job at a time: use --jobs 1", NULL);
+        if (a->reuse && a->pool == 0)
+            return usage_error("--reuse hands a pool's helpers several jobs: it needs a pool "
+                               "(--pool N with N >= 1), not --pool 0",
+                               NULL);
         return 0;
     }
+    if (a->reuse)
+        return usage_error("--reuse works with --batch and its pool of helpers; a single run "
+                           "always gets a helper of its own",
+                           NULL);
     if (optind >= argc)
         return usage_error("no PROGRAM given (put it after --)", NULL);
     a->argc = argc - optind;

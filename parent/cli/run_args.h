@@ -30,6 +30,7 @@ struct run_args {
     const char *batch;            /* --batch FILE: one PROGRAM [ARG...] per line */
     unsigned pool;                /* --pool N: warm helpers per configuration (0: none) */
     unsigned jobs;                /* --jobs N: batch jobs at once */
+    unsigned reuse;               /* --reuse N: jobs per pooled helper (0: not given) */
     struct run_job_opt *job_opts; /* new; free with run_args_free */
     size_t job_optc;
 };

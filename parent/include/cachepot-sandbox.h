@@ -248,7 +248,8 @@ struct cps_result {
     struct cps_result_timing *timings;
     size_t timing_count;
     /* The job ran on a warm helper from a pool (spawn_us is then 0: the helper
-     * was spawned and said hello before this run began). */
+     * was spawned and said hello before this run began), one that may have
+     * served jobs before (cps_pool_options.jobs_per_helper > 1). */
     bool warm;
     /* A warm helper died before it accepted the job and the job was run again
      * on a fresh helper (at most once). */
@@ -283,8 +284,9 @@ CPS_API int cps_run(const struct cps_job_spec *job, const struct cps_run_options
  * prctl(2)). A helper idle for longer than max_idle_ms is closed (EOF on its
  * socket ends it) and reaped, and so is one found dead or talking while idle.
  * A run takes a helper only after checking it is alive; one that still dies
- * before answering the job is replaced once by a fresh helper. All functions
- * are thread safe.
+ * before answering the job is replaced once by a fresh helper. With
+ * jobs_per_helper > 1 a helper that finished a job goes back to the pool
+ * (it says hello again) instead of ending. All functions are thread safe.
  */
 struct cps_pool;
 
@@ -294,7 +296,24 @@ struct cps_pool_options {
     /* Helper executable; NULL: $CACHEPOT_SANDBOX_HELPER (read once by
      * cps_pool_new), else the installed path. */
     const char *helper_path;
+    /* Jobs one pooled helper serves in sequence (docs/REUSE.md). 0 or 1 (the
+     * default): a helper per job, nothing of one job shared with another.
+     * N > 1 (at most CPS_POOL_MAX_JOBS_PER_HELPER): pooled helpers are spawned
+     * with --jobs-per-helper N and, after a job's exit, say hello again and
+     * take the next job of their configuration; each job still gets fresh
+     * mount, PID, IPC and UTS namespaces, while the helper process (and with
+     * the userns backend its user and network namespaces) is kept
+     * (docs/SECURITY.md, "Jobs served by one helper"). A
+     * configuration with seccomp off always gets a helper per job (only the
+     * default filter keeps a job from leaving a key in the uid's keyrings);
+     * cold helpers a run spawns itself serve one job. A helper that does not
+     * support reuse (its hello lacks "reuse") is closed like one whose hello
+     * reports another configuration: runs go cold, and the log says why. */
+    unsigned jobs_per_helper;
 };
+
+/* The largest jobs_per_helper (the helper's --jobs-per-helper bound). */
+#define CPS_POOL_MAX_JOBS_PER_HELPER 1000
 
 /* New options with the defaults above (new; NULL on ENOMEM). Fields may be
  * added at the end in later versions. */
@@ -303,7 +322,7 @@ CPS_API void cps_pool_options_free(struct cps_pool_options *opts);
 
 /* Start a pool (new; free with cps_pool_free). opts borrowed; NULL: defaults.
  * Nothing is spawned until a configuration is asked for. Returns 0 or -errno
- * (stage "pool"). */
+ * (stage "pool"; -EINVAL for a jobs_per_helper above the bound). */
 CPS_API int cps_pool_new(const struct cps_pool_options *opts, struct cps_pool **pool,
                          struct cps_error *err);
 
@@ -327,6 +346,9 @@ struct cps_pool_stats {
     uint64_t died;    /* idle helpers found dead, talking or failed before hello */
     uint64_t expired; /* idle helpers closed after max_idle_ms */
     uint64_t reaped;  /* helpers of the pool thread reaped */
+    /* With jobs_per_helper > 1: */
+    uint64_t reused;  /* runs served by a helper that had already served a job */
+    uint64_t retired; /* reusing helpers that ended after their last job */
 };
 
 /* Fill *stats (size: sizeof(struct cps_pool_stats) as the caller knows it;

@@ -16,6 +16,7 @@
 
 #include "errtext.h"
 #include "error.h"
+#include "helper_session.h"
 #include "job_features.h"
 
 #define HELPER_FD 3
@@ -34,6 +35,7 @@ void cps__helper_hello_take(struct cps_helper_hello *out, const struct cps_hello
     out->max_frame = hello->max_frame;
     out->max_chunk = hello->max_chunk;
     out->features = hello->has_features ? hello->features : CPS_FEATURES_0_1_0;
+    out->reuse = hello->reuse;
 }
 
 const char *cps__helper_path(const struct cps_run_options *opts)
@@ -68,11 +70,12 @@ static void helper_env(const char **envp)
 }
 
 struct helper_argv {
-    char uid[16], gid[16];
-    const char *argv[10];
+    char uid[16], gid[16], jobs[16];
+    const char *argv[12];
 };
 
-static void helper_argv(struct helper_argv *a, const char *path, const struct cps_job *job)
+static void helper_argv(struct helper_argv *a, const char *path, const struct cps_job *job,
+                        unsigned jobs_per_helper)
 {
     size_t n = 0;
 
@@ -93,6 +96,13 @@ static void helper_argv(struct helper_argv *a, const char *path, const struct cp
     }
     if (job->has_seccomp && !job->seccomp)
         a->argv[n++] = "--no-seccomp";
+    /* Only when asked for: a helper of 0.2.0 or older refuses the option, and
+     * one-job helpers keep the hello of those releases. */
+    if (jobs_per_helper > 1) {
+        snprintf(a->jobs, sizeof(a->jobs), "%u", jobs_per_helper);
+        a->argv[n++] = "--jobs-per-helper";
+        a->argv[n++] = a->jobs;
+    }
     a->argv[n] = NULL;
 }
 
@@ -151,6 +161,12 @@ static int setup_attr(posix_spawnattr_t *attr)
 int cps__helper_spawn(const char *path, const struct cps_job *job, struct cps_helper_proc *p,
                       struct cps_error *err)
 {
+    return cps__helper_spawn_reusing(path, job, 1, p, err);
+}
+
+int cps__helper_spawn_reusing(const char *path, const struct cps_job *job, unsigned jobs_per_helper,
+                              struct cps_helper_proc *p, struct cps_error *err)
+{
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
     struct helper_argv a;
@@ -162,6 +178,7 @@ int cps__helper_spawn(const char *path, const struct cps_job *job, struct cps_he
     p->path = path;
     p->pidfd = -1;
     p->sock = -1;
+    p->jobs_per_helper = jobs_per_helper > 1 ? jobs_per_helper : 1;
     /* SOCK_CLOEXEC: another thread's spawn or exec must never inherit either end. */
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
         return cps__error_set(err, CPS_STAGE_SPAWN, errno, "raise the open file limit (ulimit -n)",
@@ -173,7 +190,7 @@ int cps__helper_spawn(const char *path, const struct cps_job *job, struct cps_he
         return cps__error_set(err, CPS_STAGE_SPAWN, -r, NULL, "fcntl(F_DUPFD_CLOEXEC): %s",
                               cps__errtext(-r));
     }
-    helper_argv(&a, path, job);
+    helper_argv(&a, path, job, p->jobs_per_helper);
     helper_env(envp);
 
     r = posix_spawn_file_actions_init(&fa);
@@ -201,6 +218,7 @@ int cps__helper_spawn(const char *path, const struct cps_job *job, struct cps_he
     }
     p->pid = pid;
     p->sock = sv[0];
+    p->spawned_at = cps__now_us();
     /* Our end is polled; O_NONBLOCK belongs to this open file description only. */
     fcntl(p->sock, F_SETFL, fcntl(p->sock, F_GETFL) | O_NONBLOCK);
     /* A pidfd tells us the helper died even if a process it started still holds

@@ -13,6 +13,9 @@ struct cps_helper_hello {
     char version[32];
     uint64_t max_frame, max_chunk;
     uint32_t features; /* hello.features, or CPS_FEATURES_0_1_0 when it had none */
+    /* hello.reuse: jobs the helper still takes counting the one this hello
+     * invites (docs/REUSE.md); 0: a one-job helper (no such key). */
+    uint32_t reuse;
 };
 
 struct cps_helper_proc {
@@ -23,6 +26,9 @@ struct cps_helper_proc {
     bool reaped;
     int status;                    /* wait status once reaped (-1: reaped by someone else) */
     struct cps_helper_hello hello; /* seen: a warm helper, hello already read */
+    uint64_t spawned_at;           /* cps__now_us() at the spawn (the pool's age order) */
+    unsigned jobs_per_helper;      /* spawned with --jobs-per-helper this (> 1), else 1 */
+    unsigned jobs_done;            /* jobs this helper served before the current one */
 };
 
 /* Keep what a run needs of hello (borrowed) in *out; seen becomes true. */
@@ -40,6 +46,11 @@ const char *cps__helper_path(const struct cps_run_options *opts);
  */
 int cps__helper_spawn(const char *path, const struct cps_job *job, struct cps_helper_proc *p,
                       struct cps_error *err);
+
+/* The same, for a helper that serves up to jobs_per_helper jobs in sequence
+ * (--jobs-per-helper, docs/REUSE.md); 0 or 1: one job, as cps__helper_spawn. */
+int cps__helper_spawn_reusing(const char *path, const struct cps_job *job, unsigned jobs_per_helper,
+                              struct cps_helper_proc *p, struct cps_error *err);
 
 /* SIGKILL the helper if it has not been reaped yet. */
 void cps__helper_kill(struct cps_helper_proc *p);

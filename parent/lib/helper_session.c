@@ -663,6 +663,8 @@ int cps__session_run(struct cps_helper_proc *p, const struct cps_job_spec *spec,
                 helper_gone(&s);
         }
     }
+    t->clean_end = s.ret == 0 && s.stop == GOING && t->exit && !s.wbuf && !s.write_closed &&
+                   s.job_queued && s.next_input == wire->job.inputc && s.in_fd < 0;
     drop_wbuf(&s);
     cps__frame_reader_reset(&s.reader);
     if (s.in_fd >= 0)

@@ -11,6 +11,10 @@
 struct cps_session_times {
     uint64_t start, hello, first_output, last_output, exit; /* CLOCK_MONOTONIC, µs; 0: never */
     bool answered; /* the helper sent a frame after hello (it took the job) */
+    /* The job ran to its exit frame and nothing of the exchange is pending
+     * (the job and every input sent, no cancel): a reusing helper may take
+     * another job. */
+    bool clean_end;
 };
 
 /*
@@ -19,7 +23,8 @@ struct cps_session_times {
  * exchange fails (helper died, timeout at deadline_us (0: none), cancel,
  * protocol violation). Fills res from the exit frame. Returns 0 when the job
  * ran, else -errno with err set. The helper is not reaped here; on failure it
- * has been sent SIGKILL.
+ * has been sent SIGKILL. Nothing is read past the exit frame, so a reusing
+ * helper's next hello stays in the socket for the pool.
  */
 int cps__session_run(struct cps_helper_proc *p, const struct cps_job_spec *spec,
                      const struct cps_wire_job *wire, const struct cps_run_options *opts,

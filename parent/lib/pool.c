@@ -7,7 +7,9 @@
  * then on, the pool thread only frees the list node). Nodes are freed by the
  * pool thread alone, so the pointers it polls with stay valid while it polls
  * without the lock; after each poll it acts on a node only if its state is
- * still the one it polled for.
+ * still the one it polled for. A reusing helper (jobs_per_helper > 1,
+ * docs/REUSE.md) comes back from its run in a new node, as starting: its next
+ * hello makes it ready again.
  */
 #include "pool.h"
 
@@ -19,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -28,6 +31,10 @@
 #include "cps_limits.h"
 #include "log.h"
 #include "helper_session.h"
+
+/* The public bound is the helper's (--jobs-per-helper, hello.reuse). */
+_Static_assert(CPS_POOL_MAX_JOBS_PER_HELPER == CPS_MAX_JOBS_PER_HELPER,
+               "cachepot-sandbox.h and cps_limits.h disagree on jobs per helper");
 
 #define DEFAULT_SIZE        2
 #define DEFAULT_MAX_IDLE_MS 60000
@@ -64,8 +71,11 @@ struct pool_helper {
     enum hstate state;
     struct cps_helper_proc proc;
     struct cps_frame_reader reader;
-    uint64_t since;    /* spawned, ready, or closed at */
+    uint64_t since;    /* spawned, handed back, ready, or closed at */
     uint64_t grace_us; /* H_CLOSING: killed this long after since */
+    /* H_CLOSING: a reusing helper that ends after a job; counted retired when
+     * it exits 0 (else died). */
+    bool ending_after_job;
 };
 
 struct cps_pool {
@@ -76,6 +86,7 @@ struct cps_pool {
     char *helper_path;
     size_t size;
     uint64_t max_idle_us;
+    unsigned jobs_per_helper; /* 1: a helper per job */
     bool stopping;
     struct pool_config *configs;
     struct pool_helper *helpers; /* oldest first */
@@ -84,7 +95,11 @@ struct cps_pool {
 
 CPS_API struct cps_pool_options *cps_pool_options_new(void)
 {
-    return calloc(1, sizeof(struct cps_pool_options));
+    struct cps_pool_options *o = calloc(1, sizeof(*o));
+
+    if (o)
+        o->jobs_per_helper = 1;
+    return o;
 }
 
 CPS_API void cps_pool_options_free(struct cps_pool_options *opts)
@@ -127,6 +142,28 @@ static struct pool_config *find_config(struct cps_pool *pool, const struct cps_j
     c->next = pool->configs;
     pool->configs = c;
     return c;
+}
+
+/* Jobs a helper of configuration c serves. Never more than one with seccomp
+ * off: keyrings are per uid and user namespace, and only the default filter
+ * refuses keyctl, add_key and request_key (docs/REUSE.md); the helper refuses
+ * --jobs-per-helper with --no-seccomp. */
+static unsigned config_jobs(const struct cps_pool *pool, const struct pool_config *c)
+{
+    return c->has_seccomp && !c->seccomp ? 1 : pool->jobs_per_helper;
+}
+
+/* Link h into the list, which stays ordered by spawn time (oldest first): a
+ * helper handed back after a job keeps its place, so runs keep taking the
+ * helpers that already served jobs while the others wait (or expire). */
+static void insert_by_age(struct cps_pool *pool, struct pool_helper *h)
+{
+    struct pool_helper **link = &pool->helpers;
+
+    while (*link && (*link)->proc.spawned_at <= h->proc.spawned_at)
+        link = &(*link)->next;
+    h->next = *link;
+    *link = h;
 }
 
 /* The spawn-time part of a job of configuration c. */
@@ -260,6 +297,9 @@ bool cps__pool_retire(struct cps_pool *pool, struct cps_helper_proc *p)
         h->state = H_CLOSING;
         h->since = cps__now_us();
         h->grace_us = RETIRE_GRACE_US;
+        /* A reusing helper after its last job exits after the exit frame
+         * (one its run did not hand back with jobs left is only reaped). */
+        h->ending_after_job = p->hello.reuse == 1;
         /* Its job is over: EOF on the socket changes nothing for it. */
         if (h->proc.sock >= 0)
             close(h->proc.sock);
@@ -277,7 +317,41 @@ bool cps__pool_retire(struct cps_pool *pool, struct cps_helper_proc *p)
     return ok;
 }
 
-void cps__pool_leave(struct cps_pool *pool, bool ran, bool warm, bool retried)
+bool cps__pool_give_back(struct cps_pool *pool, const struct cps_job *job,
+                         struct cps_helper_proc *p)
+{
+    struct pool_helper *h = calloc(1, sizeof(*h));
+    struct pool_config *c;
+    bool ok;
+
+    if (!h)
+        return false;
+    pthread_mutex_lock(&pool->mu);
+    c = pool->stopping ? NULL : find_config(pool, job, true);
+    ok = c != NULL;
+    if (ok) {
+        h->proc = *p;
+        h->proc.jobs_done++;
+        h->proc.hello.seen = false;
+        h->cfg = c;
+        h->state = H_STARTING;
+        /* The hello timeout runs from here: the helper cleans up after the job
+         * and makes a fresh PID 1 first (milliseconds). */
+        h->since = cps__now_us();
+        h->reader.max_frame = CPS_MAX_FRAME;
+        c->starting++;
+        insert_by_age(pool, h);
+        p->sock = p->pidfd = -1;
+        p->pid = 0;
+        wake(pool);
+    }
+    pthread_mutex_unlock(&pool->mu);
+    if (!ok)
+        free(h);
+    return ok;
+}
+
+void cps__pool_leave(struct cps_pool *pool, bool ran, bool warm, bool retried, bool reused)
 {
     pthread_mutex_lock(&pool->mu);
     if (ran) {
@@ -285,6 +359,8 @@ void cps__pool_leave(struct cps_pool *pool, bool ran, bool warm, bool retried)
             pool->stats.warm++;
         else
             pool->stats.cold++;
+        if (reused)
+            pool->stats.reused++;
     }
     if (retried)
         pool->stats.retried++;
@@ -343,6 +419,25 @@ CPS_API void cps_pool_get_stats(struct cps_pool *pool, struct cps_pool_stats *st
 
 /* ---- the pool thread ---- */
 
+/* A reaped helper that ended after a job: retired if it exited 0 (status -1:
+ * the worker reaped it, its status is unknown), else it died. */
+static void count_end(struct cps_pool *pool, const struct pool_helper *h)
+{
+    char how[128];
+    int st = h->proc.status;
+
+    if (!h->ending_after_job)
+        return;
+    if (st == -1 || (WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+        pool->stats.retired++;
+        return;
+    }
+    cps__describe_status(st, how, sizeof(how));
+    cps__log_warn("pool: reusing helper %s (pid %d) %s after a job", h->proc.path, (int)h->proc.pid,
+                  how);
+    pool->stats.died++;
+}
+
 static void min_deadline(uint64_t *next, uint64_t d)
 {
     if (!*next || d < *next)
@@ -388,6 +483,7 @@ static void sweep(struct cps_pool *pool, uint64_t now, uint64_t *next)
         if (h->state == H_CLOSING) {
             if (cps__helper_try_reap(&h->proc)) {
                 pool->stats.reaped++;
+                count_end(pool, h);
                 cps__helper_finish(&h->proc, -1);
                 drop = true;
             } else {
@@ -439,7 +535,8 @@ static void refill(struct cps_pool *pool, uint64_t now, uint64_t *next)
             config_job(c, &job);
             c->starting++;
             pthread_mutex_unlock(&pool->mu);
-            r = cps__helper_spawn(pool->helper_path, &job, &h->proc, &err);
+            r = cps__helper_spawn_reusing(pool->helper_path, &job, config_jobs(pool, c), &h->proc,
+                                          &err);
             pthread_mutex_lock(&pool->mu);
             c->starting--;
             if (r < 0) {
@@ -455,11 +552,7 @@ static void refill(struct cps_pool *pool, uint64_t now, uint64_t *next)
             h->reader.max_frame = CPS_MAX_FRAME;
             c->starting++;
             pool->stats.spawned++;
-            /* Append: the list stays oldest first. */
-            struct pool_helper **link = &pool->helpers;
-            while (*link)
-                link = &(*link)->next;
-            *link = h;
+            insert_by_age(pool, h);
         }
     }
 }
@@ -469,6 +562,54 @@ static bool hello_matches(const struct pool_config *c, const struct cps_hello *h
     return (!c->has_uid || hello->uid == c->uid) && (!c->has_gid || hello->gid == c->gid) &&
            (!c->backend || hello->backend == c->backend) &&
            (!c->has_seccomp || hello->seccomp == c->seccomp);
+}
+
+/* The hello.reuse h must send: the jobs it still takes, counting the next
+ * (N, N-1, ..., 1 for --jobs-per-helper N; docs/REUSE.md), or 0 (no key) for
+ * a one-job helper. */
+static uint32_t reuse_expected(const struct pool_helper *h)
+{
+    const struct cps_helper_proc *p = &h->proc;
+
+    return p->jobs_per_helper > 1 ? p->jobs_per_helper - p->jobs_done : 0;
+}
+
+/* A hello of the wrong configuration or reuse count: err says which. */
+static void hello_refused(const struct pool_helper *h, const struct cps_hello *hello,
+                          struct cps_error *err)
+{
+    if (!hello_matches(h->cfg, hello))
+        cps__error_set(err, CPS_STAGE_HELLO, EPROTO, NULL,
+                       "it was prepared with uid %u gid %u backend %s seccomp %s, which is "
+                       "not the configuration it was spawned for",
+                       (unsigned)hello->uid, (unsigned)hello->gid,
+                       cps__backend_name((enum cps_backend)hello->backend),
+                       hello->seccomp ? "on" : "off");
+    else if (hello->reuse == 0 && h->proc.jobs_done == 0)
+        cps__error_set(err, CPS_STAGE_HELLO, EPROTO,
+                       "install a helper that supports --jobs-per-helper (hello key \"reuse\"), "
+                       "or set the pool's jobs_per_helper to 1",
+                       "it was spawned with --jobs-per-helper %u but its hello has no \"reuse\": "
+                       "this helper does not support reuse",
+                       h->proc.jobs_per_helper);
+    else
+        cps__error_set(err, CPS_STAGE_HELLO, EPROTO, NULL,
+                       "after %u job(s) its hello offers %u more, where %u were due "
+                       "(--jobs-per-helper %u)",
+                       h->proc.jobs_done, (unsigned)hello->reuse, (unsigned)reuse_expected(h),
+                       h->proc.jobs_per_helper);
+}
+
+/* A reusing helper handed back after a job closed its socket instead of
+ * saying hello: it served its jobs, or found its cleanup doubtful (it never
+ * continues then). Not a failure of the configuration: no backoff. */
+static void ended_after_job(struct cps_pool *pool, struct pool_helper *h, uint64_t now)
+{
+    cps__log_debug("pool: reusing helper %d ended after %u job(s)", (int)h->proc.pid,
+                   h->proc.jobs_done);
+    close_helper(pool, h, false, now);
+    h->grace_us = RETIRE_GRACE_US;
+    h->ending_after_job = true;
 }
 
 /* A starting helper's socket is readable: its hello, an error frame, or EOF. */
@@ -482,11 +623,16 @@ static void read_hello(struct cps_pool *pool, struct pool_helper *h, uint64_t no
 
     if (r == 0)
         return;
+    if (r == -ECONNRESET && h->proc.jobs_done > 0) {
+        ended_after_job(pool, h, now);
+        return;
+    }
     if (r > 0) {
         cps__frame_reader_take(&h->reader, &payload, &len);
         r = cps__msg_decode(payload, len, &m, &err);
         free(payload);
-        if (r == 0 && m.type == CPS_MSG_HELLO && hello_matches(h->cfg, &m.u.hello)) {
+        if (r == 0 && m.type == CPS_MSG_HELLO && hello_matches(h->cfg, &m.u.hello) &&
+            m.u.hello.reuse == reuse_expected(h)) {
             cps__helper_hello_take(&h->proc.hello, &m.u.hello);
             h->cfg->starting--;
             h->cfg->ready++;
@@ -500,21 +646,20 @@ static void read_hello(struct cps_pool *pool, struct pool_helper *h, uint64_t no
             cps__error_set_named(&err, m.u.error.stage, m.u.error.errnum, m.u.error.hint, "%s",
                                  m.u.error.message);
         else if (r == 0 && m.type == CPS_MSG_HELLO)
-            cps__error_set(&err, CPS_STAGE_HELLO, EPROTO, NULL,
-                           "it was prepared with uid %u gid %u backend %s seccomp %s, which is "
-                           "not the configuration it was spawned for",
-                           (unsigned)m.u.hello.uid, (unsigned)m.u.hello.gid,
-                           cps__backend_name((enum cps_backend)m.u.hello.backend),
-                           m.u.hello.seccomp ? "on" : "off");
+            hello_refused(h, &m.u.hello, &err);
         else if (r == 0)
             cps__error_set(&err, CPS_STAGE_HELLO, EPROTO, NULL,
                            "it sent another message before hello");
         if (r == 0)
             cps__msg_free(&m);
     }
-    cps__log_warn("pool: helper %s (pid %d) did not become ready: %s: %s%s%s", h->proc.path,
-                  (int)h->proc.pid, err.stage, err.message, err.hint[0] ? "; hint: " : "",
-                  err.hint);
+    cps__log_warn("pool: helper %s (pid %d) did not become ready%s: %s: %s%s%s%s", h->proc.path,
+                  (int)h->proc.pid, h->proc.jobs_done ? " again after a job" : "", err.stage,
+                  err.message, err.hint[0] ? "; hint: " : "", err.hint,
+                  h->proc.jobs_per_helper > 1 && h->proc.jobs_done == 0 && r == -ECONNRESET
+                      ? " (a helper that does not support --jobs-per-helper exits at once with "
+                        "a usage error)"
+                      : "");
     pool->stats.died++;
     config_failed(h->cfg, now);
     close_helper(pool, h, true, now);
@@ -618,10 +763,34 @@ static int timeout_ms(uint64_t now, uint64_t next)
     return ms > 60000 ? 60000 : (int)ms;
 }
 
+/* A reusing helper handed back is about to say hello: closing the socket
+ * under it would make it report a failed write, while EOF after its hello is
+ * its normal end (exit 0). Wait up to wait_ms for the hello (or its exit);
+ * returns what is left of wait_ms. */
+static int let_hello_out(const struct cps_helper_proc *p, int wait_ms)
+{
+    struct pollfd fds[2] = {
+        {.fd = p->sock, .events = POLLIN},
+        {.fd = p->pidfd, .events = POLLIN},
+    };
+    uint64_t t0 = cps__now_us(), spent;
+    int r;
+
+    if (wait_ms <= 0)
+        return 0;
+    while ((r = poll(fds, p->pidfd >= 0 ? 2 : 1, wait_ms)) < 0 && errno == EINTR)
+        ;
+    spent = (cps__now_us() - t0) / 1000;
+    return spent >= (uint64_t)wait_ms ? 0 : wait_ms - (int)spent;
+}
+
 /* Free: every helper not taken is killed and reaped; nothing keeps running.
  * An idle helper has mounted nothing on the host and holds no build dir, so
- * SIGKILL loses nothing. A retired one (its job is over) gets the rest of its
- * grace time to finish: as root it still removes its job cgroup. */
+ * SIGKILL loses nothing. A retired one (its job is over), and a reusing one
+ * handed back that has not said hello again (it is cleaning up after its job),
+ * get the rest of their grace time to finish: as root a helper still removes
+ * its job cgroup when it exits. The latter says hello, then reads EOF once its
+ * socket is closed, and exits. */
 static void shut_down(struct cps_pool *pool)
 {
     uint64_t now = cps__now_us();
@@ -632,13 +801,21 @@ static void shut_down(struct cps_pool *pool)
         if (h->state != H_TAKEN) {
             int wait_ms = 0;
 
-            if (h->state == H_CLOSING && h->grace_us == RETIRE_GRACE_US &&
-                now - h->since < h->grace_us)
-                wait_ms = (int)((h->grace_us - (now - h->since)) / 1000);
+            bool after_job = (h->state == H_CLOSING && h->grace_us == RETIRE_GRACE_US) ||
+                             (h->state == H_STARTING && h->proc.jobs_done > 0);
+
+            if (after_job && now - h->since < RETIRE_GRACE_US)
+                wait_ms = (int)((RETIRE_GRACE_US - (now - h->since)) / 1000);
+            if (h->state == H_STARTING && h->proc.sock >= 0) {
+                wait_ms = let_hello_out(&h->proc, wait_ms);
+                close(h->proc.sock);
+                h->proc.sock = -1;
+            }
             cps__frame_reader_reset(&h->reader);
             if (!h->proc.reaped)
                 pool->stats.reaped++;
             cps__helper_finish(&h->proc, wait_ms);
+            count_end(pool, h);
         }
         free(h);
     }
@@ -690,9 +867,14 @@ CPS_API int cps_pool_new(const struct cps_pool_options *opts, struct cps_pool **
     *out = NULL;
     cps__error_clear(err);
     cps__log_init("libcachepot-sandbox");
+    if (opts && opts->jobs_per_helper > CPS_POOL_MAX_JOBS_PER_HELPER)
+        return cps__error_set(err, CPS_STAGE_POOL, EINVAL, NULL,
+                              "jobs_per_helper %u is larger than %u", opts->jobs_per_helper,
+                              CPS_POOL_MAX_JOBS_PER_HELPER);
     if (!(pool = calloc(1, sizeof(*pool))))
         return cps__error_set(err, CPS_STAGE_POOL, ENOMEM, NULL, "pool");
     pool->size = opts && opts->size ? opts->size : DEFAULT_SIZE;
+    pool->jobs_per_helper = opts && opts->jobs_per_helper > 1 ? opts->jobs_per_helper : 1;
     pool->max_idle_us =
         (opts && opts->max_idle_ms ? opts->max_idle_ms : DEFAULT_MAX_IDLE_MS) * 1000u;
     pool->helper_path = strdup(cps__helper_path(&ro));

@@ -72,12 +72,29 @@ static bool died_before_job(bool warm, const struct cps_session_times *t,
     return warm && !t->answered && cps__error_is(err, CPS_STAGE_HELPER);
 }
 
+/* After a run: a reusing helper whose hello promised more jobs, whose job
+ * ended cleanly (exit frame read, nothing left to send), goes back to the pool
+ * and says hello again (docs/REUSE.md); with a pool, any other helper that
+ * sent its exit frame is reaped by the pool thread; the rest are ended here. */
+static void end_helper(struct cps_pool *pool, const struct cps_job *job,
+                       struct cps_helper_proc *proc, int r, const struct cps_session_times *t)
+{
+    if (r == 0 && pool && t->clean_end && proc->hello.reuse > 1 &&
+        cps__pool_give_back(pool, job, proc))
+        return;
+    /* With a pool, the pool thread reaps the helper: after its exit frame it
+     * only tears down its own namespaces (docs/POOL.md). */
+    if (r == 0 && pool && cps__pool_retire(pool, proc))
+        return;
+    cps__helper_finish(proc, r == 0 ? CLEANUP_GRACE_MS : 0);
+}
+
 /* Run the exchange with a warm helper from pool, or with one spawned now; the
- * helper is reaped before this returns. */
+ * helper is reaped (or handed back to the pool) before this returns. */
 static int run_helper(const struct cps_job_spec *spec, const struct cps_run_options *opts,
                       struct cps_pool *pool, const char *path, const char *build_dir,
                       const struct cps_wire_job *wire, struct cps_result *res,
-                      struct cps_session_times *t, struct cps_error *err)
+                      struct cps_session_times *t, bool *reused, struct cps_error *err)
 {
     struct cps_helper_proc proc;
     struct cps_output_sink sink;
@@ -98,11 +115,9 @@ static int run_helper(const struct cps_job_spec *spec, const struct cps_run_opti
         if (r == 0) {
             cps__log_debug("%s helper %s as pid %d", warm ? "warm" : "spawned", proc.path,
                            (int)proc.pid);
+            *reused = warm && proc.jobs_done > 0;
             r = cps__session_run(&proc, spec, wire, opts, deadline, &sink, res, t, err);
-            /* With a pool, the pool thread reaps the helper: after its exit
-             * frame it only tears down its own namespaces (docs/POOL.md). */
-            if (!(r == 0 && pool && cps__pool_retire(pool, &proc)))
-                cps__helper_finish(&proc, r == 0 ? CLEANUP_GRACE_MS : 0);
+            end_helper(pool, &wire->job, &proc, r, t);
         }
         res->warm = warm;
         if (r < 0 && attempt == 0 && died_before_job(warm, t, err) &&
@@ -137,7 +152,7 @@ CPS_API int cps_run(const struct cps_job_spec *job, const struct cps_run_options
     struct cps_pool *pool;
     const char *path;
     char *build_dir = NULL;
-    bool temp_build = !job->build_dir;
+    bool temp_build = !job->build_dir, reused = false;
     int r;
 
     *result = NULL;
@@ -156,7 +171,7 @@ CPS_API int cps_run(const struct cps_job_spec *job, const struct cps_run_options
         r = cps__wire_job_build(job, build_dir, &wire, err);
         if (r == 0) {
             res->bytes_in = wire.bytes_in;
-            r = run_helper(job, opts, pool, path, build_dir, &wire, res, &t, err);
+            r = run_helper(job, opts, pool, path, build_dir, &wire, res, &t, &reused, err);
             cps__wire_job_free(&wire);
         }
         /* The helper removes its upper/ work/ target/; one that died could not. */
@@ -166,7 +181,7 @@ CPS_API int cps_run(const struct cps_job_spec *job, const struct cps_run_options
     }
     free(build_dir);
     if (pool)
-        cps__pool_leave(pool, r == 0, res->warm, res->retried);
+        cps__pool_leave(pool, r == 0, res->warm, res->retried, reused);
     if (r < 0) {
         cps_result_free(res);
         return r;

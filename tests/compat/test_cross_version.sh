@@ -8,7 +8,8 @@
 #   old library and CLI -> this helper: the old tree's test_parent_real,
 #     test_cli.sh (real) and test_gcc_toolchain.sh (a real gcc compile whose
 #     object must be byte-identical to the host's);
-#   this library and CLI -> the old helper: this tree's same three tests.
+#   this library and CLI -> the old helper: this tree's same three tests, and
+#     test_reuse_old_helper.sh (--batch --reuse N: every job runs, cold).
 # The old build is kept in BUILD_DIR/compat-<tag> and reused while its commit
 # is the same.
 set -u
@@ -71,6 +72,9 @@ suite() {
 for mode in root unpriv; do
     suite "$tag library -> new helper" "$old/src" "$old/build" "$new_helper" $mode
     suite "new library -> $tag helper" "$src" "$build" "$old_helper" $mode
+    # A pool asking for reuse from a helper that does not support it.
+    run "new CLI --reuse -> $tag helper, $mode" "$src" "$old_helper" $mode \
+        --copy "$build/parent/cachepot-dist-run" -- "$src/tests/compat/test_reuse_old_helper.sh"
 done
 rm -f "$build/compat-run.log"
 if [ -n "$failed" ]; then

@@ -109,7 +109,7 @@ static void request_path(int sock)
     opt.uid = (uint32_t)geteuid();
     opt.gid = (uint32_t)getegid();
     opt.seccomp = true;
-    if (cps__session_hello(sock, &opt, CPS_BACKEND_USERNS, CPS_OVERLAY_NATIVE, &err) < 0)
+    if (cps__session_hello(sock, &opt, CPS_BACKEND_USERNS, CPS_OVERLAY_NATIVE, 0, &err) < 0)
         abort(); /* the peer reads nothing, but the socket buffer holds hello */
     if (cps__session_read(sock, -1, CPS_MSG_JOB, &msg, &raw, &raw_len, &err) < 0)
         goto out;

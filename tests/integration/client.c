@@ -139,10 +139,20 @@ static int child_pidns(pid_t pid, unsigned long long *ino)
     return fd;
 }
 
+static int take_hello(struct client *c, int rc, struct cps_msg *mp);
+
 int client_hello(struct client *c)
 {
     struct cps_msg m;
     int rc = read_msg(c, &m);
+
+    return take_hello(c, rc, &m);
+}
+
+/* The first frame of a session (rc from read_msg): hello, or an error. */
+static int take_hello(struct client *c, int rc, struct cps_msg *mp)
+{
+    struct cps_msg m = *mp;
 
     if (rc < 0)
         return rc;
@@ -164,6 +174,36 @@ int client_hello(struct client *c)
      * only child): remember that namespace to look for leftovers later. */
     c->pidns_fd = child_pidns(c->pid, &c->pidns_ino);
     return c->pidns_fd >= 0 ? 0 : -ESRCH;
+}
+
+int client_next(struct client *c)
+{
+    struct cps_msg m;
+    int rc;
+
+    free(c->out);
+    free(c->err);
+    c->out = c->err = NULL;
+    c->out_len = c->err_len = 0;
+    c->stdout_frames = 0;
+    c->pattern_ok = true;
+    for (size_t i = 0; i < c->outputc; i++) {
+        free(c->outputs[i].path);
+        free(c->outputs[i].data);
+    }
+    memset(c->outputs, 0, sizeof(c->outputs));
+    c->outputc = 0;
+    if (c->have_exit)
+        cps__msg_free(&c->exit_msg);
+    c->have_exit = c->have_error = c->have_hello = false;
+    memset(&c->error, 0, sizeof(c->error));
+    rc = read_msg(c, &m);
+    c->prev_job_alive = client_pidns_alive(c);
+    if (c->pidns_fd > 0)
+        close(c->pidns_fd);
+    c->pidns_fd = -1;
+    c->pidns_ino = 0;
+    return take_hello(c, rc, &m);
 }
 
 static int send_msg(struct client *c, const struct cps_msg *m)

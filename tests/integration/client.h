@@ -51,7 +51,8 @@ struct client {
     struct cps_msg exit_msg; /* CPS_MSG_EXIT */
     bool have_error;
     struct cps_error error;
-    bool eof; /* the helper closed fd 3 */
+    bool eof;            /* the helper closed fd 3 */
+    bool prev_job_alive; /* client_next: a process of the last job's PID namespace was left */
 
     int wait_status; /* after client_wait */
     struct rusage ru;
@@ -73,6 +74,14 @@ int client_spawn_in(struct client *c, const char *helper, bool unpriv, const cha
 
 /* Read the first frame: hello (returns 0) or error (returns -1, c->error set). */
 int client_hello(struct client *c);
+
+/* A helper started with --jobs-per-helper N, after a job's exit frame: forget
+ * that job (streams, outputs, exit, error; not the process), then read the
+ * next frame as client_hello does. -ECONNRESET (and c->eof) when the helper
+ * closed fd 3 instead. Once that frame or EOF arrived, c->prev_job_alive says
+ * whether a process was still in the job's PID namespace (the helper reaps I
+ * before it says hello again or closes fd 3). */
+int client_next(struct client *c);
 
 /* Send a job / one input file (split in chunks) / cancel. 0 or -errno. */
 int client_send_job(struct client *c, const struct cps_job *job);

@@ -13,6 +13,9 @@
  *   noscratch   like ok, but its hello.features lacks job.limits.scratch_bytes
  *               (a helper of an imagined release that predates that key)
  *   oldhello    like ok, with the hello of 0.1.0 (no features key)
+ *   reuse       like ok, and with --jobs-per-helper N serves N jobs in sequence,
+ *               saying hello (with "reuse": N, N-1, ..., 1) before each
+ *   badreuse    like reuse, but its second hello repeats the first one's count
  * It never creates a namespace: it only exercises the library's side.
  */
 #include <dirent.h>
@@ -45,6 +48,8 @@ static size_t n_inputs;
 /* What hello.features says (has_features false: no such key). */
 static bool hello_has_features;
 static uint32_t hello_features;
+/* What hello.reuse says (0: no such key). */
+static uint32_t hello_reuse;
 
 static void die(const char *what, const struct cps_error *err)
 {
@@ -79,7 +84,8 @@ static void send_hello(unsigned protocol)
                                    .backend = CPS_BACKEND_USERNS,
                                    .seccomp = true,
                                    .has_features = hello_has_features,
-                                   .features = hello_features};
+                                   .features = hello_features,
+                                   .reuse = hello_reuse};
     if (cps__msg_encode(&m, &buf, &len, &err) < 0)
         die("encode hello", &err);
     if (protocol != CPS_PROTOCOL_VERSION) {
@@ -255,6 +261,7 @@ static void big_stdout(size_t total)
     }
 }
 
+/* Say hello, read a job, answer it as its argv asks. */
 static int run_ok(int argc, char **argv, char **envp)
 {
     struct cps_msg jm;
@@ -292,6 +299,30 @@ static int run_ok(int argc, char **argv, char **envp)
         send_exit(false, 127, false);
     }
     cps__msg_free(&jm);
+    for (size_t i = 0; i < n_inputs; i++)
+        free(inputs[i].data);
+    free(inputs);
+    inputs = NULL;
+    n_inputs = 0;
+    return 0;
+}
+
+/* --jobs-per-helper N: N jobs, a hello before each (an EOF while waiting for
+ * one ends the helper with 0, as recv_msg does). bad: the second hello repeats
+ * the first one's count. */
+static int run_reuse(int argc, char **argv, char **envp, bool bad)
+{
+    unsigned n = 1;
+
+    for (int i = 1; i + 1 < argc; i++)
+        if (strcmp(argv[i], "--jobs-per-helper") == 0)
+            n = (unsigned)atoi(argv[i + 1]);
+    if (n <= 1)
+        return run_ok(argc, argv, envp);
+    for (unsigned k = 0; k < n; k++) {
+        hello_reuse = n - (bad && k == 1 ? 0 : k);
+        run_ok(argc, argv, envp);
+    }
     return 0;
 }
 
@@ -346,6 +377,8 @@ int main(int argc, char **argv, char **envp)
         hello_features = CPS_FEATURES_ALL & ~(uint32_t)CPS_FEATURE_SCRATCH_BYTES;
         return run_ok(argc, argv, envp);
     }
+    if (strcmp(mode, "reuse") == 0 || strcmp(mode, "badreuse") == 0)
+        return run_reuse(argc, argv, envp, strcmp(mode, "badreuse") == 0);
     if (strcmp(mode, "oldhello") == 0) {
         hello_has_features = false;
         hello_features = 0;

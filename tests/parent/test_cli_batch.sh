@@ -1,5 +1,5 @@
 #!/bin/sh
-# test_cli_batch.sh - cachepot-dist-run --batch FILE [--pool N] [--jobs N]
+# test_cli_batch.sh - cachepot-dist-run --batch FILE [--pool N] [--jobs N] [--reuse N]
 # against the real helper (run by run-real.sh: CPS_BIN/cachepot-dist-run,
 # CACHEPOT_SANDBOX_HELPER and CPS_TEST_TOOLCHAIN set): word splitting, per-job
 # lines, outputs per line, the summary, exit statuses, warm and cold helpers.
@@ -54,6 +54,27 @@ st=$?
 check "--pool 0: exit 0" "[ $st -eq 0 ]"
 check "--pool 0: every job cold" "[ \$(grep -c ': exit 0 (cold' '$W/stderr') -eq 6 ] && grep -q '0 warm, 6 cold' '$W/stderr'"
 
+# --reuse: pooled helpers serve several jobs; what the jobs print and return
+# is the same as with a helper per job, byte for byte.
+cat >"$W/same" <<'JOBS'
+sh -c 'id -u; hostname; ls -A /tmp .; echo left > /tmp/left; echo left > left; echo one > o.txt'
+sh -c 'id -u; hostname; ls -A /tmp .; echo left > /tmp/left; echo left > left; echo two > o.txt'
+sh -c 'id -u; hostname; ls -A /tmp .; echo left > /tmp/left; echo left > left; exit 4'
+sh -c 'id -u; hostname; ls -A /tmp .; echo left > /tmp/left; echo left > left; echo four > o.txt'
+JOBS
+mkdir "$W/out-reuse" "$W/out-plain"
+"$run" --toolchain "$tc" --output o.txt --out-dir "$W/out-plain" --batch "$W/same" --pool 0 \
+    >"$W/stdout-plain" 2>"$W/stderr"
+st_plain=$?
+"$run" --toolchain "$tc" --output o.txt --out-dir "$W/out-reuse" --batch "$W/same" --pool 1 --reuse 3 \
+    >"$W/stdout-reuse" 2>"$W/stderr"
+st=$?
+check "--reuse 3: exit 1 (job 3 exits 4), as without a pool" "[ $st -eq 1 ] && [ $st_plain -eq 1 ]"
+check "--reuse 3: stdout identical to a helper per job" "cmp -s '$W/stdout-plain' '$W/stdout-reuse'"
+check "--reuse 3: outputs identical to a helper per job" "diff -r '$W/out-plain' '$W/out-reuse' >/dev/null"
+check "--reuse 3: nothing left for the next job" "! grep -q left '$W/stdout-reuse'"
+check "--reuse 3: summary says reuse" "grep -Eq 'batch: 4 jobs, 1 failed, .*pool 1 \(reuse 3: [0-9]+ helpers spawned, [0-9]+ jobs on a reused helper\)' '$W/stderr'"
+
 # Jobs from stdin, many at once.
 for i in $(seq 1 12); do echo "echo s$i"; done |
     "$run" --toolchain "$tc" --out-dir "$W/out" --batch - --jobs 4 --pool 2 >"$W/stdout" 2>"$W/stderr"
@@ -78,6 +99,15 @@ check "missing batch file: exit 125" "[ $st -eq 125 ]"
 "$run" --toolchain "$tc" --batch "$W/seq" --out-dir "$W/nonexistent" >"$W/stdout" 2>"$W/stderr"
 st=$?
 check "missing out dir: exit 125 before any job" "[ $st -eq 125 ] && ! grep -q ': job ' '$W/stderr'"
+
+# --reuse: only with --batch and a pool, 1-1000.
+for bad in "--batch $W/seq --pool 0 --reuse 2" "--reuse 2 -- true" "--batch $W/seq --reuse 0" \
+    "--batch $W/seq --reuse 1001" "--batch $W/seq --reuse x"; do
+    # shellcheck disable=SC2086 # the words of $bad are the options
+    "$run" --toolchain "$tc" --out-dir "$W/out" $bad >"$W/stdout" 2>"$W/stderr"
+    st=$?
+    check "usage error: $bad" "[ $st -eq 125 ] && grep -q -- '--reuse' '$W/stderr' && ! grep -q ': job ' '$W/stderr'"
+done
 
 if [ "$failures" -ne 0 ]; then
     echo "$failures check(s) failed" >&2

@@ -3,12 +3,16 @@
  * run-real.sh as root and as uid 65534): warm runs, a warm helper killed while
  * idle, more concurrent jobs than the pool holds, many threads, a job whose
  * configuration differs from the warm helpers', idle expiry, and cps_pool_free
- * leaving no process behind. Links the library's internals statically for the
- * raw protocol check (a helper started with --uid X refuses a job for uid Y).
+ * leaving no process behind; and helpers serving several jobs (jobs_per_helper):
+ * reuse counted, a helper retired after its jobs, one killed between jobs,
+ * free while helpers are handed back, results identical to a helper per job.
+ * Links the library's internals statically for the raw protocol check (a
+ * helper started with --uid X refuses a job for uid Y).
  */
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -674,6 +678,331 @@ START_TEST(free_unused_pool)
 }
 END_TEST
 
+/* ---- reuse: one helper serving several jobs (docs/REUSE.md) ---- */
+
+/* A pool whose helpers serve jobs_per_helper jobs each. Nothing expires
+ * during a test, however slow the host: the counts below must not depend on
+ * time. */
+static struct cps_pool *new_reusing_pool(size_t size, unsigned jobs_per_helper)
+{
+    struct cps_pool_options *po = cps_pool_options_new();
+    struct cps_pool *pool;
+    struct cps_error err;
+
+    ck_assert_ptr_nonnull(po);
+    ck_assert_uint_eq(po->jobs_per_helper, 1);
+    po->size = size;
+    po->max_idle_ms = 3600 * 1000;
+    po->jobs_per_helper = jobs_per_helper;
+    ck_assert_msg(cps_pool_new(po, &pool, &err) == 0, "%s: %s", err.stage, err.message);
+    cps_pool_options_free(po);
+    return pool;
+}
+
+/* Run job on pool once the pool is settled (a helper ready, none starting:
+ * a helper handed back after its last job has said hello again or ended),
+ * and check it ran warm with the expected stdout. */
+static void run_settled(struct cps_pool *pool, const struct cps_job_spec *job, const char *want)
+{
+    struct cps_result *res;
+    struct cps_error err;
+    char *out;
+
+    wait_ready(pool, 1);
+    ck_assert_msg(run_pool(pool, job, &res, &out, &err) == 0, "%s: %s", err.stage, err.message);
+    ck_assert_int_eq(res->exit_code, 0);
+    ck_assert_str_eq(out, want);
+    ck_assert(res->warm);
+    ck_assert(!res->retried);
+    cps_result_free(res);
+    free(out);
+}
+
+static void wait_stat(struct cps_pool *pool, size_t offset, uint64_t want)
+{
+    for (int i = 0; i < WAIT_LIMIT_S * 100; i++) {
+        struct cps_pool_stats s = tu_pool_stats(pool);
+        uint64_t v;
+        memcpy(&v, (const char *)&s + offset, sizeof(v));
+        if (v >= want)
+            return;
+        tu_sleep_ms(10);
+    }
+    ck_abort_msg("a pool counter never reached %llu", (unsigned long long)want);
+}
+
+#define WAIT_STAT(pool, field, want) wait_stat(pool, offsetof(struct cps_pool_stats, field), want)
+
+/*
+ * Six jobs, one after the other, through a pool of one with three jobs per
+ * helper, each run started when the pool is settled. Runs take the oldest
+ * ready helper, and a helper handed back keeps its place: so helper 1 serves
+ * jobs 1-3 (helper 2 is spawned when job 1 takes helper 1 and waits), helper 2
+ * jobs 4-6 (helper 3 is spawned when job 4 takes the last ready one). Exactly
+ * 3 spawns, 4 runs on a reused helper, 2 helpers retired; every run warm.
+ */
+static void reuse_counted_with(const char *backend)
+{
+    struct cps_pool *pool = new_reusing_pool(1, 3);
+    struct cps_job_spec *job = tu_sh_job(toolchain, "echo reuse");
+    struct cps_error err;
+
+    if (backend)
+        ck_assert_int_eq(cps_job_set_backend(job, backend, &err), 0);
+    ck_assert_int_eq(cps_pool_prepare(pool, job, &err), 0);
+    for (int i = 0; i < 6; i++)
+        run_settled(pool, job, "reuse\n");
+    WAIT_STAT(pool, retired, 2);
+    wait_ready(pool, 1);
+    struct cps_pool_stats s = tu_pool_stats(pool);
+    ck_assert_uint_eq(s.warm, 6);
+    ck_assert_uint_eq(s.cold, 0);
+    ck_assert_msg(s.spawned == 3 && s.reused == 4 && s.retired == 2 && s.died == 0,
+                  "spawned %llu reused %llu retired %llu died %llu", (unsigned long long)s.spawned,
+                  (unsigned long long)s.reused, (unsigned long long)s.retired,
+                  (unsigned long long)s.died);
+    ck_assert_uint_eq(s.ready, 1);
+    cps_pool_free(pool);
+    cps_job_free(job);
+    ck_assert(tu_no_children());
+}
+
+START_TEST(reuse_counted)
+{
+    reuse_counted_with(NULL);
+}
+END_TEST
+
+/* The same with the bubblewrap backend (each job's bwrap makes its own
+ * namespaces inside the helper's). */
+START_TEST(reuse_counted_bubblewrap)
+{
+    reuse_counted_with("bubblewrap");
+}
+END_TEST
+
+/* The helper spawned first serves its two jobs, then ends by itself and is
+ * reaped by the pool thread (no zombie) with its PID 1, before any free. */
+START_TEST(reusing_helper_retired_after_its_jobs)
+{
+    struct cps_pool *pool = new_reusing_pool(1, 2);
+    struct cps_job_spec *job = tu_sh_job(toolchain, "echo twice");
+    struct cps_error err;
+    pid_t first[8];
+    size_t n;
+
+    ck_assert_int_eq(cps_pool_prepare(pool, job, &err), 0);
+    wait_ready(pool, 1);
+    ck_assert_uint_eq(children_of(NULL, 0, first, 1), 1);
+    n = 1 + children_of(first, 1, first + 1, 7);
+    run_settled(pool, job, "twice\n");
+    ck_assert(!gone(first[0]));
+    run_settled(pool, job, "twice\n");
+    wait_gone(first, n);
+    WAIT_STAT(pool, retired, 1);
+    struct cps_pool_stats s = tu_pool_stats(pool);
+    ck_assert_uint_eq(s.reused, 1);
+    ck_assert_uint_eq(s.retired, 1);
+    ck_assert_uint_eq(s.died, 0);
+    cps_pool_free(pool);
+    cps_job_free(job);
+    ck_assert(tu_no_children());
+}
+END_TEST
+
+/* A reusing helper killed after its first job, either at once (it is still
+ * cleaning up or saying hello again: the pool sees EOF on a handed-back
+ * helper) or once it is ready again: the next run succeeds all the same, and
+ * the killed helper is reaped and counted as died, or its run retried. */
+static void kill_reusing_then_run(bool when_ready)
+{
+    struct cps_pool *pool = new_reusing_pool(1, 3);
+    struct cps_job_spec *job = tu_sh_job(toolchain, "echo again");
+    struct cps_result *res;
+    struct cps_error err;
+    pid_t first;
+    char *out;
+
+    ck_assert_int_eq(cps_pool_prepare(pool, job, &err), 0);
+    wait_ready(pool, 1);
+    ck_assert_uint_eq(children_of(NULL, 0, &first, 1), 1);
+    ck_assert_msg(run_pool(pool, job, &res, &out, &err) == 0, "%s: %s", err.stage, err.message);
+    ck_assert(res->warm);
+    cps_result_free(res);
+    free(out);
+    /* Settled: the first helper said hello again (and is the oldest). */
+    if (when_ready)
+        wait_ready(pool, 1);
+    ck_assert_int_eq(kill(first, SIGKILL), 0);
+    ck_assert_msg(run_pool(pool, job, &res, &out, &err) == 0, "%s: %s", err.stage, err.message);
+    ck_assert_int_eq(res->exit_code, 0);
+    ck_assert_str_eq(out, "again\n");
+    cps_result_free(res);
+    free(out);
+    wait_gone(&first, 1);
+    struct cps_pool_stats s = tu_pool_stats(pool);
+    ck_assert_uint_ge(s.died + s.retried, 1);
+    ck_assert_uint_eq(s.retired, 0);
+    cps_pool_free(pool);
+    cps_job_free(job);
+    ck_assert(tu_no_children());
+}
+
+START_TEST(reusing_helper_killed_after_its_job)
+{
+    kill_reusing_then_run(false);
+}
+END_TEST
+
+START_TEST(reusing_helper_killed_while_ready_again)
+{
+    kill_reusing_then_run(true);
+}
+END_TEST
+
+/* cps_pool_free right after runs, while reusing helpers are handed back and
+ * cleaning up: every helper and every PID 1 seen is gone, no child left. */
+START_TEST(reuse_free_leaves_nothing)
+{
+    struct cps_pool *pool = new_reusing_pool(2, 5);
+    struct cps_job_spec *job = tu_sh_job(toolchain, "echo x");
+    struct cps_result *res;
+    struct cps_error err;
+    pid_t helpers[16], all[64];
+    size_t nh, na;
+    char *out;
+
+    ck_assert_int_eq(cps_pool_prepare(pool, job, &err), 0);
+    wait_ready(pool, 2);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_msg(run_pool(pool, job, &res, &out, &err) == 0, "%s: %s", err.stage, err.message);
+        cps_result_free(res);
+        free(out);
+    }
+    nh = children_of(NULL, 0, helpers, 16);
+    ck_assert_uint_ge(nh, 1);
+    memcpy(all, helpers, nh * sizeof(pid_t));
+    na = nh + children_of(helpers, nh, all + nh, 64 - nh);
+    cps_pool_free(pool);
+    ck_assert(tu_no_children());
+    wait_gone(all, na);
+    cps_job_free(job);
+}
+END_TEST
+
+/* What a job sees and returns is the same on a reused helper as on a helper
+ * of its own: stdout and the output file byte for byte, exit status. The job
+ * also looks for what the job before it left in /tmp, the cwd and /dev/shm. */
+#define SAME_SCRIPT                                                                                \
+    "cat in.txt; id -u; id -g; hostname; ls -A /tmp /dev/shm . 2>&1; "                             \
+    "cat in.txt in.txt > out.txt; echo left > /tmp/left; echo left > left; "                       \
+    "echo left > /dev/shm/left 2>/dev/null; exit 3"
+
+static void run_same(struct cps_pool *pool, const char *in, int k, char **out, uint8_t **file,
+                     size_t *flen)
+{
+    struct cps_job_spec *job = tu_sh_job(toolchain, SAME_SCRIPT);
+    struct cps_run_options *o = cps_run_options_new();
+    struct tu_streams st = {0};
+    struct cps_result *res;
+    struct cps_error err;
+    char dir[4200], path[4300];
+
+    snprintf(dir, sizeof(dir), "%s/same-%s-%d", work, pool ? "pool" : "cold", k);
+    ck_assert_int_eq(mkdir(dir, 0755), 0);
+    ck_assert_int_eq(cps_job_add_input(job, in, "in.txt", 0644, &err), 0);
+    ck_assert_int_eq(cps_job_add_output(job, "out.txt", &err), 0);
+    if (pool)
+        wait_ready(pool, 1);
+    o->pool = pool;
+    o->out_dir = dir;
+    o->on_stream = tu_collect_stream;
+    o->user = &st;
+    o->timeout_ms = 120000;
+    ck_assert_msg(cps_run(job, o, &res, &err) == 0, "%s: %s", err.stage, err.message);
+    ck_assert_int_eq(res->exit_code, 3);
+    ck_assert(pool == NULL || res->warm);
+    cps_result_free(res);
+    cps_run_options_free(o);
+    cps_job_free(job);
+    snprintf(path, sizeof(path), "%s/out.txt", dir);
+    *file = tu_read_file(path, flen);
+    ck_assert_ptr_nonnull(*file);
+    *out = st.out ? strndup((const char *)st.out, st.out_len) : strdup("");
+    tu_streams_free(&st);
+}
+
+START_TEST(reuse_results_identical)
+{
+    struct cps_pool *pool = new_reusing_pool(1, 3);
+    struct cps_job_spec *probe = tu_sh_job(toolchain, "true");
+    char in[4200], *ref_out, *out;
+    uint8_t data[3000], *ref_file, *file;
+    size_t ref_len, len;
+    struct cps_error err;
+
+    snprintf(in, sizeof(in), "%s/in.bin", work);
+    tu_pattern(data, sizeof(data), 16);
+    tu_write_file(in, data, sizeof(data));
+    run_same(NULL, in, 0, &ref_out, &ref_file, &ref_len);
+    ck_assert_uint_eq(ref_len, 2 * sizeof(data));
+    ck_assert_int_eq(cps_pool_prepare(pool, probe, &err), 0);
+    for (int k = 1; k <= 3; k++) {
+        run_same(pool, in, k, &out, &file, &len);
+        ck_assert_msg(strcmp(out, ref_out) == 0,
+                      "run %d on a reusing helper printed\n%s\n"
+                      "where a helper of its own printed\n%s",
+                      k, out, ref_out);
+        ck_assert(len == ref_len && memcmp(file, ref_file, len) == 0);
+        free(out);
+        free(file);
+    }
+    /* Runs 2 and 3 ran on the helper of run 1. */
+    ck_assert_uint_eq(tu_pool_stats(pool).reused, 2);
+    free(ref_out);
+    free(ref_file);
+    cps_pool_free(pool);
+    cps_job_free(probe);
+    ck_assert(tu_no_children());
+}
+END_TEST
+
+/* With seccomp off a configuration never gets --jobs-per-helper (the helper
+ * refuses it): its helpers are warm, each serves one job. */
+START_TEST(reuse_never_without_seccomp)
+{
+    struct cps_pool *pool = new_reusing_pool(1, 3);
+    struct cps_job_spec *job = tu_sh_job(toolchain, "echo plain");
+    struct cps_error err;
+
+    cps_job_set_seccomp(job, false);
+    ck_assert_int_eq(cps_pool_prepare(pool, job, &err), 0);
+    for (int i = 0; i < 3; i++)
+        run_settled(pool, job, "plain\n");
+    struct cps_pool_stats s = tu_pool_stats(pool);
+    ck_assert_uint_eq(s.reused, 0);
+    ck_assert_uint_eq(s.died, 0);
+    ck_assert_uint_eq(s.spawned, 4);
+    cps_pool_free(pool);
+    cps_job_free(job);
+    ck_assert(tu_no_children());
+}
+END_TEST
+
+START_TEST(reuse_bound_checked)
+{
+    struct cps_pool_options *po = cps_pool_options_new();
+    struct cps_pool *pool = NULL;
+    struct cps_error err;
+
+    po->jobs_per_helper = CPS_POOL_MAX_JOBS_PER_HELPER + 1;
+    ck_assert_int_eq(cps_pool_new(po, &pool, &err), -EINVAL);
+    ck_assert_ptr_null(pool);
+    ck_assert_str_eq(err.stage, "pool");
+    cps_pool_options_free(po);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("parent_pool");
@@ -694,6 +1023,15 @@ static Suite *suite(void)
     tcase_add_test(tc, free_leaves_nothing);
     tcase_add_test(tc, worker_exit_ends_idle_helpers);
     tcase_add_test(tc, free_unused_pool);
+    tcase_add_test(tc, reuse_counted);
+    tcase_add_test(tc, reuse_counted_bubblewrap);
+    tcase_add_test(tc, reusing_helper_retired_after_its_jobs);
+    tcase_add_test(tc, reusing_helper_killed_after_its_job);
+    tcase_add_test(tc, reusing_helper_killed_while_ready_again);
+    tcase_add_test(tc, reuse_free_leaves_nothing);
+    tcase_add_test(tc, reuse_results_identical);
+    tcase_add_test(tc, reuse_never_without_seccomp);
+    tcase_add_test(tc, reuse_bound_checked);
     suite_add_tcase(s, tc);
     return s;
 }

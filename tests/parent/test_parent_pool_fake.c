@@ -4,10 +4,13 @@
  * twice), helpers that never become ready are closed and reaped and the run
  * falls back to a cold helper with the usual error, a run that names another
  * helper bypasses the pool, and a helper spawned by the pool thread starts with
- * the same clean fds, signal mask and argv as a cold one.
+ * the same clean fds, signal mask and argv as a cold one; with jobs_per_helper,
+ * a helper that does not support reuse is closed, one that does serves its
+ * jobs and retires, one whose hello miscounts is refused.
  */
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,6 +209,179 @@ START_TEST(warm_helper_starts_clean)
 }
 END_TEST
 
+/* A pool whose helpers serve jobs_per_helper jobs (fake helper mode). */
+static struct cps_pool *reusing_pool_of(const char *mode, unsigned jobs_per_helper)
+{
+    struct cps_pool_options *po = cps_pool_options_new();
+    struct cps_pool *pool;
+    struct cps_error err;
+
+    po->size = 1;
+    po->max_idle_ms = 3600 * 1000;
+    po->helper_path = fake(mode);
+    po->jobs_per_helper = jobs_per_helper;
+    ck_assert_msg(cps_pool_new(po, &pool, &err) == 0, "%s", err.message);
+    cps_pool_options_free(po);
+    return pool;
+}
+
+/* Ready and nothing starting: a helper handed back said hello again, or ended. */
+static void wait_settled(struct cps_pool *pool)
+{
+    for (int i = 0; i < WAIT_LIMIT_S * 100; i++) {
+        struct cps_pool_stats s = tu_pool_stats(pool);
+        if (s.ready >= 1 && s.starting == 0)
+            return;
+        tu_sleep_ms(10);
+    }
+    ck_abort_msg("the pool never settled");
+}
+
+/* Redirect this process's stderr (the library's log) into a file of work. */
+static int log_to_file(char *path, size_t size)
+{
+    int saved = dup(2), fd;
+
+    snprintf(path, size, "%s/stderr", work);
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_ge(saved, 0);
+    dup2(fd, 2);
+    close(fd);
+    return saved;
+}
+
+static char *log_back(int saved, const char *path)
+{
+    size_t len;
+    char *text;
+
+    dup2(saved, 2);
+    close(saved);
+    text = (char *)tu_read_file(path, &len);
+    ck_assert_ptr_nonnull(text);
+    return text;
+}
+
+/* The pool's side of the reuse protocol against a helper that follows it:
+ * spawned with --jobs-per-helper 2, its two jobs run warm on it (the second
+ * counted reused), then it ends with 0 and is counted retired; the third job
+ * runs on the next helper. */
+START_TEST(fake_reusing_helper_serves_its_jobs)
+{
+    struct cps_pool *pool = reusing_pool_of("reuse", 2);
+    struct cps_job_spec *job = job_of("introspect", NULL);
+    struct cps_run_options *o = cps_run_options_new();
+    struct cps_error err;
+
+    cps_run_options_set_pool(o, pool);
+    o->on_stream = tu_collect_stream;
+    cps_job_set_uid(job, 0);
+    cps_job_set_gid(job, 0);
+    ck_assert_int_eq(cps_pool_prepare(pool, job, &err), 0);
+    for (int i = 0; i < 3; i++) {
+        struct tu_streams st = {0};
+        struct cps_result *res;
+
+        o->user = &st;
+        wait_settled(pool);
+        ck_assert_msg(cps_run(job, o, &res, &err) == 0, "%s", err.message);
+        ck_assert(res->warm);
+        ck_assert_msg(strstr((char *)st.out, "argv=--uid,0,--gid,0,--jobs-per-helper,2 "), "%s",
+                      st.out);
+        cps_result_free(res);
+        tu_streams_free(&st);
+    }
+    for (int i = 0; i < WAIT_LIMIT_S * 100 && tu_pool_stats(pool).retired < 1; i++)
+        tu_sleep_ms(10);
+    struct cps_pool_stats s = tu_pool_stats(pool);
+    ck_assert_uint_eq(s.warm, 3);
+    ck_assert_uint_eq(s.reused, 1);
+    ck_assert_uint_eq(s.retired, 1);
+    ck_assert_uint_eq(s.died, 0);
+    cps_pool_free(pool);
+    cps_run_options_free(o);
+    cps_job_free(job);
+    ck_assert(tu_no_children());
+}
+END_TEST
+
+/* A helper whose second hello does not count down is refused like a hello of
+ * another configuration: closed, counted died, the log says what was due. */
+START_TEST(wrong_reuse_count_refused)
+{
+    struct cps_pool *pool = reusing_pool_of("badreuse", 3);
+    struct cps_job_spec *job = job_of("exit", "0");
+    struct cps_run_options *o = cps_run_options_new();
+    struct cps_result *res;
+    struct cps_error err;
+    char log[4300], *text;
+    int saved = log_to_file(log, sizeof(log));
+
+    cps_run_options_set_pool(o, pool);
+    cps_job_set_uid(job, 0);
+    cps_job_set_gid(job, 0);
+    ck_assert_int_eq(cps_pool_prepare(pool, job, &err), 0);
+    wait_settled(pool);
+    ck_assert_int_eq(cps_run(job, o, &res, &err), 0);
+    ck_assert(res->warm);
+    cps_result_free(res);
+    wait_died(pool, 1);
+    struct cps_pool_stats s = tu_pool_stats(pool);
+    ck_assert_uint_eq(s.retired, 0);
+    cps_pool_free(pool);
+    text = log_back(saved, log);
+    ck_assert_msg(strstr(text, "after 1 job(s) its hello offers 3 more, where 2 were due"),
+                  "log: %s", text);
+    free(text);
+    cps_run_options_free(o);
+    cps_job_free(job);
+    ck_assert(tu_no_children());
+}
+END_TEST
+
+/* A helper that does not support reuse (this fake ignores --jobs-per-helper
+ * and says the hello of a one-job helper) is closed like one whose hello
+ * reports another configuration, and the log says why; runs go cold and
+ * succeed. */
+START_TEST(helper_without_reuse_is_closed)
+{
+    struct cps_pool_options *po = cps_pool_options_new();
+    struct cps_job_spec *job = job_of("exit", "0");
+    struct cps_run_options *o = cps_run_options_new();
+    struct cps_pool *pool;
+    struct cps_result *res;
+    struct cps_error err;
+    char log[4300], *text;
+    int saved = log_to_file(log, sizeof(log));
+
+    po->size = 1;
+    po->helper_path = fake("ok");
+    po->jobs_per_helper = 3;
+    ck_assert_msg(cps_pool_new(po, &pool, &err) == 0, "%s", err.message);
+    cps_pool_options_free(po);
+    cps_job_set_uid(job, 0);
+    cps_job_set_gid(job, 0);
+    cps_run_options_set_pool(o, pool);
+    ck_assert_int_eq(cps_pool_prepare(pool, job, &err), 0);
+    wait_died(pool, 1);
+    ck_assert_int_eq(cps_run(job, o, &res, &err), 0);
+    ck_assert(!res->warm);
+    cps_result_free(res);
+    struct cps_pool_stats s = tu_pool_stats(pool);
+    ck_assert_uint_eq(s.warm, 0);
+    ck_assert_uint_eq(s.reused, 0);
+    cps_pool_free(pool);
+    text = log_back(saved, log);
+    ck_assert_msg(strstr(text, "--jobs-per-helper 3") && strstr(text, "does not support reuse"),
+                  "log: %s", text);
+    free(text);
+    cps_run_options_free(o);
+    cps_job_free(job);
+    ck_assert(tu_no_children());
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("parent_pool_fake");
@@ -218,6 +394,9 @@ static Suite *suite(void)
     tcase_add_test(tc, wrong_protocol);
     tcase_add_test(tc, other_helper_path_bypasses_the_pool);
     tcase_add_test(tc, warm_helper_starts_clean);
+    tcase_add_test(tc, helper_without_reuse_is_closed);
+    tcase_add_test(tc, fake_reusing_helper_serves_its_jobs);
+    tcase_add_test(tc, wrong_reuse_count_refused);
     suite_add_tcase(s, tc);
     return s;
 }

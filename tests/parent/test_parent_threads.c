@@ -256,9 +256,10 @@ START_TEST(many_jobs_from_many_threads)
 }
 END_TEST
 
-/* The same through a warm pool: its thread spawns and reaps helpers too,
- * still without fork, and cps_pool_free leaves no child, fd or build dir. */
-START_TEST(many_jobs_through_a_pool)
+/* Jobs from many threads through a pool whose helpers serve jobs_per_helper
+ * jobs each: its thread spawns and reaps helpers too, still without fork, and
+ * cps_pool_free leaves no child, fd or build dir. */
+static void many_jobs_through(unsigned jobs_per_helper)
 {
     struct cps_pool_options *po = cps_pool_options_new();
     struct cps_pool_stats st;
@@ -268,6 +269,7 @@ START_TEST(many_jobs_through_a_pool)
 
     po->size = 2;
     po->helper_path = helper[0] ? helper : NULL;
+    po->jobs_per_helper = jobs_per_helper;
     ck_assert_int_eq(cps_pool_new(po, &pool, &err), 0);
     cps_pool_options_free(po);
     memset(results, 0, sizeof(results));
@@ -280,11 +282,25 @@ START_TEST(many_jobs_through_a_pool)
     cps_pool_get_stats(pool, &st, sizeof(st));
     ck_assert_uint_eq(st.warm + st.cold, JOBS);
     ck_assert_uint_ge(st.spawned, 2);
+    ck_assert_uint_le(st.reused, st.warm);
     cps_pool_free(pool);
     pool = NULL;
     ck_assert(tu_no_children());
     ck_assert_int_eq(count_entries("/proc/self/fd"), fds);
     ck_assert_int_eq(count_entries(tmpdir), 0);
+}
+
+START_TEST(many_jobs_through_a_pool)
+{
+    many_jobs_through(1);
+}
+END_TEST
+
+/* The fake helper does not support reuse: its helpers are refused and the
+ * jobs go cold; the real one serves several jobs per helper. */
+START_TEST(many_jobs_through_a_reusing_pool)
+{
+    many_jobs_through(8);
 }
 END_TEST
 
@@ -298,6 +314,7 @@ static Suite *suite(void)
     tcase_add_test(tc, fork_is_interposed);
     tcase_add_test(tc, many_jobs_from_many_threads);
     tcase_add_test(tc, many_jobs_through_a_pool);
+    tcase_add_test(tc, many_jobs_through_a_reusing_pool);
     suite_add_tcase(s, tc);
     return s;
 }

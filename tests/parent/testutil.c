@@ -150,9 +150,9 @@ void tu_streams_free(struct tu_streams *s)
 
 void tu_fake_helpers(char *dir, size_t size, const char *fake_helper)
 {
-    static const char *const modes[] = {"ok",     "wrongproto", "garbage", "crash",
-                                        "hang",   "silent",     "vanish",  "noscratch",
-                                        "oldhello"};
+    static const char *const modes[] = {"ok",       "wrongproto", "garbage", "crash",
+                                        "hang",     "silent",     "vanish",  "noscratch",
+                                        "oldhello", "reuse",      "badreuse"};
     char path[4096];
 
     tu_mkdtemp(dir, size);

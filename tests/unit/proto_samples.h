@@ -162,6 +162,12 @@ static size_t samples(struct sample *out)
     out[n].msg.u.hello.has_features = true;
     out[n].msg.u.hello.features = CPS_FEATURES_ALL;
     n++;
+    /* The first hello of a helper started with --jobs-per-helper 3 by a parent
+     * that asked for features: "reuse" counts the jobs it still takes. */
+    out[n] = out[n - 1];
+    out[n].file = TXT("hello_reuse.cbor");
+    out[n].msg.u.hello.reuse = 3;
+    n++;
     return n;
 }
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -141,6 +142,88 @@ START_TEST(off_with_reason_when_not_writable)
 }
 END_TEST
 
+/* A child that waits for a byte on a pipe, then locks its memory (so that no
+ * swap can take it) and touches up to 512 MiB: the job cgroup's memory limit
+ * makes the kernel's OOM killer end it. */
+static pid_t spawn_hog(int *go)
+{
+    int p[2];
+    pid_t pid;
+
+    ck_assert_int_eq(pipe(p), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        char c;
+
+        close(p[1]);
+        if (read(p[0], &c, 1) != 1 || mlockall(MCL_CURRENT | MCL_FUTURE) < 0)
+            _exit(255);
+        for (int i = 0; i < 512; i++) {
+            char *m = malloc(1u << 20);
+
+            if (m == NULL)
+                _exit(254);
+            memset(m, i, 1u << 20);
+        }
+        _exit(0);
+    }
+    close(p[0]);
+    *go = p[1];
+    return pid;
+}
+
+/*
+ * A helper serving several jobs keeps one cgroup (docs/REUSE.md): a job's
+ * OOM kill is counted from that job's start, so the next job is not reported
+ * as killed by memory, and the cgroup says whether a process is still in it.
+ */
+START_TEST(root_cgroup_counts_per_job)
+{
+    struct cps_job_limits l = {.processes = 16, .address_space = 32u << 20};
+    struct cps_job_cgroup cg;
+    struct cps_error err;
+    int go, status;
+    pid_t pid;
+
+    cps__cgroup_create(&cg);
+    ck_assert_msg(cg.version != 0, "no job cgroup as root: %s", cg.reason);
+    ck_assert_msg(
+        cg.memory_fd >= 0 && cg.events_fd >= 0,
+        "the job cgroup has no memory controller (every CI host of this project has one)");
+    ck_assert(cps__cgroup_empty(&cg));
+
+    /* Job 1: killed by the memory limit. */
+    cps__cgroup_job_start(&cg);
+    ck_assert_int_eq(cps__cgroup_set_limits(&cg, &l, &err), 0);
+    ck_assert(!cps__cgroup_oom_killed(&cg));
+    pid = spawn_hog(&go);
+    ck_assert_int_eq(cps__cgroup_enter(&cg, pid, &err), 0);
+    ck_assert_int_eq(write(go, "x", 1), 1);
+    close(go);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "hog status 0x%x", status);
+    ck_assert(cps__cgroup_oom_killed(&cg));
+    ck_assert(cps__cgroup_empty(&cg));
+
+    /* Job 2, same cgroup: no OOM kill of its own; a live process is seen. */
+    cps__cgroup_job_start(&cg);
+    ck_assert_int_eq(cps__cgroup_set_limits(&cg, &l, &err), 0);
+    ck_assert(!cps__cgroup_oom_killed(&cg));
+    pid = spawn_forker(0, &go);
+    ck_assert_int_eq(cps__cgroup_enter(&cg, pid, &err), 0);
+    ck_assert(!cps__cgroup_empty(&cg));
+    ck_assert_int_eq(write(go, "x", 1), 1);
+    close(go);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    ck_assert(cps__cgroup_empty(&cg));
+    ck_assert(!cps__cgroup_oom_killed(&cg));
+    cps__cgroup_remove(&cg);
+    ck_assert_int_eq(cg.version, 0);
+}
+END_TEST
+
 /* A cgroup left by a helper killed with SIGKILL is removed by the next one. */
 START_TEST(stale_cgroup_swept)
 {
@@ -180,6 +263,7 @@ int main(void)
     tcase_add_test(tc, root_job_cgroup_bounds_processes);
     tcase_add_test(tc, off_with_reason_when_not_writable);
     tcase_add_test(tc, stale_cgroup_swept);
+    tcase_add_test(tc, root_cgroup_counts_per_job);
     suite_add_tcase(s, tc);
     return cps_test_run(s);
 }

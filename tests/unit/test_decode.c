@@ -210,6 +210,16 @@ static const struct bad bad_frames[] = {
     {JOB_EXTRA("\"backend\":\"lxc\""), -EPROTO, "job.backend: unknown backend \"lxc\""},
     {JOB_EXTRA("\"overlay\":\"zfs\""), -EPROTO, "job.overlay: unknown overlay mode \"zfs\""},
     {HELLO("1", ",\"extra\":1"), -EPROTO, "hello: unknown key \"extra\""},
+    /* hello.reuse: the jobs a reusing helper still takes, 1..1000. */
+    {HELLO("1", ",\"reuse\":0"), -EPROTO, "hello.reuse: 0 is not a number of jobs (1..1000)"},
+    {HELLO("1", ",\"reuse\":1001"), -EPROTO, "hello.reuse: 1001 is larger than 1000"},
+    {HELLO("1", ",\"reuse\":4294967297"), -EPROTO, "hello.reuse: 4294967297 is larger than 1000"},
+    {HELLO("1", ",\"reuse\":-1"), -EPROTO,
+     "hello.reuse: expected an unsigned integer, got a negative integer"},
+    {HELLO("1", ",\"reuse\":\"2\""), -EPROTO,
+     "hello.reuse: expected an unsigned integer, got a text string"},
+    {HELLO("1", ",\"reuse\":true"), -EPROTO, "hello.reuse: expected an unsigned integer"},
+    {HELLO("1", ",\"reuse\":2,\"reuse\":2"), -EPROTO, "hello: duplicate key \"reuse\""},
     {"{\"type\":\"hello\",\"protocol\":1,\"helper_version\":\"0.1\",\"backends\":[],"
      "\"overlay_modes\":[],\"max_frame\":1,\"max_chunk\":1,\"uid\":0,\"gid\":0,"
      "\"backend\":\"lxc\",\"seccomp\":true}",
@@ -397,6 +407,25 @@ START_TEST(accepted_variations)
     ck_assert_uint_eq(msg.u.exit.timingc, 1);
     cps__msg_free(&msg);
     free(buf);
+
+    /* hello.reuse at both bounds, and absent (0). */
+    {
+        static const struct {
+            const char *diag;
+            uint32_t reuse;
+        } r[] = {{HELLO("1", ",\"reuse\":1"), 1},
+                 {HELLO("1", ",\"reuse\":1000"), 1000},
+                 {HELLO("1", ",\"reuse\":<19 00 02>"), 2}, /* a longer integer form */
+                 {HELLO("1", ""), 0}};
+
+        for (size_t i = 0; i < sizeof(r) / sizeof(r[0]); i++) {
+            buf = cbor_diag(r[i].diag, &len);
+            ck_assert_msg(cps__msg_decode(buf, len, &msg, &err) == 0, "%s", err.message);
+            ck_assert_uint_eq(msg.u.hello.reuse, r[i].reuse);
+            cps__msg_free(&msg);
+            free(buf);
+        }
+    }
 
     /* Unknown capability names in hello are skipped (forward compatibility). */
     buf = cbor_diag("{\"type\":\"hello\",\"protocol\":1,\"helper_version\":\"9.0\","

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cps_limits.h"
 #include "options.h"
 #include "check_run.h"
 
@@ -33,6 +34,52 @@ START_TEST(defaults)
     ck_assert_uint_eq(o.gid, getegid());
     ck_assert_uint_eq(o.backend, CPS_BACKEND_USERNS);
     ck_assert(o.seccomp);
+    ck_assert_uint_eq(o.jobs_per_helper, 1);
+}
+END_TEST
+
+/* --jobs-per-helper: 1..CPS_MAX_JOBS_PER_HELPER, and never with --no-seccomp
+ * (the jobs would share the uid's keyrings with keyctl allowed). */
+START_TEST(jobs_per_helper)
+{
+    char *one[] = {S("helper"), S("--jobs-per-helper"), S("1"), NULL};
+    char *max[] = {S("helper"), S("--jobs-per-helper=1000"), NULL};
+    char *one_no_seccomp[] = {S("helper"), S("--no-seccomp"), S("--jobs-per-helper"), S("1"), NULL};
+    char *bad[][5] = {
+        {S("helper"), S("--jobs-per-helper"), S("0"), NULL, NULL},
+        {S("helper"), S("--jobs-per-helper"), S("1001"), NULL, NULL},
+        {S("helper"), S("--jobs-per-helper"), S("-1"), NULL, NULL},
+        {S("helper"), S("--jobs-per-helper"), S(""), NULL, NULL},
+        {S("helper"), S("--jobs-per-helper"), S("3x"), NULL, NULL},
+        {S("helper"), S("--jobs-per-helper"), S("18446744073709551617"), NULL, NULL},
+        {S("helper"), S("--jobs-per-helper"), NULL, NULL, NULL},
+    };
+    char *no_seccomp[][5] = {
+        {S("helper"), S("--no-seccomp"), S("--jobs-per-helper"), S("2"), NULL},
+        {S("helper"), S("--jobs-per-helper"), S("1000"), S("--no-seccomp"), NULL},
+    };
+    struct cps_helper_options o;
+    struct cps_error e;
+
+    unsetenv(CPS_ENV_SANDBOX);
+    ck_assert_int_eq(parse(&o, &e, one), 0);
+    ck_assert_uint_eq(o.jobs_per_helper, 1);
+    ck_assert_int_eq(parse(&o, &e, max), 0);
+    ck_assert_uint_eq(o.jobs_per_helper, CPS_MAX_JOBS_PER_HELPER);
+    ck_assert_int_eq(parse(&o, &e, one_no_seccomp), 0);
+    ck_assert(!o.seccomp);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ck_assert_msg(parse(&o, &e, bad[i]) == -EINVAL, "accepted case %zu", i);
+        ck_assert_str_eq(e.stage, "usage");
+        if (bad[i][2] != NULL)
+            ck_assert_msg(strstr(e.message, "between 1 and 1000") != NULL, "%s", e.message);
+    }
+    for (size_t i = 0; i < sizeof(no_seccomp) / sizeof(no_seccomp[0]); i++) {
+        ck_assert_msg(parse(&o, &e, no_seccomp[i]) == -EINVAL, "accepted case %zu", i);
+        ck_assert_str_eq(e.stage, "usage");
+        ck_assert_msg(strstr(e.message, "keyrings") != NULL && strstr(e.message, "--no-seccomp"),
+                      "%s", e.message);
+    }
 }
 END_TEST
 
@@ -123,8 +170,9 @@ END_TEST
 START_TEST(usage_mentions_everything)
 {
     static const char *const words[] = {
-        "--uid",     "--gid",  "--backend",        "--no-seccomp", "--check",        "--json",
-        "--version", "--help", "CACHEPOT_SANDBOX", "CACHEPOT_LOG", "CACHEPOT_BWRAP", "exit codes"};
+        "--uid",        "--gid",          "--backend", "--no-seccomp", "--jobs-per-helper",
+        "--check",      "--json",         "--version", "--help",       "CACHEPOT_SANDBOX",
+        "CACHEPOT_LOG", "CACHEPOT_BWRAP", "exit codes"};
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
@@ -143,6 +191,7 @@ int main(void)
     TCase *tc = tcase_create("options");
 
     tcase_add_test(tc, defaults);
+    tcase_add_test(tc, jobs_per_helper);
     tcase_add_test(tc, flags);
     tcase_add_test(tc, env_backend);
     tcase_add_test(tc, bad_values);

@@ -16,6 +16,7 @@ MAX_INPUTS = 4096
 MAX_TIMINGS = 64
 MAX_CAPS = 16
 MAX_FEATURES = 64  # entries of hello.features
+MAX_JOBS_PER_HELPER = 1000  # hello.reuse (--jobs-per-helper)
 MAX_ID = 4294967294  # (uid_t)-1 is not an id
 MAX_MODE = 0o7777
 MAX_ERRNO = 2147483647

@@ -14,8 +14,10 @@ from .errors import SandboxError
 from .paths import path_problem
 
 HELLO_KEYS = ("type", "protocol", "helper_version", "backends", "overlay_modes", "max_frame",
-              "max_chunk", "uid", "gid", "backend", "seccomp", "features")
-HELLO_REQUIRED = 11  # type .. seccomp; "features" only for a parent that asked for it
+              "max_chunk", "uid", "gid", "backend", "seccomp", "features", "reuse")
+# type .. seccomp; "features" only for a parent that asked for it, "reuse" only
+# from a helper started with --jobs-per-helper N > 1
+HELLO_REQUIRED = 11
 JOB_KEYS = ("type", "toolchain", "build_dir", "argv", "env", "cwd", "outputs", "inputs",
             "backend", "overlay", "uid", "gid", "seccomp", "limits")
 JOB_REQUIRED = 8  # type .. inputs
@@ -232,6 +234,10 @@ def _hello(ctx, root):
     if "features" in v:
         out["features"] = get_caps(ctx, v["features"], "hello.features", features.NAMES,
                                    limits.MAX_FEATURES)
+    if "reuse" in v:
+        out["reuse"] = get_uint(ctx, v["reuse"], "hello.reuse", limits.MAX_JOBS_PER_HELPER)
+        if out["reuse"] == 0:
+            ctx.fail("hello.reuse", f"0 is not a number of jobs (1..{limits.MAX_JOBS_PER_HELPER})")
     return out
 
 

@@ -160,6 +160,22 @@ def test_hello_without_features_stays_without():
     assert features.announced(m) == features.FEATURES_0_1_0 == features.NAMES
 
 
+def test_hello_reuse_bounds():
+    """hello.reuse (a helper serving several jobs) as common/proto_decode.c:
+    1..1000 after "features", absent for a one-job helper."""
+    for n in (1, 2, 1000):
+        m = cs.decode(cbor2.dumps(dict(HELLO, features=[], reuse=n)))
+        assert m["reuse"] == n and list(m)[-1] == "reuse"
+        assert cs.encode(m) == cbor2.dumps(dict(HELLO, features=[], reuse=n))
+    assert "reuse" not in cs.decode(cbor2.dumps(HELLO))
+    for value, piece in ((0, "hello.reuse: 0 is not a number of jobs (1..1000)"),
+                         (1001, "hello.reuse: 1001 is larger than 1000"),
+                         (-1, "hello.reuse: expected an unsigned integer, got a negative integer"),
+                         ("2", "hello.reuse: expected an unsigned integer, got a text string"),
+                         (True, "hello.reuse: expected an unsigned integer")):
+        refused(cbor2.dumps(dict(HELLO, reuse=value)), piece)
+
+
 @pytest.mark.parametrize("value,piece", [
     ("job.uid", "hello.features: expected an array, got a text string"),
     ([f"job.k{i}" for i in range(65)], "hello.features: 65 entries, more than 64"),

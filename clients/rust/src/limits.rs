@@ -22,6 +22,8 @@ pub const MAX_TIMINGS: usize = 64;
 pub const MAX_CAPS: usize = 16;
 /// Entries of hello.features.
 pub const MAX_FEATURES: usize = 64;
+/// `hello.reuse`: `--jobs-per-helper` of the helper.
+pub const MAX_JOBS_PER_HELPER: u64 = 1000;
 pub const MAX_MODE: u64 = 0o7777;
 /// `(uid_t)-1` is not an id.
 pub const MAX_ID: u64 = u32::MAX as u64 - 1;

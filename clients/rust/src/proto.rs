@@ -31,6 +31,10 @@ pub struct Hello {
     /// decoding). None: the hello had no `features` key (a helper of 0.1.0,
     /// or one that was not asked).
     pub features: Option<Vec<String>>,
+    /// `hello.reuse`: the jobs a helper started with `--jobs-per-helper N > 1`
+    /// will still take, counting the one this hello invites (1..=1000). None:
+    /// no such key, one job per helper.
+    pub reuse: Option<u32>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -207,7 +211,7 @@ pub fn encode(msg: &Msg<'_>) -> Result<Vec<u8>, SandboxError> {
         Msg::Hello(h) => {
             let b = known_in_order(&h.backends, &BACKENDS);
             let o = known_in_order(&h.overlay_modes, &OVERLAY_MODES);
-            e.map(11 + h.features.is_some() as usize);
+            e.map(11 + h.features.is_some() as usize + h.reuse.is_some() as usize);
             kv_text(&mut e, "type", "hello");
             kv_uint(&mut e, "protocol", h.protocol);
             kv_text(&mut e, "helper_version", &h.helper_version);
@@ -228,6 +232,9 @@ pub fn encode(msg: &Msg<'_>) -> Result<Vec<u8>, SandboxError> {
                 e.text("features");
                 e.array(f.len());
                 f.iter().for_each(|n| e.text(n));
+            }
+            if let Some(r) = h.reuse {
+                kv_uint(&mut e, "reuse", r as u64);
             }
         }
         Msg::Job(j) => {
@@ -511,7 +518,7 @@ fn get_caps(it: &Item<'_>, field: &str, max: usize, known: &[&str]) -> Result<Ve
     Ok(known.iter().filter(|n| seen.iter().any(|s| s == *n)).map(|n| n.to_string()).collect())
 }
 
-const HELLO_KEYS: [&str; 12] = [
+const HELLO_KEYS: [&str; 13] = [
     "type",
     "protocol",
     "helper_version",
@@ -524,9 +531,11 @@ const HELLO_KEYS: [&str; 12] = [
     "backend",
     "seccomp",
     "features",
+    "reuse",
 ];
 /// The keys before this one are required.
 const HELLO_FEATURES: usize = 11;
+const HELLO_REUSE: usize = 12;
 
 fn decode_hello(root: &Item<'_>) -> Result<Hello, SandboxError> {
     // The protocol first: a parent that cannot speak the helper's version
@@ -557,6 +566,13 @@ fn decode_hello(root: &Item<'_>) -> Result<Hello, SandboxError> {
         seccomp: get_bool(g(10), "hello.seccomp")?,
         features: match v[HELLO_FEATURES] {
             Some(f) => Some(get_caps(f, "hello.features", MAX_FEATURES, &features::NAMES)?),
+            None => None,
+        },
+        reuse: match v[HELLO_REUSE] {
+            Some(r) => match get_uint(r, "hello.reuse", MAX_JOBS_PER_HELPER)? {
+                0 => return fail("hello.reuse", format!("0 is not a number of jobs (1..{MAX_JOBS_PER_HELPER})")),
+                n => Some(n as u32),
+            },
             None => None,
         },
     })
@@ -988,6 +1004,11 @@ pub fn check(msg: &Msg<'_>, errno: i32, stage: &str) -> Result<(), SandboxError>
             one_of("hello.backend", &h.backend, &BACKENDS, "backend")?;
             for f in h.features.iter().flatten() {
                 one_of("hello.features", f, &features::NAMES, "job key")?;
+            }
+            if let Some(r) = h.reuse {
+                if r == 0 || r as u64 > MAX_JOBS_PER_HELPER {
+                    return bad(errno, stage, "hello.reuse", format!("{r} is not 1..{MAX_JOBS_PER_HELPER}"));
+                }
             }
         }
         Msg::Job(j) => {

@@ -132,7 +132,7 @@ fn every_file_is_listed_and_every_listed_file_exists() {
     };
     assert_eq!(listed, list(vectors_dir()));
     assert_eq!(invalid, list(vectors_dir().join("invalid")));
-    assert_eq!(listed.len(), 14);
+    assert_eq!(listed.len(), 15);
     assert_eq!(invalid.len(), 27);
 }
 
@@ -161,7 +161,12 @@ fn decoded_values_are_the_readmes() {
             assert_eq!(h.overlay_modes, vec!["native", "bind"]);
             assert_eq!((h.max_frame, h.max_chunk), (1048576, 65536));
             assert_eq!(h.features, None);
+            assert_eq!(h.reuse, None);
         }
+        m => panic!("{m:?}"),
+    }
+    match proto::decode(&read("hello_reuse.cbor")).unwrap() {
+        Msg::Hello(h) => assert_eq!((h.features.map(|f| f.len()), h.reuse), (Some(features::NAMES.len()), Some(3))),
         m => panic!("{m:?}"),
     }
     match proto::decode(&read("hello_features.cbor")).unwrap() {
@@ -368,6 +373,38 @@ fn hello_features_bad_values_are_refused_with_the_c_decoders_messages() {
     ];
     for (value, piece) in cases {
         let e = proto::decode(&hello_with_features(&value)).unwrap_err();
+        assert_eq!((e.stage.as_str(), e.errno), ("decode", libc::EPROTO), "{piece}: {e}");
+        assert!(e.message.contains(piece), "{:?} lacks {piece:?}", e.message);
+    }
+}
+
+/// hello.reuse (a helper serving several jobs): 1..=1000, with the C
+/// decoder's messages outside; re-encoded as it came.
+#[test]
+fn hello_reuse_bounds() {
+    let with = |value: &[u8]| -> Vec<u8> {
+        let mut h = std::fs::read(vectors_dir().join("hello.cbor")).unwrap();
+        h[0] += 1;
+        h.extend(cbor_text(b"reuse"));
+        h.extend_from_slice(value);
+        h
+    };
+    for (value, n) in [(&[0x01u8][..], 1u32), (&[0x19, 0x03, 0xe8][..], 1000)] {
+        let f = with(value);
+        match proto::decode(&f).unwrap() {
+            Msg::Hello(h) => assert_eq!(h.reuse, Some(n)),
+            m => panic!("{m:?}"),
+        }
+        assert_eq!(proto::encode(&proto::decode(&f).unwrap()).unwrap(), f);
+    }
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (vec![0x00], "hello.reuse: 0 is not a number of jobs (1..1000)"),
+        (vec![0x19, 0x03, 0xe9], "hello.reuse: 1001 is larger than 1000"),
+        (vec![0x20], "hello.reuse: expected an unsigned integer, got a negative integer"),
+        (cbor_text(b"2"), "hello.reuse: expected an unsigned integer, got a text string"),
+    ];
+    for (value, piece) in cases {
+        let e = proto::decode(&with(&value)).unwrap_err();
         assert_eq!((e.stage.as_str(), e.errno), ("decode", libc::EPROTO), "{piece}: {e}");
         assert!(e.message.contains(piece), "{:?} lacks {piece:?}", e.message);
     }
