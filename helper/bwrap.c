@@ -338,7 +338,8 @@ int cps__bwrap_argv(const struct cps_job *job, const struct cps_bwrap *bwrap, co
     /* Each namespace named: --unshare-all silently tolerates a cgroup
      * namespace that cannot be created. */
     add(&b, "--unshare-user");
-    add(&b, "--unshare-ipc");
+    if (!bwrap->ipc_ns_of_init)
+        add(&b, "--unshare-ipc");
     add(&b, "--unshare-pid");
     add(&b, "--unshare-net");
     add(&b, "--unshare-uts");

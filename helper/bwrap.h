@@ -12,6 +12,7 @@
 #define CPS_HELPER_BWRAP_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "error.h"
@@ -41,6 +42,11 @@ struct cps_bwrap {
     /* /proc files to cover in the job's /proc (proc_mask.h); filled by
      * cps__backend_prepare from the host's /proc, count 0: none. */
     struct cps_proc_masks proc_masks;
+    /* Set by main.c for a helper serving several jobs, whose I has an IPC
+     * namespace of its own per job: bwrap then makes none (no --unshare-ipc),
+     * so that the job's IPC objects are in I's namespace, which I empties
+     * before it reports the job's end (ipc_clear.h). */
+    bool ipc_ns_of_init;
 };
 
 /*

@@ -36,7 +36,10 @@ struct cps_ctl_record {
     uint64_t exec_usec;     /* CPS_CTL_STARTED: fork of the child until its exec succeeded */
     struct rusage usage;    /* CPS_CTL_EXITED: I's RUSAGE_CHILDREN once the job's processes
                                were reaped, so that O need not wait for I's exit to report it */
-    struct cps_error error; /* CPS_CTL_SETUP_FAILED, CPS_CTL_EXEC_FAILED */
+    uint32_t ipc_left;      /* CPS_CTL_EXITED, helper serving several jobs: 1 when I could not
+                               empty the job's IPC namespace (ipc_clear.h; error says why) */
+    struct cps_error error; /* CPS_CTL_SETUP_FAILED, CPS_CTL_EXEC_FAILED; CPS_CTL_EXITED with
+                               ipc_left */
 };
 
 /* Send / receive one record. recv returns 0, -ECONNRESET on EOF (peer gone),

@@ -20,6 +20,7 @@
 #include "control.h"
 #include "error.h"
 #include "cps_limits.h"
+#include "ipc_clear.h"
 #include "log.h"
 #include "namespaces.h"
 #include "proctitle.h"
@@ -96,7 +97,7 @@ static int reap_all(pid_t job_pid)
 
 static _Noreturn void init_main(int ctl, int out_wr, int err_wr, bool seccomp,
                                 const struct cps_backend_prep *bp, const struct cps_job_cgroup *cg,
-                                bool own_uts)
+                                bool per_job_namespaces)
 {
     struct cps__seccomp sc = {0};
     struct cps_error sc_err, cg_err, title_err, sid_err, host_err;
@@ -136,7 +137,7 @@ static _Noreturn void init_main(int ctl, int out_wr, int err_wr, bool seccomp,
     /* A UTS namespace of its own starts with O's hostname, which is already
      * the sandbox's; set again all the same, so that the job's hostname never
      * depends on what O's namespace holds. */
-    if (own_uts)
+    if (per_job_namespaces)
         host_rc = cps__ns_set_hostname(&host_err);
     prep_usec = prepare_root(bp, &prep);
     /* The built-in program (seccomp_filter.h): nothing to build. */
@@ -203,13 +204,20 @@ static _Noreturn void init_main(int ctl, int out_wr, int err_wr, bool seccomp,
     r.kind = CPS_CTL_EXITED;
     r.wait_status = reap_all(job_pid);
     (void)getrusage(RUSAGE_CHILDREN, &r.usage);
+    /* Every other process of the namespace is reaped: nothing holds an IPC
+     * object any more, and the charges of the job's objects to the kept user
+     * namespace drop now rather than when the kernel frees this namespace,
+     * after the next hello (ipc_clear.h). A one-job helper's user namespace
+     * dies with it: nothing to do there. */
+    if (per_job_namespaces && cps__ipc_clear(&r.error) < 0)
+        r.ipc_left = 1;
     (void)cps__ctl_send(ctl, &r, NULL);
     _exit(0);
 }
 
 int cps__init_spawn(struct cps_init *in, const int *close_fds, size_t nclose, bool seccomp,
                     const struct cps_backend_prep *bp, const struct cps_job_cgroup *cg,
-                    bool own_ipc_uts, struct cps_error *err)
+                    bool per_job_namespaces, struct cps_error *err)
 {
     int out[2] = {-1, -1}, errp[2] = {-1, -1}, ctl[2] = {-1, -1};
     unsigned long flags = CLONE_NEWPID | SIGCHLD;
@@ -231,8 +239,8 @@ int cps__init_spawn(struct cps_init *in, const int *close_fds, size_t nclose, bo
      * child as PID 1 of a new PID namespace owned by O's user namespace
      * (bubblewrap's raw_clone does the same). It skips glibc's fork handlers,
      * which is fine in a single-threaded process. */
-    if (own_ipc_uts)
-        flags |= CLONE_NEWIPC | CLONE_NEWUTS;
+    if (per_job_namespaces)
+        flags |= CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET;
     pid = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
     if (pid < 0) {
         rc = cps__error_set(err, CPS_STAGE_FORK_INIT, errno, NULL,
@@ -246,7 +254,7 @@ int cps__init_spawn(struct cps_init *in, const int *close_fds, size_t nclose, bo
         close(out[0]);
         close(errp[0]);
         close(ctl[0]);
-        init_main(ctl[1], out[1], errp[1], seccomp, bp, cg, own_ipc_uts);
+        init_main(ctl[1], out[1], errp[1], seccomp, bp, cg, per_job_namespaces);
     }
     close(out[1]);
     close(errp[1]);

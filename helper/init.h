@@ -35,17 +35,20 @@ struct cps_init {
  * are closed. seccomp: the job gets the default filter, which I prepares
  * itself; bp (borrowed) the prepared backend I launches the job with; cg
  * (borrowed) the job cgroup, which I enters first (cps__cgroup_enter).
- * own_ipc_uts (a helper serving several jobs, docs/REUSE.md): I also gets IPC
- * and UTS namespaces of its own and sets its hostname, so that nothing a job
- * leaves there (SysV IPC, POSIX message queues, the hostname) reaches the next
- * job, which gets another I; O's own namespaces then hold nothing of any job.
+ * per_job_namespaces (a helper serving several jobs, docs/REUSE.md): I also
+ * gets IPC, UTS and network namespaces of its own and sets its hostname, so
+ * that nothing a job leaves there (SysV IPC, POSIX message queues, the
+ * hostname, the network namespace's counters such as /proc/net/snmp) reaches
+ * the next job, which gets another I; O's own namespaces then hold nothing of
+ * any job. After the job's processes are reaped, I empties its IPC namespace
+ * (ipc_clear.h) before it reports the job's end.
  * Returns
  * 0 in O with *in filled; stage "fork_init". I starts its own setup (init.c:
  * the cgroup, prepare_root) right away, while O says hello.
  */
 int cps__init_spawn(struct cps_init *in, const int *close_fds, size_t nclose, bool seccomp,
                     const struct cps_backend_prep *bp, const struct cps_job_cgroup *cg,
-                    bool own_ipc_uts, struct cps_error *err);
+                    bool per_job_namespaces, struct cps_error *err);
 
 /* Close O's fds of *in (not the process). */
 void cps__init_close(struct cps_init *in);

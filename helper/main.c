@@ -239,6 +239,9 @@ static int prepare(struct helper *h)
     if (cps__ns_set_hostname(&h->err) < 0 || cps__ns_make_root_private(&h->err) < 0)
         return -1;
     cps__backend_prepare(h->opt.backend, &h->backend);
+    /* A reusing helper's I has an IPC namespace of its own per job, which it
+     * empties after the job (ipc_clear.h): bwrap's job uses that one. */
+    h->backend.bwrap.ipc_ns_of_init = h->opt.jobs_per_helper > 1;
     h->left = h->opt.jobs_per_helper;
     return spawn_init_and_hello(h);
 }
@@ -407,7 +410,11 @@ static int next_job(struct helper *h)
         .left = h->left,
         .ran_to_end = h->end.exited && !h->end.killed,
         .clean = h->job_clean,
+        .ipc_cleared = !h->end.ipc_left,
     };
+
+    if (h->end.ipc_left)
+        cps__log_info("%s: %s", h->end.ipc_err.stage, h->end.ipc_err.message);
 
     if (!cps__reuse_another(&e, &h->cg)) {
         cps__cgroup_remove(&h->cg);

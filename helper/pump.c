@@ -333,6 +333,9 @@ static bool pump_ctl(struct pump *p)
         p->r->exited = true;
         p->r->wait_status = rec.wait_status;
         p->r->usage = rec.usage;
+        p->r->ipc_left = rec.ipc_left != 0;
+        if (rec.ipc_left)
+            p->r->ipc_err = rec.error;
         if (!p->r->killed)
             p->r->wall_us = cps__now_usec() - p->start_us;
         break;

@@ -20,6 +20,8 @@ struct cps_pump_result {
     struct rusage usage; /* the job's processes, as reaped by I */
     bool failed;         /* I reported a setup or exec failure: failure */
     struct cps_error failure;
+    bool ipc_left; /* I could not empty the job's IPC namespace: ipc_err (no reuse) */
+    struct cps_error ipc_err;
     bool killed;           /* O killed I (limit says why) */
     /*
      * Why the job ended early, or NULL: O killed I for "timeout"

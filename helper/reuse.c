@@ -18,6 +18,10 @@ bool cps__reuse_another(const struct cps_job_end *e, const struct cps_job_cgroup
         cps__log_info("reuse: the job's cleanup failed: exiting after it");
         return false;
     }
+    if (!e->ipc_cleared) {
+        cps__log_info("reuse: the job's IPC namespace could not be emptied: exiting after it");
+        return false;
+    }
     if (!cps__cgroup_empty(cg)) {
         cps__log_info("reuse: the job cgroup is not empty: exiting after the job");
         return false;

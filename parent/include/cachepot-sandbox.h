@@ -301,8 +301,8 @@ struct cps_pool_options {
      * N > 1 (at most CPS_POOL_MAX_JOBS_PER_HELPER): pooled helpers are spawned
      * with --jobs-per-helper N and, after a job's exit, say hello again and
      * take the next job of their configuration; each job still gets fresh
-     * mount, PID, IPC and UTS namespaces, while the helper process (and with
-     * the userns backend its user and network namespaces) is kept
+     * mount, PID, IPC, UTS and network namespaces, while the helper process
+     * (and with the userns backend its user namespace) is kept
      * (docs/SECURITY.md, "Jobs served by one helper"). A
      * configuration with seccomp off always gets a helper per job (only the
      * default filter keeps a job from leaving a key in the uid's keyrings);

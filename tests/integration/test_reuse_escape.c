@@ -11,8 +11,8 @@
  * Every case runs under both backends and every overlay mode the host
  * allows (fuse as root only: /dev/fuse is 0600 here), as root or as uid
  * 65534 (CPS_IT_MODE, like test_backends.c). Host-side checks on top of the
- * jobs' own: the second job's PID 1 is a new process in a new PID, IPC and
- * UTS namespace; no process of the first job (nor anything with the case's
+ * jobs' own: the second job's PID 1 is a new process in a new PID, IPC, UTS
+ * and network namespace; no process of the first job (nor anything with the case's
  * mark in its argv) is left when the second hello comes; the helper says
  * hello with reuse 2, then 1, then ends with status 0 without another frame;
  * nothing is left mounted, running or in the build dir at the end.
@@ -181,6 +181,7 @@ struct job_view {
     unsigned long long pid_ns, ipc_ns, uts_ns, net_ns;
     int pidns_fd;       /* pins the PID namespace: its inode cannot be reused meanwhile */
     int ipc_fd, uts_fd; /* the same for IPC and UTS */
+    int net_fd;         /* and for the network namespace */
     char cgroup[2048];  /* the helper's job cgroup dirs, one per line ("" without one) */
     bool cg_pids, cg_memory;
 };
@@ -237,7 +238,7 @@ static void view_job(const struct client *c, struct job_view *v)
     ck_assert_int_ge(v->pidns_fd, 0);
     v->ipc_ns = ns_ino(v->init, "ipc", &v->ipc_fd);
     v->uts_ns = ns_ino(v->init, "uts", &v->uts_fd);
-    v->net_ns = ns_ino(v->init, "net", NULL);
+    v->net_ns = ns_ino(v->init, "net", &v->net_fd);
     job_cgroup(c->pid, v);
 }
 
@@ -246,11 +247,14 @@ static void unview_job(struct job_view *v)
     close(v->pidns_fd);
     if (v->ipc_fd >= 0)
         close(v->ipc_fd);
+    if (v->net_fd >= 0)
+        close(v->net_fd);
     close(v->uts_fd);
 }
 
 /* The first job's I is gone, its PID namespace empty, and the second job got
- * fresh namespaces; the network namespace is shared on purpose (REUSE.md). */
+ * fresh namespaces, the network namespace too (REUSE.md: its counters are a
+ * channel, see netns_counters). */
 static void assert_fresh(const struct job_view *first, const struct job_view *second)
 {
     struct client probe;
@@ -262,17 +266,19 @@ static void assert_fresh(const struct job_view *first, const struct job_view *se
     ck_assert_msg(first->pid_ns != second->pid_ns, "the second job is in the first's PID ns");
     ck_assert_msg(first->ipc_ns != second->ipc_ns, "the second job is in the first's IPC ns");
     ck_assert_msg(first->uts_ns != second->uts_ns, "the second job is in the first's UTS ns");
+    ck_assert_msg(first->net_ns != second->net_ns, "the second job is in the first's network ns");
     ck_assert_msg(find_process_with_arg(fx.mark) == 0, "a process with %s in its argv is left",
                   fx.mark);
 }
 
-/* Let the first job's IPC namespace go (compared, no longer needed): held
- * open, it would keep its message queues charged to the user's
- * RLIMIT_MSGQUEUE, which is the helper's business, not the test's. */
+/* Let the first job's IPC and network namespaces go (compared, no longer
+ * needed): the test's hold must not keep anything of the first job alive. */
 static void release_ipc(struct job_view *v)
 {
     close(v->ipc_fd);
     v->ipc_fd = -1;
+    close(v->net_fd);
+    v->net_fd = -1;
 }
 
 /* ---- jobs ------------------------------------------------------------------ */
@@ -685,8 +691,9 @@ END_TEST
 /* POSIX message queues (RLIMIT_MSGQUEUE) and SHM_LOCK'ed segments
  * (RLIMIT_MEMLOCK) are charged to the uid in its user namespace, which reuse
  * keeps: the first job fills both limits, and the second must get all of it
- * back. Fails with the userns backend (FOUND.md): the first job's IPC
- * namespace is freed asynchronously, after the next hello. */
+ * back at once, with no wait: the kernel frees the first job's IPC namespace
+ * asynchronously, after the next hello, so the helper's I must remove the
+ * objects itself before it reports the job's end (helper/ipc_clear.h). */
 START_TEST(ipc_quota)
 {
     everywhere("quota");
@@ -704,8 +711,9 @@ END_TEST
 
 /* An abstract UNIX socket held by a background process, 400 whose only
  * reference is in flight in an SCM_RIGHTS loop, TCP on 127.0.0.1 and
- * 0.0.0.0, UDP on 0.0.0.0. The network namespace is kept across jobs (userns
- * backend): names and ports must be free again for the second job. */
+ * 0.0.0.0, UDP on 0.0.0.0: names and ports must be free again for the second
+ * job (each job has a network namespace of its own since
+ * reuse_escape_netns_counters; this still checks that nothing is shared). */
 START_TEST(sockets)
 {
     everywhere("sockets");
@@ -714,8 +722,9 @@ END_TEST
 
 /* The network namespace's own counters are no socket's: the first job moves
  * Ip OutNoRoutes by 1234 (datagrams to 127.0.0.1 with no interface up), and
- * the second must read 0, as in a fresh namespace. Fails with the userns
- * backend (FOUND.md): the kept namespace carries the number. */
+ * the second must read 0, as in a fresh namespace. The helper used to keep
+ * the network namespace across jobs (userns backend), which carried the
+ * number: each job's I now has a network namespace of its own. */
 START_TEST(netns_counters)
 {
     everywhere("counters");

@@ -407,6 +407,38 @@ START_TEST(argv_old_bwrap_no_ids)
 }
 END_TEST
 
+static size_t count_arg(char **argv, const char *arg)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; argv[i]; i++)
+        n += strcmp(argv[i], arg) == 0;
+    return n;
+}
+
+/* A reusing helper's I empties its own IPC namespace after each job
+ * (ipc_clear.h): bwrap must then make none, every other namespace as always. */
+START_TEST(argv_ipc_ns_of_init)
+{
+    static const char *const others[] = {"--unshare-user", "--unshare-pid", "--unshare-net",
+                                         "--unshare-uts", "--unshare-cgroup"};
+    struct cps_job job = sample_job();
+    struct cps_bwrap b = {.path = "/usr/bin/bwrap", .version = {0, 8, 0}};
+    struct cps_error err = {0};
+    char **argv;
+
+    for (int reuse = 0; reuse < 2; reuse++) {
+        b.ipc_ns_of_init = reuse == 1;
+        ck_assert_int_eq(cps__bwrap_argv(&job, &b, "/t", &argv, &err), 0);
+        ck_assert_uint_eq(count_arg(argv, "--unshare-ipc"), reuse ? 0 : 1);
+        for (size_t k = 0; k < sizeof(others) / sizeof(others[0]); k++)
+            ck_assert_msg(count_arg(argv, others[k]) == 1, "%s missing (reuse %d)", others[k],
+                          reuse);
+        cps__bwrap_argv_free(argv);
+    }
+}
+END_TEST
+
 /* The /proc files to cover follow --proc and its read-only entries, each a
  * read-only bind of /dev/null, before the helper's /dev (--dev-bind). */
 START_TEST(argv_proc_masks)
@@ -702,6 +734,7 @@ int main(void)
     tcase_add_test(argv_tc, argv_full);
     tcase_add_test(argv_tc, argv_old_bwrap_no_ids);
     tcase_add_test(argv_tc, argv_proc_masks);
+    tcase_add_test(argv_tc, argv_ipc_ns_of_init);
     tcase_add_test(argv_tc, argv_invalid);
     suite_add_tcase(s, argv_tc);
     /* The runs copy the host's static busybox into their root; the _as_root
