@@ -157,7 +157,7 @@ static int get_uint(const cbor_item_t *it, const char *field, uint64_t max, uint
 static int get_u32(const cbor_item_t *it, const char *field, uint32_t max, uint32_t *out,
                    struct cps_error *err)
 {
-    uint64_t v;
+    uint64_t v = 0; /* gcc 12 -O2 cannot see that get_uint sets it when it returns 0 */
     int ret = get_uint(it, field, max, &v, err);
 
     if (ret == 0)
