@@ -458,7 +458,7 @@ def cpu_ladder(by, cpu, per):
               "floor-all-ns", "bwrap"),
              ("`lib-cold` over the namespace floor (the helper's exec, mounts, overlay, "
               "seccomp, protocol)", "floor-all-ns", "lib-cold"),
-             ("what reuse saves per job (helper spawn, user and network namespaces; "
+             ("what reuse saves per job (the helper's spawn and exec, its user namespace; "
               "docs/REUSE.md)", "lib-reuse", "lib-warm")]
     rows = []
     for what, a, b in steps:
