@@ -2,6 +2,7 @@
 #include "hostutil.h"
 
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <spawn.h>
@@ -68,4 +69,40 @@ void it_remove_dir(const char *dir)
     const char *argv[] = {"rm", "-rf", dir, NULL};
 
     it_run(argv);
+}
+
+void it_sandbox_dirs_setup(struct it_sandbox_dirs *d, const char *helper, const char *toolchain)
+{
+    const char *mode = getenv("CPS_IT_MODE");
+    char cmd[8192];
+
+    d->unpriv = mode != NULL && strcmp(mode, "unpriv") == 0;
+    if (d->unpriv) {
+        snprintf(d->helper, sizeof(d->helper), "%s/helper", d->dir);
+        snprintf(cmd, sizeof(cmd), "cp %s %s && chmod 755 %s", helper, d->helper, d->helper);
+        it_sh(cmd);
+    } else {
+        snprintf(d->helper, sizeof(d->helper), "%s", helper);
+    }
+    snprintf(d->toolchain, sizeof(d->toolchain), "%s/toolchain", d->dir);
+    snprintf(cmd, sizeof(cmd), "cp -a %s %s", toolchain, d->toolchain);
+    it_sh(cmd);
+    snprintf(d->build, sizeof(d->build), "%s/build", d->dir);
+    ck_assert_int_eq(mkdir(d->build, 0755), 0);
+    if (d->unpriv && geteuid() == 0)
+        ck_assert_int_eq(chown(d->build, 65534, 65534), 0);
+}
+
+bool it_dir_empty(const char *path)
+{
+    struct dirent *e;
+    bool empty = true;
+    DIR *dir = opendir(path);
+
+    ck_assert_msg(dir != NULL, "opendir %s", path);
+    while ((e = readdir(dir)) != NULL)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+            empty = false;
+    closedir(dir);
+    return empty;
 }

@@ -38,54 +38,13 @@
 #error "CPS_TEST_HELPER must name the helper binary"
 #endif
 
-static struct {
-    bool unpriv;
-    char dir[64];
-    char helper[512];
-    char toolchain[256];
-    char build[256];
-} fx;
-
-/* ---- host utilities -------------------------------------------------------- */
-
-static bool dir_empty(const char *path)
-{
-    struct dirent *e;
-    bool empty = true;
-    DIR *d = opendir(path);
-
-    ck_assert_msg(d != NULL, "opendir %s", path);
-    while ((e = readdir(d)) != NULL)
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-            empty = false;
-    closedir(d);
-    return empty;
-}
+static struct it_sandbox_dirs fx;
 
 /* ---- fixture --------------------------------------------------------------- */
 
 static void setup(void)
 {
-    const char *mode = getenv("CPS_IT_MODE");
-    char cmd[8192];
-
-    fx.unpriv = mode != NULL && strcmp(mode, "unpriv") == 0;
-    if (fx.unpriv) {
-        /* The repository may sit where uid 65534 cannot enter: run a copy. */
-        snprintf(fx.helper, sizeof(fx.helper), "%s/helper", fx.dir);
-        snprintf(cmd, sizeof(cmd), "cp %s %s && chmod 755 %s", CPS_TEST_HELPER, fx.helper,
-                 fx.helper);
-        it_sh(cmd);
-    } else {
-        snprintf(fx.helper, sizeof(fx.helper), "%s", CPS_TEST_HELPER);
-    }
-    snprintf(fx.toolchain, sizeof(fx.toolchain), "%s/toolchain", fx.dir);
-    snprintf(cmd, sizeof(cmd), "cp -a %s %s", CPS_TEST_TOOLCHAIN, fx.toolchain);
-    it_sh(cmd);
-    snprintf(fx.build, sizeof(fx.build), "%s/build", fx.dir);
-    ck_assert_int_eq(mkdir(fx.build, 0755), 0);
-    if (fx.unpriv && geteuid() == 0)
-        ck_assert_int_eq(chown(fx.build, 65534, 65534), 0);
+    it_sandbox_dirs_setup(&fx, CPS_TEST_HELPER, CPS_TEST_TOOLCHAIN);
 }
 
 /* A fuse-overlayfs serving this test's dir (other tests may run their own). */
@@ -108,7 +67,7 @@ static void assert_clean(void)
     free(mi);
     left = find_process_with_arg(fx.dir);
     ck_assert_msg(left == 0, "process %d still mentions %s", (int)left, fx.dir);
-    ck_assert_msg(dir_empty(fx.build), "the build dir %s is not clean", fx.build);
+    ck_assert_msg(it_dir_empty(fx.build), "the build dir %s is not clean", fx.build);
 }
 
 static void teardown(void)
@@ -663,8 +622,8 @@ START_TEST(sandbox_env)
     snprintf(path, sizeof(path), "%s/stderr", fx.dir);
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 2, path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ck_assert_int_eq(posix_spawn(&pid, fx.helper, &fa, NULL, (char *const *)(uintptr_t)argv, environ),
-                     0);
+    ck_assert_int_eq(
+        posix_spawn(&pid, fx.helper, &fa, NULL, (char *const *)(uintptr_t)argv, environ), 0);
     posix_spawn_file_actions_destroy(&fa);
     ck_assert_int_eq(waitpid(pid, &st, 0), pid);
     unsetenv("CACHEPOT_SANDBOX");
@@ -814,8 +773,8 @@ START_TEST(unmakeable_output_dirs)
         {CPS_BACKEND_BUBBLEWRAP, CPS_OVERLAY_FUSE}, {CPS_BACKEND_BUBBLEWRAP, CPS_OVERLAY_BIND},
     };
     const char *outs[] = {"/tlink/sub/a.o",    "/tlink/a.o",    "/etc/marker-toolchain/a.o",
-                    "/proc/self/status", "/work/out/dir", "/work/out/ok",
-                    "/etc/unreadable"};
+                          "/proc/self/status", "/work/out/dir", "/work/out/ok",
+                          "/etc/unreadable"};
     /* As root the helper's capabilities read a mode-000 file: only 65534
      * asks for it. */
     size_t n = fx.unpriv ? 7 : 6, ran = 0;
@@ -985,9 +944,8 @@ START_TEST(other_uid)
     };
 
     for (size_t i = 0; i < sizeof(combos) / sizeof(combos[0]); i++) {
-        const char *args[] = {"--uid", "1000",      "--gid",
-                        "1000",  "--backend", cps__backend_name(combos[i][0]),
-                        NULL};
+        const char *args[] = {
+            "--uid", "1000", "--gid", "1000", "--backend", cps__backend_name(combos[i][0]), NULL};
         struct jobspec s;
         struct client c;
 

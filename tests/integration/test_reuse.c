@@ -32,13 +32,7 @@
 #error "CPS_TEST_HELPER must name the helper binary"
 #endif
 
-static struct {
-    bool unpriv;
-    char dir[64];
-    char helper[512];
-    char toolchain[256];
-    char build[256];
-} fx;
+static struct it_sandbox_dirs fx;
 
 static const char *const backends[] = {"userns", "bubblewrap"};
 #define NBACKENDS (sizeof(backends) / sizeof(backends[0]))
@@ -47,40 +41,7 @@ static const char *const backends[] = {"userns", "bubblewrap"};
 
 static void setup(void)
 {
-    const char *mode = getenv("CPS_IT_MODE");
-    char cmd[8192];
-
-    fx.unpriv = mode != NULL && strcmp(mode, "unpriv") == 0;
-    if (fx.unpriv) {
-        /* The repository may sit where uid 65534 cannot enter: run a copy. */
-        snprintf(fx.helper, sizeof(fx.helper), "%s/helper", fx.dir);
-        snprintf(cmd, sizeof(cmd), "cp %s %s && chmod 755 %s", CPS_TEST_HELPER, fx.helper,
-                 fx.helper);
-        it_sh(cmd);
-    } else {
-        snprintf(fx.helper, sizeof(fx.helper), "%s", CPS_TEST_HELPER);
-    }
-    snprintf(fx.toolchain, sizeof(fx.toolchain), "%s/toolchain", fx.dir);
-    snprintf(cmd, sizeof(cmd), "cp -a %s %s", CPS_TEST_TOOLCHAIN, fx.toolchain);
-    it_sh(cmd);
-    snprintf(fx.build, sizeof(fx.build), "%s/build", fx.dir);
-    ck_assert_int_eq(mkdir(fx.build, 0755), 0);
-    if (fx.unpriv && geteuid() == 0)
-        ck_assert_int_eq(chown(fx.build, 65534, 65534), 0);
-}
-
-static bool dir_empty(const char *path)
-{
-    struct dirent *e;
-    bool empty = true;
-    DIR *d = opendir(path);
-
-    ck_assert_msg(d != NULL, "opendir %s", path);
-    while ((e = readdir(d)) != NULL)
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-            empty = false;
-    closedir(d);
-    return empty;
+    it_sandbox_dirs_setup(&fx, CPS_TEST_HELPER, CPS_TEST_TOOLCHAIN);
 }
 
 /* Nothing of a job may be left on the host: mounts under the test's dir,
@@ -94,7 +55,7 @@ static void assert_clean(void)
     free(mi);
     left = find_process_with_arg(fx.dir);
     ck_assert_msg(left == 0, "process %d still mentions %s", (int)left, fx.dir);
-    ck_assert_msg(dir_empty(fx.build), "the build dir %s is not clean", fx.build);
+    ck_assert_msg(it_dir_empty(fx.build), "the build dir %s is not clean", fx.build);
 }
 
 static void teardown(void)
@@ -255,7 +216,7 @@ START_TEST(jobs_in_sequence)
                                                      ? data[k] - 'a' + 'A'
                                                      : data[k]);
                 ck_assert_str_eq(cps__backend_name(c.exit_msg.u.exit.backend), backends[b]);
-                ck_assert_msg(dir_empty(fx.build), "the build dir is not clean after job %u",
+                ck_assert_msg(it_dir_empty(fx.build), "the build dir is not clean after job %u",
                               i + 1);
             }
             assert_helper_ends(&c, 0);
@@ -441,7 +402,7 @@ START_TEST(nothing_kept_in_helper)
             ck_assert_str_eq((char *)c.out, "indone\n");
             ck_assert_str_eq(cps__overlay_name(c.exit_msg.u.exit.overlay),
                              cps__overlay_name(modes[i % nmodes]));
-            ck_assert_msg(dir_empty(other), "%s is not clean after job %u", other, i + 1);
+            ck_assert_msg(it_dir_empty(other), "%s is not clean after job %u", other, i + 1);
         }
         assert_helper_ends(&c, 0);
         client_free(&c);

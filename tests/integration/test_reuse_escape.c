@@ -40,53 +40,15 @@
 #error "CPS_TEST_HELPER must name the helper binary"
 #endif
 
-static struct {
-    bool unpriv;
-    char dir[64];
-    char mark[64]; /* "cps-leak-" + the dir's unique suffix: in the argv of every leftover */
-    char helper[512];
-    char toolchain[256];
-    char build[256];
-} fx;
-
-/* ---- fixture (as test_backends.c) ------------------------------------------ */
-
-static bool dir_empty(const char *path)
-{
-    struct dirent *e;
-    bool empty = true;
-    DIR *d = opendir(path);
-
-    ck_assert_msg(d != NULL, "opendir %s", path);
-    while ((e = readdir(d)) != NULL)
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-            empty = false;
-    closedir(d);
-    return empty;
-}
+static struct it_sandbox_dirs fx;
+static char fx_mark[64]; /* "cps-leak-" + the dir's unique suffix: in the argv of every leftover */
 
 static void setup(void)
 {
-    const char *mode = getenv("CPS_IT_MODE");
     char cmd[8192];
 
-    fx.unpriv = mode != NULL && strcmp(mode, "unpriv") == 0;
-    if (fx.unpriv) {
-        snprintf(fx.helper, sizeof(fx.helper), "%s/helper", fx.dir);
-        snprintf(cmd, sizeof(cmd), "cp %s %s && chmod 755 %s", CPS_TEST_HELPER, fx.helper,
-                 fx.helper);
-        it_sh(cmd);
-    } else {
-        snprintf(fx.helper, sizeof(fx.helper), "%s", CPS_TEST_HELPER);
-    }
-    snprintf(fx.toolchain, sizeof(fx.toolchain), "%s/toolchain", fx.dir);
-    snprintf(cmd, sizeof(cmd), "cp -a %s %s", CPS_TEST_TOOLCHAIN, fx.toolchain);
-    it_sh(cmd);
-    snprintf(fx.build, sizeof(fx.build), "%s/build", fx.dir);
-    ck_assert_int_eq(mkdir(fx.build, 0755), 0);
-    if (fx.unpriv && geteuid() == 0)
-        ck_assert_int_eq(chown(fx.build, 65534, 65534), 0);
-    snprintf(fx.mark, sizeof(fx.mark), "cps-leak-%s", strrchr(fx.dir, '-') + 1);
+    it_sandbox_dirs_setup(&fx, CPS_TEST_HELPER, CPS_TEST_TOOLCHAIN);
+    snprintf(fx_mark, sizeof(fx_mark), "cps-leak-%s", strrchr(fx.dir, '-') + 1);
     /* A lower-layer file of the job's own uid, in a dir of its own: a hard
      * link to it needs no privilege (protected_hardlinks), and overlayfs can
      * copy the dir up as uid 65534 (its owner is mapped), so the first job
@@ -110,9 +72,9 @@ static void assert_clean(void)
     free(mi);
     left = find_process_with_arg(fx.dir);
     ck_assert_msg(left == 0, "process %d still mentions %s", (int)left, fx.dir);
-    left = find_process_with_arg(fx.mark);
-    ck_assert_msg(left == 0, "process %d left by a job (%s in its argv)", (int)left, fx.mark);
-    ck_assert_msg(dir_empty(fx.build), "the build dir %s is not clean", fx.build);
+    left = find_process_with_arg(fx_mark);
+    ck_assert_msg(left == 0, "process %d left by a job (%s in its argv)", (int)left, fx_mark);
+    ck_assert_msg(it_dir_empty(fx.build), "the build dir %s is not clean", fx.build);
     /* The toolchain (the lower layer) is the host's: no job may change it. */
     snprintf(path, sizeof(path), "%s/etc/marker-toolchain", fx.toolchain);
     marker = it_read_file(path, NULL);
@@ -267,8 +229,8 @@ static void assert_fresh(const struct job_view *first, const struct job_view *se
     ck_assert_msg(first->ipc_ns != second->ipc_ns, "the second job is in the first's IPC ns");
     ck_assert_msg(first->uts_ns != second->uts_ns, "the second job is in the first's UTS ns");
     ck_assert_msg(first->net_ns != second->net_ns, "the second job is in the first's network ns");
-    ck_assert_msg(find_process_with_arg(fx.mark) == 0, "a process with %s in its argv is left",
-                  fx.mark);
+    ck_assert_msg(find_process_with_arg(fx_mark) == 0, "a process with %s in its argv is left",
+                  fx_mark);
 }
 
 /* Let the first job's IPC and network namespaces go (compared, no longer
@@ -624,7 +586,7 @@ static void assert_quota(const struct client *first, const struct client *c, con
 /* One pair of jobs on one helper: `leave category` then `find category`. */
 static void pair(const struct combo *k, const char *category)
 {
-    const char *leave[] = {"crossjob", "leave", category, fx.mark, NULL};
+    const char *leave[] = {"crossjob", "leave", category, fx_mark, NULL};
     const char *find[] = {"crossjob", "find", category, NULL};
     struct job_view views[2];
     struct jobspec s;
@@ -876,7 +838,7 @@ static bool cancel_when_ready(struct client *c, void *arg)
  */
 static void killed_pair(const struct combo *k, bool by_cancel)
 {
-    const char *leave[] = {"crossjob", "leave-hang", "all", fx.mark, NULL};
+    const char *leave[] = {"crossjob", "leave-hang", "all", fx_mark, NULL};
     const char *find[] = {"crossjob", "find", "all", NULL};
     struct job_view views[2];
     struct jobspec s;
