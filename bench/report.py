@@ -187,11 +187,13 @@ def stages_section(out, user, res, ov):
     return rows
 
 
-def lua_section(out, user, res, args):
-    d = load(os.path.join(res, user, "lua.json"))
-    cmp_ = load(os.path.join(res, user, "lua-compare.json")) or {}
+def lua_section(out, user, res, args, par=2):
+    """The Lua batch at par jobs at once (2: lua.json, else lua-PAR.json)."""
+    sfx = "" if par == 2 else f"-{par}"
+    d = load(os.path.join(res, user, f"lua{sfx}.json"))
+    cmp_ = load(os.path.join(res, user, f"lua-compare{sfx}.json")) or {}
     if not d:
-        out.append(f"No Lua results for {user}.\n")
+        out.append(f"No Lua results for {user} at {par} at once.\n")
         return {}
     # A batch with failed jobs finished early: its wall time means nothing.
     med = {v["name"]: pct(v["round_wall_us"], 50) if not v["fails"] else None
@@ -229,7 +231,7 @@ def lua_section(out, user, res, args):
         if v["fails"]:
             out.append(f"\n`{v['name']}` first failure: `{v['first_error'].strip()[:300]}`")
     out.append("")
-    return {"med": med, "cmp": cmp_, "jobs": d["jobs"], "paired": paired}
+    return {"med": med, "cmp": cmp_, "jobs": d["jobs"], "paired": paired, "par": d["par"]}
 
 
 def stream_section(out, user, res, args):
@@ -499,7 +501,28 @@ def splice_cpu(path, section, header):
             f.write("\n" + distcc + "\n")
 
 
-def targets(head, args):
+# Lua batches at other levels than 2 at once, per user (issue 16's target).
+LUA_MORE = {}
+
+
+def lua_issue16_rows(luas):
+    """Issue 16: Lua wall with 2 and 4 at once within 1.02x of bare."""
+    rows = []
+    for lua in luas:
+        if not lua:
+            continue
+        for n in [n for n in lua["med"] if n.startswith("lib-") or n == "cli"]:
+            r = lua["paired"].get(n)
+            c = lua["cmp"].get(n)
+            same = c and c["identical"] == lua["jobs"]
+            rows.append((f"Lua wall `{n}` at {lua['par']} at once ≤ 1.02x bare (issue 16)",
+                         ("n/a (jobs failed)" if r is None else f"{r:.2f}x") + ", "
+                         f"{c['identical'] if c else 0}/{lua['jobs']} identical",
+                         "yes" if r is not None and r <= 1.02 and same else "no"))
+    return rows
+
+
+def targets(head, args, user=None):
     """Issue 7's targets against the figures of this run (unprivileged first)."""
     ov, st, lua, stream, conc = head
     rows = []
@@ -549,6 +572,12 @@ def targets(head, args):
            "|---|---|---|"]
     out += [f"| {a} | {b} | {c} |" for a, b, c in rows]
     out.append("")
+    lua16 = lua_issue16_rows([lua] + LUA_MORE.get(user, []))
+    if lua16:
+        out += ["### Lua targets of issue 16 (headline user)\n", "| target | measured | met |",
+                "|---|---|---|"]
+        out += [f"| {a} | {b} | {c} |" for a, b, c in lua16]
+        out.append("")
     return out
 
 
@@ -598,6 +627,9 @@ def main():
         st = stages_section(body, user, args.results, ov)
         body.append("### 3. Real workload: Lua 5.4\n")
         lua = lua_section(body, user, args.results, args)
+        if os.path.exists(os.path.join(args.results, user, "lua-4.json")):
+            body.append("#### 4 at once\n")
+            LUA_MORE[user] = [lua_section(body, user, args.results, args, 4)]
         body.append("### 4. Streaming\n")
         stream = stream_section(body, user, args.results, args)
         body.append("### 5. Concurrency\n")
@@ -658,7 +690,7 @@ def main():
                 f"{r[1]} {r[2]}" for r in top))
         out.append("")
     if hu:
-        out += targets(heads[hu], args)
+        out += targets(heads[hu], args, hu)
     out.append("## How\n")
     out.append(f"- bubblewrap baseline: `bwrap {args.bwrap_flags} --bind ROOT / --proc /proc "
                "--dev /dev --chdir / -- /bin/true` on a root made before the run (static "

@@ -40,6 +40,7 @@ else
     N=200 ROUNDS=5 STREAM_RUNS=5 CONC_JOBS=64 STREAM_BYTES=$((1 << 30)) CPU_JOBS=300 CPU_ROUNDS=3
 fi
 CPU_LEVELS="1 2 4"
+LUA_LEVELS="2 4"
 REUSE_JOBS=50 # jobs per helper of cli-batch-reuse (lib-reuse: REUSE_JOBS in variant_lib.c)
 CONC_LEVELS="1 2 4 8 16"
 USERS=${CPS_BENCH_USERS:-nobody root}
@@ -239,6 +240,61 @@ run_cpu() {
     done
 }
 
+# (3) of run_user: the Lua TUs, P at once (USER P).
+run_lua() {
+    local user=$1 p=$2 U=$T/u-$1 R=$T/results/$1 json=lua-$2.json cmpjson=lua-compare-$2.json
+    local common=(--build-base "$U/build" --match "$T/" --helper "$HELPER")
+    local libv=() k v
+    for k in $lib_kinds; do libv+=(--lib "lib-$k" "$k"); done
+    local have_cli=0
+    [[ -x $CLI ]] && have_cli=1
+    if ((p == 2)); then json=lua.json cmpjson=lua-compare.json; fi
+    local W=$U/work/lua-$p
+    local names=(bare bwrap) n
+    [[ -n $TC ]] && { ((have_cli)) && names+=(cli); for k in $lib_kinds; do names+=("lib-$k"); done; }
+    for n in src "${names[@]}"; do
+        as_user "$user" mkdir -p "$W/$n"
+        [[ $n == bare || $n == bwrap || $n == src ]] && as_user "$user" cp "$LUA_I"/*.i "$W/$n/"
+    done
+    if [[ -n $TC ]]; then
+        v=(--exec bare "$LUA_CC"
+            --exec bwrap "bwrap $BWRAP_FLAGS --ro-bind $TC / --proc /proc --dev /dev --tmpfs /tmp --bind {dir} /tmp/src --chdir /tmp/src --setenv PATH /usr/bin:/bin -- $LUA_CC")
+        ((have_cli)) && v+=(--exec cli "$CLI --toolchain $TC --build-dir {build} --input $W/src/{stem}.i:/src/{stem}.i --cwd /src --output {stem}.o --out-dir {dir} --env PATH=/usr/bin:/bin -- $LUA_CC")
+        v+=("${libv[@]}")
+        log "[$user] Lua: $ROUNDS rounds x ${#names[@]} variants, $p jobs at once"
+        as_user "$user" "$DRIVER" batch -P "$p" --rounds "$ROUNDS" "${common[@]}" --work "$W" \
+            --stems "$T/lua/stems" --toolchain "$TC" --env "PATH=/usr/bin:/bin" --cwd /src \
+            --in-host "$W/src/{stem}.i" --in-sandbox "/src/{stem}.i" --out-sandbox "{stem}.o" \
+            --argv "$LUA_CC" --json "$R/$json" "${v[@]}" || log "[$user] Lua failed"
+    else
+        # No packaged toolchain: the bare compile alone, so its time is known.
+        log "[$user] Lua: no packaged toolchain, bare compile only"
+        as_user "$user" "$DRIVER" batch -P "$p" --rounds "$ROUNDS" "${common[@]}" --work "$W" \
+            --stems "$T/lua/stems" --json "$R/$json" --exec bare "$LUA_CC" ||
+            log "[$user] Lua failed"
+    fi
+    # Byte-for-byte comparison with the bare objects.
+    {
+        echo "{"
+        local first=1
+        for n in "${names[@]}"; do
+            [[ $n == bare ]] && continue
+            local same=0 diff=() miss=()
+            while read -r stem; do
+                if [[ ! -f $W/$n/$stem.o ]]; then miss+=("$stem")
+                elif cmp -s "$W/bare/$stem.o" "$W/$n/$stem.o"; then same=$((same + 1))
+                else diff+=("$stem"); fi
+            done <"$T/lua/stems"
+            ((first)) || echo ","
+            first=0
+            printf '"%s": {"identical": %d, "differ": "%s", "missing": "%s"}' \
+                "$n" "$same" "${diff[*]:-}" "${miss[*]:-}"
+        done
+        echo "}"
+    } >"$R/$cmpjson"
+
+}
+
 run_user() {
     local user=$1 U=$T/u-$1 R=$T/results/$1
     mkdir -p "$U/build" "$U/work" "$R"
@@ -267,50 +323,11 @@ run_user() {
         cp "$W"/cli/cli-*.json "$R/cli-json/" 2>/dev/null || log "[$user] no CLI --json files"
     fi
 
-    # (3) Lua: every TU one job, 2 at once, bare vs sandboxed; objects compared.
-    W=$U/work/lua
-    local names=(bare bwrap) n
-    [[ -n $TC ]] && { ((have_cli)) && names+=(cli); for k in $lib_kinds; do names+=("lib-$k"); done; }
-    for n in src "${names[@]}"; do
-        as_user "$user" mkdir -p "$W/$n"
-        [[ $n == bare || $n == bwrap || $n == src ]] && as_user "$user" cp "$LUA_I"/*.i "$W/$n/"
-    done
-    if [[ -n $TC ]]; then
-        v=(--exec bare "$LUA_CC"
-            --exec bwrap "bwrap $BWRAP_FLAGS --ro-bind $TC / --proc /proc --dev /dev --tmpfs /tmp --bind {dir} /tmp/src --chdir /tmp/src --setenv PATH /usr/bin:/bin -- $LUA_CC")
-        ((have_cli)) && v+=(--exec cli "$CLI --toolchain $TC --build-dir {build} --input $W/src/{stem}.i:/src/{stem}.i --cwd /src --output {stem}.o --out-dir {dir} --env PATH=/usr/bin:/bin -- $LUA_CC")
-        v+=("${libv[@]}")
-        log "[$user] Lua: $ROUNDS rounds x ${#names[@]} variants, 2 jobs at once"
-        as_user "$user" "$DRIVER" batch -P 2 --rounds "$ROUNDS" "${common[@]}" --work "$W" \
-            --stems "$T/lua/stems" --toolchain "$TC" --env "PATH=/usr/bin:/bin" --cwd /src \
-            --in-host "$W/src/{stem}.i" --in-sandbox "/src/{stem}.i" --out-sandbox "{stem}.o" \
-            --argv "$LUA_CC" --json "$R/lua.json" "${v[@]}" || log "[$user] Lua failed"
-    else
-        # No packaged toolchain: the bare compile alone, so its time is known.
-        log "[$user] Lua: no packaged toolchain, bare compile only"
-        as_user "$user" "$DRIVER" batch -P 2 --rounds "$ROUNDS" "${common[@]}" --work "$W" \
-            --stems "$T/lua/stems" --json "$R/lua.json" --exec bare "$LUA_CC" ||
-            log "[$user] Lua failed"
-    fi
-    # Byte-for-byte comparison with the bare objects.
-    {
-        echo "{"
-        local first=1
-        for n in "${names[@]}"; do
-            [[ $n == bare ]] && continue
-            local same=0 diff=() miss=()
-            while read -r stem; do
-                if [[ ! -f $W/$n/$stem.o ]]; then miss+=("$stem")
-                elif cmp -s "$W/bare/$stem.o" "$W/$n/$stem.o"; then same=$((same + 1))
-                else diff+=("$stem"); fi
-            done <"$T/lua/stems"
-            ((first)) || echo ","
-            first=0
-            printf '"%s": {"identical": %d, "differ": "%s", "missing": "%s"}' \
-                "$n" "$same" "${diff[*]:-}" "${miss[*]:-}"
-        done
-        echo "}"
-    } >"$R/lua-compare.json"
+    # (3) Lua: every TU one job, 2 and 4 at once (LUA_LEVELS), bare vs
+    # sandboxed; objects compared after each level. 2 at once writes lua.json
+    # and lua-compare.json, P at once lua-P.json and lua-compare-P.json.
+    local p
+    for p in $LUA_LEVELS; do run_lua "$user" "$p"; done
 
     # (4) streaming, one driver process per variant and run (ru_maxrss is per
     # process). Exec variants' stdout is read and counted by the driver; output
