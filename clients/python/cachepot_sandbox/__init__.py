@@ -23,7 +23,7 @@ from .outdir import OutputDir
 from .run import Result, run
 from .session import Session
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = ["CancelToken", "Exit", "Input", "Job", "LIMITS", "Output", "OutputDir",
            "OutputMissing", "Result", "SandboxError", "Session", "Stderr", "Stdout", "decode",
