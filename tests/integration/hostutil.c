@@ -1,5 +1,6 @@
 /* hostutil.c - host-side helpers shared by the integration test programs. */
 #include "hostutil.h"
+#include "client.h"
 
 #include <check.h>
 #include <dirent.h>
@@ -105,4 +106,17 @@ bool it_dir_empty(const char *path)
             empty = false;
     closedir(dir);
     return empty;
+}
+
+void it_sandbox_dirs_assert_clean(const struct it_sandbox_dirs *d)
+{
+    char *mi = it_read_file("/proc/self/mountinfo", NULL);
+    pid_t left;
+
+    ck_assert_msg(strstr(mi, d->dir) == NULL, "a mount under %s is in the host's table:\n%s",
+                  d->dir, mi);
+    free(mi);
+    left = find_process_with_arg(d->dir);
+    ck_assert_msg(left == 0, "process %d still mentions %s", (int)left, d->dir);
+    ck_assert_msg(it_dir_empty(d->build), "the build dir %s is not clean", d->build);
 }

@@ -38,6 +38,11 @@ struct it_sandbox_dirs {
  * enter); the toolchain is copied from `toolchain`; the build dir is made. */
 void it_sandbox_dirs_setup(struct it_sandbox_dirs *d, const char *helper, const char *toolchain);
 
+/* Fail the test unless nothing of the case is left on the host: no mount
+ * under d->dir (by path: tests running in parallel mount elsewhere), no
+ * process naming d->dir, an empty build dir. */
+void it_sandbox_dirs_assert_clean(const struct it_sandbox_dirs *d);
+
 /* true when path holds nothing but . and ..; fails the test if it cannot be read. */
 bool it_dir_empty(const char *path);
 

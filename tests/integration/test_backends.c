@@ -57,17 +57,7 @@ static pid_t find_fuse(void)
  * name the test's dir in their arguments), scratch dirs. */
 static void assert_clean(void)
 {
-    char *mi = it_read_file("/proc/self/mountinfo", NULL);
-    pid_t left;
-
-    /* By path: tests running in parallel may mount elsewhere; anything under
-     * this test's fresh dir is this test's. */
-    ck_assert_msg(strstr(mi, fx.dir) == NULL, "a mount under %s is in the host's table:\n%s",
-                  fx.dir, mi);
-    free(mi);
-    left = find_process_with_arg(fx.dir);
-    ck_assert_msg(left == 0, "process %d still mentions %s", (int)left, fx.dir);
-    ck_assert_msg(it_dir_empty(fx.build), "the build dir %s is not clean", fx.build);
+    it_sandbox_dirs_assert_clean(&fx);
 }
 
 static void teardown(void)

@@ -48,14 +48,7 @@ static void setup(void)
  * processes naming it (fuse-overlayfs, bwrap), files in the build dir. */
 static void assert_clean(void)
 {
-    char *mi = it_read_file("/proc/self/mountinfo", NULL);
-    pid_t left;
-
-    ck_assert_msg(strstr(mi, fx.dir) == NULL, "a mount under %s is in the host's table", fx.dir);
-    free(mi);
-    left = find_process_with_arg(fx.dir);
-    ck_assert_msg(left == 0, "process %d still mentions %s", (int)left, fx.dir);
-    ck_assert_msg(it_dir_empty(fx.build), "the build dir %s is not clean", fx.build);
+    it_sandbox_dirs_assert_clean(&fx);
 }
 
 static void teardown(void)

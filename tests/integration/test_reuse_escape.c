@@ -63,18 +63,12 @@ static void setup(void)
 
 static void assert_clean(void)
 {
-    char *mi = it_read_file("/proc/self/mountinfo", NULL);
     char *marker, path[512];
     pid_t left;
 
-    ck_assert_msg(strstr(mi, fx.dir) == NULL, "a mount under %s is in the host's table:\n%s",
-                  fx.dir, mi);
-    free(mi);
-    left = find_process_with_arg(fx.dir);
-    ck_assert_msg(left == 0, "process %d still mentions %s", (int)left, fx.dir);
+    it_sandbox_dirs_assert_clean(&fx);
     left = find_process_with_arg(fx_mark);
     ck_assert_msg(left == 0, "process %d left by a job (%s in its argv)", (int)left, fx_mark);
-    ck_assert_msg(it_dir_empty(fx.build), "the build dir %s is not clean", fx.build);
     /* The toolchain (the lower layer) is the host's: no job may change it. */
     snprintf(path, sizeof(path), "%s/etc/marker-toolchain", fx.toolchain);
     marker = it_read_file(path, NULL);
