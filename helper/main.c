@@ -272,8 +272,10 @@ static int read_job(struct helper *h)
         return -1;
     /* I entered the cgroup right after its fork (before it reads the job) and
      * has not forked the job yet: the limits are in place before it runs, and
-     * the counters are taken before it can raise them. */
-    cps__cgroup_job_start(&h->cg);
+     * the counters are taken before it can raise them. The first job starts
+     * in a fresh cgroup, whose counters are 0: nothing to read then. */
+    if (h->left < h->opt.jobs_per_helper)
+        cps__cgroup_job_start(&h->cg);
     if (cps__cgroup_set_limits(&h->cg, &h->limits, &h->err) < 0)
         return -1;
     cps__timings_lap(&h->t, "validate");
